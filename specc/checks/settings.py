@@ -1,0 +1,100 @@
+"""Checks of the run settings: batch strategy, device, export, training, data split."""
+from __future__ import annotations
+
+import importlib.util
+
+from specc import tasks
+from specc.checks._common import problem as _p
+
+ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+
+
+def check_batch(doc) -> list:
+    """The strategy agrees with its settings."""
+    batch = doc.data["batch"]
+    strategy = batch.get("strategy", "mini_batch")
+    size = batch.get("size")
+    if strategy == "full_batch" and size is not None:
+        return [_p(doc, ("batch", "size"), "full_batch takes no size: each step uses the whole training set",
+                   "remove `size:`, or use strategy: mini_batch", code="batch", key=True)]
+    if strategy == "stochastic" and size not in (None, 1):
+        return [_p(doc, ("batch", "size"), f"stochastic gradient descent uses batches of one, found size {size}",
+                   "remove `size:`, or use strategy: mini_batch", code="batch")]
+    return []
+
+
+def check_device(doc) -> list:
+    """Device, strategy and precision combinations that can run."""
+    device = doc.data["device"]
+    target, strategy = device.get("target", "auto"), device.get("strategy", "auto")
+    precision, devices = device.get("precision", "float32"), device.get("devices", 1)
+    out = []
+    if precision == "mixed_float16" and target == "cpu":
+        out.append(_p(doc, ("device", "precision"), "mixed_float16 needs a GPU; on the CPU it is slower than float32",
+                      "use mixed_bfloat16 or float32 on the CPU, or target: gpu", code="device"))
+    if devices > 1 and strategy not in ("mirrored", "auto"):
+        out.append(_p(doc, ("device", "devices"), f"{devices} devices need strategy: mirrored (found {strategy})",
+                      "set device.strategy: mirrored, or devices: 1", code="device"))
+    if devices > 1 and target == "gpu":
+        out.append(_p(doc, ("device", "devices"), "`devices:` splits the CPU into logical devices; "
+                      "on GPUs mirrored uses every local GPU", "remove `devices:` with target: gpu",
+                      code="device", key=True))
+    return out
+
+
+def check_export(doc) -> list:
+    """Formats can be produced here: optional packages, quantization, static shapes."""
+    export = doc.data["export"]
+    formats = export.get("formats", [])
+    out = []
+    if export.get("quantize", "none") != "none" and "litert" not in formats:
+        out.append(_p(doc, ("export", "quantize"), "quantize applies to the litert format, which is not listed",
+                      "add litert to export.formats", code="export"))
+    if "onnx" in formats:
+        missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+        if missing:
+            out.append(_p(doc, ("export", "formats", formats.index("onnx")),
+                          f"onnx export needs {', '.join(missing)}, not installed",
+                          "pip install 'specc[onnx]'", code="export-preflight"))
+    if "litert" in formats:
+        out += _dynamic_shapes(doc, formats.index("litert"))
+    return out
+
+
+def _dynamic_shapes(doc, index) -> list:
+    for name, value in doc.data["model"].get("inputs", {}).items():
+        shape = value if isinstance(value, list) else value.get("shape", [])
+        if any(dim is None for dim in shape):
+            return [_p(doc, ("export", "formats", index), f"litert needs fixed input shapes; input '{name}' "
+                       f"has {shape}", "give every dimension a size, or drop litert", code="export-preflight")]
+    return []
+
+
+def check_train(doc) -> list:
+    """Early stopping on validation metrics needs a validation split."""
+    train = doc.data.get("train", {})
+    stop = train.get("early_stopping")
+    split = doc.data.get("data", {}).get("split", {})
+    split = split if isinstance(split, dict) else {}
+    monitor = stop.get("monitor", "val_loss") if isinstance(stop, dict) else ("val_loss" if stop else None)
+    if monitor and monitor.startswith("val_") and split.get("validation", 0.1) == 0:
+        return [_p(doc, ("train", "early_stopping"), f"early stopping monitors {monitor}, but there is no validation split",
+                   "set data.split.validation above 0, or monitor: loss", code="train")]
+    return []
+
+
+def check_data(doc) -> list:
+    """Splits leave training data; stratification needs classes."""
+    data, task = doc.data["data"], doc.data["task"]
+    split = data.get("split", {})
+    out = []
+    fractions = [split.get(k) for k in ("validation", "test") if isinstance(split.get(k), (int, float))]
+    if sum(fractions) >= 1:
+        out.append(_p(doc, ("data", "split"), f"validation + test take {sum(fractions):g} of the data, leaving none to train on",
+                      "keep their sum below 1, e.g. validation: 0.1, test: 0.2", code="data"))
+    kinds = {t.get("type") for t in (task.get("outputs") or {"": task}).values()}
+    if split.get("stratify") and not kinds <= set(tasks.CLASSIFICATION):
+        out.append(_p(doc, ("data", "split", "stratify"), "stratify keeps class proportions; a "
+                      f"{'/'.join(sorted(k for k in kinds if k))} task has no classes",
+                      "remove stratify", code="data"))
+    return out

@@ -1,0 +1,148 @@
+"""The `specc` command line: parse arguments, call the library, map errors to exit codes.
+
+Nothing heavy is imported here: commands import TensorFlow lazily, inside their bodies.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+import click
+
+from specc import errors
+from specc.errors import SpeccError
+
+SET_HELP = "Override a setting before validation: --set optimizer.adam.learning_rate=3e-4 (repeatable)."
+
+
+class SpeccGroup(click.Group):
+    """Runs a command and turns every specc error into its message and exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SpeccError as exc:
+            click.echo(exc.format(), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(errors.EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug in specc: one line, the details in a file
+            ctx.exit(_internal_error(exc))
+
+
+def _internal_error(exc: Exception) -> int:
+    log = Path.home() / ".specc-crash.log"
+    try:
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f"details in {log}"
+    except OSError:
+        where = "no details could be saved"
+    click.echo(f"internal error: {type(exc).__name__}: {exc} ({where}; please report it)", err=True)
+    return errors.EXIT_INTERNAL
+
+
+@click.group(cls=SpeccGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="specc")
+def main() -> None:
+    """specc: declarative model specs for Keras -- validate, compile, train, evaluate, export.
+
+    \b
+    Exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 bad data, 4 training failed,
+    5 export failed, 70 internal error, 130 interrupted.
+    """
+
+
+def spec_options(func: Callable) -> Callable:
+    func = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)(func)
+    return func
+
+
+def load_checked(path: str, overrides: Sequence[str] = ()):
+    """Load, apply overrides, validate; print warnings; raise on errors. Returns the Document."""
+    from specc.api import load_and_check
+
+    doc, warnings = load_and_check(path, overrides)
+    for problem in warnings:
+        click.echo(problem.format(), err=True)
+    return doc
+
+
+# --- validate / render / schema (never import TensorFlow) ----------------------------------
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@spec_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: one object per file with its problems (for editors and CI).")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...], fmt: str) -> None:
+    """Check spec files; report every problem at once, with file:line:column."""
+    from specc.api import problems_of
+
+    results, worst = [], errors.EXIT_OK
+    for path in files:
+        problems, code = problems_of(path, overrides)
+        worst = max(worst, code)
+        results.append((path, problems, code))
+    if fmt == "json":
+        click.echo(json.dumps([_json_result(*r) for r in results], indent=2))
+    else:
+        for path, problems, code in results:
+            _print_text_result(path, problems, code)
+    sys.exit(worst)
+
+
+def _json_result(path, problems, code) -> dict:
+    return {"file": path, "valid": code == errors.EXIT_OK, "exit_code": code,
+            "problems": [p.to_json() for p in problems]}
+
+
+def _print_text_result(path, problems, code) -> None:
+    for problem in problems:
+        click.echo(problem.format(), err=True)
+    n = sum(1 for p in problems if p.severity == "error")
+    if code == errors.EXIT_OK:
+        click.echo(f"{path}: ok" + (f" ({len(problems)} warning(s))" if problems else ""))
+    elif n:
+        click.echo(f"{path}: {n} problem(s)", err=True)
+
+
+@main.command()
+@click.argument("file")
+@spec_options
+def render(file: str, overrides: tuple[str, ...]) -> None:
+    """Print the fully resolved spec (extends merged, overrides applied, defaults and auto filled)."""
+    from specc.render import render as render_spec
+
+    doc = load_checked(file, overrides)
+    click.echo(render_spec(doc.data), nl=False)
+
+
+@main.command()
+@click.option("--section", help="Print only one top-level section (e.g. model, optimizer).")
+def schema(section: str | None) -> None:
+    """Print the JSON Schema of the spec format (for editors and CI)."""
+    from specc import schema as schemas
+    from specc.suggest import did_you_mean
+
+    if section is None:
+        click.echo(json.dumps(schemas.load_schema(), indent=1))
+        return
+    names = schemas.section_names()
+    if section not in names:
+        hint = did_you_mean(section, names) or f"sections: {', '.join(names)}"
+        raise errors.UsageError(f"no section '{section}' in the schema", hint)
+    click.echo(json.dumps(schemas.section_schema(section), indent=1))
+
+
+def register_heavy_commands() -> None:
+    """Commands that need TensorFlow live in their own module; it imports TF lazily too."""
+    from specc import cli_run  # noqa: F401  (registers compile/train/evaluate/...)
+
+
+register_heavy_commands()

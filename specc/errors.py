@@ -1,0 +1,150 @@
+"""One exception tree for specc; each class knows its exit code.
+
+Exit codes are part of the CLI contract (documented in README.md):
+
+    0   success
+    1   the spec is invalid (validation problems, unreadable spec file, shape errors)
+    2   usage error (unknown flag, missing argument, file that does not exist)
+    3   bad data (missing column, NaN in features, labels outside the classes, ...)
+    4   training failed (loss became NaN, ...) -- a record is still written
+    5   export failed verification (parity mismatch) or cannot be produced
+    70  internal error (a bug in specc)
+    130 interrupted (Ctrl-C)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+EXIT_OK = 0
+EXIT_INVALID_SPEC = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_TRAINING = 4
+EXIT_EXPORT = 5
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Position:
+    """A place in a source file; line and column are 1-based."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def json_path(path: Iterable[Any]) -> str:
+    """Render a path such as ('model', 'layers', 2, 'dense') as `$.model.layers[2].dense`."""
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a spec: where, what was found, what was expected, what to do."""
+
+    path: tuple
+    message: str
+    hint: Optional[str] = None
+    position: Optional[Position] = None
+    severity: str = "error"  # or "warning"
+    code: str = "invalid"
+
+    def format(self) -> str:
+        where = f"{self.position}: " if self.position else ""
+        text = f"{where}{self.severity}: {json_path(self.path)}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict:
+        pos = self.position
+        return {
+            "file": pos.file if pos else None,
+            "line": pos.line if pos else None,
+            "column": pos.column if pos else None,
+            "path": json_path(self.path),
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class SpeccError(Exception):
+    """Base of every error specc reports to a user without a traceback."""
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def format(self) -> str:
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class UsageError(SpeccError):
+    """A wrong flag, a missing file argument, a run that does not exist."""
+
+    exit_code = EXIT_USAGE
+
+
+class SpecLoadError(SpeccError):
+    """The spec file cannot be read or parsed (YAML syntax, encoding, size, ...)."""
+
+    exit_code = EXIT_INVALID_SPEC
+
+    def __init__(self, message: str, position: Optional[Position] = None, hint: Optional[str] = None):
+        super().__init__(message, hint)
+        self.position = position
+
+    def format(self) -> str:
+        where = f"{self.position}: " if self.position else ""
+        text = f"{where}error: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class SpecInvalid(SpeccError):
+    """Validation found problems; carries all of them, best first."""
+
+    exit_code = EXIT_INVALID_SPEC
+
+    def __init__(self, problems: list[Problem]):
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) in the spec")
+        self.problems = problems
+
+    def format(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+
+class DataError(SpeccError):
+    """The data does not match what the spec says (message names file, row, column)."""
+
+    exit_code = EXIT_DATA
+
+
+class TrainingError(SpeccError):
+    """Training could not go on (loss became NaN, ...)."""
+
+    exit_code = EXIT_TRAINING
+
+
+class ExportError(SpeccError):
+    """An artifact could not be produced or failed its parity check."""
+
+    exit_code = EXIT_EXPORT

@@ -1,0 +1,122 @@
+"""The task table: which head, output activation and loss each kind of task takes.
+
+Pure data and small functions, no TensorFlow: validation, `render` and `compile` all
+read this one table, so what `auto` becomes is decided in exactly one place.
+
+| task       | output units   | output activation                     | loss (auto)                   |
+|------------|----------------|---------------------------------------|-------------------------------|
+| binary     | 1              | sigmoid                               | binary_crossentropy           |
+| multilabel | 1 per label    | sigmoid                               | binary_crossentropy           |
+| multiclass | 1 per class    | softmax                               | sparse_categorical_crossentropy (class ids) / categorical_crossentropy (one-hot) |
+| regression | 1 per target   | linear (softplus if positive, sigmoid if in [0, 1], tanh if in [-1, 1]) | mean_squared_error (huber with outliers) |
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+CLASSIFICATION = ("binary", "multilabel", "multiclass")
+SUPERVISED = CLASSIFICATION + ("regression",)
+
+RANGE_ACTIVATION = {"any": "linear", "positive": "softplus", "unit": "sigmoid", "symmetric": "tanh"}
+
+# Losses that fit each task row (names as Keras spells them, plus its short aliases).
+COMPATIBLE_LOSSES = {
+    "binary": {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"},
+    "multilabel": {"binary_crossentropy", "binary_focal_crossentropy"},
+    "multiclass": {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                   "categorical_focal_crossentropy", "categorical_hinge", "kl_divergence", "kld"},
+    "regression": {"mean_squared_error", "mse", "mean_absolute_error", "mae", "huber", "log_cosh",
+                   "mean_squared_logarithmic_error", "msle", "mean_absolute_percentage_error", "mape"},
+}
+
+COMPATIBLE_ACTIVATIONS = {
+    "binary": {"sigmoid"},
+    "multilabel": {"sigmoid"},
+    "multiclass": {"softmax"},
+    "regression": {"linear", None, "relu", "softplus", "sigmoid", "tanh", "exponential"},
+}
+
+TABLE_ROWS = {
+    "binary": "binary: 1 unit, sigmoid, binary_crossentropy",
+    "multilabel": "multilabel: 1 unit per label, sigmoid, binary_crossentropy",
+    "multiclass": "multiclass: 1 unit per class, softmax, sparse_categorical_crossentropy "
+                  "(class ids) or categorical_crossentropy (one-hot)",
+    "regression": "regression: 1 unit per target, no activation (softplus/relu if positive, "
+                  "sigmoid/tanh if bounded), mean_squared_error (mean_absolute_error/huber with outliers)",
+}
+
+
+def output_units(task: dict) -> Optional[int]:
+    """Units of the output layer the table prescribes, or None when it cannot say."""
+    kind = task.get("type")
+    if kind == "binary":
+        return 1
+    if kind == "multilabel":
+        return task.get("labels")
+    if kind == "multiclass":
+        return task.get("classes")
+    if kind == "regression":
+        return task.get("targets", 1)
+    return None
+
+
+def output_activation(task: dict) -> Optional[str]:
+    """The output activation of the table's row for this task."""
+    kind = task.get("type")
+    if kind in ("binary", "multilabel"):
+        return "sigmoid"
+    if kind == "multiclass":
+        return "softmax"
+    if kind == "regression":
+        return RANGE_ACTIVATION[task.get("range", "any")]
+    return None
+
+
+def auto_loss(task: dict) -> Optional[str]:
+    """The loss `loss: auto` stands for."""
+    kind = task.get("type")
+    if kind in ("binary", "multilabel"):
+        return "binary_crossentropy"
+    if kind == "multiclass":
+        if task.get("encoding", "sparse") == "one_hot":
+            return "categorical_crossentropy"
+        return "sparse_categorical_crossentropy"
+    if kind == "regression":
+        return "huber" if task.get("outliers") else "mean_squared_error"
+    if kind == "autoencoder":
+        return "mean_squared_error"
+    return None
+
+
+def auto_head(task: dict) -> Optional[dict]:
+    """The head layer `head: auto` stands for, as a layer item."""
+    units = output_units(task)
+    if units is None:
+        return None
+    return {"dense": {"units": units, "activation": output_activation(task)}}
+
+
+def auto_metrics(task: dict) -> list:
+    """Metrics that suit the task when the spec names none."""
+    kind = task.get("type")
+    if kind == "multiclass":
+        return ["accuracy"]
+    if kind in ("binary", "multilabel"):
+        return ["binary_accuracy"]
+    if kind == "regression":
+        return ["mean_absolute_error"]
+    return []
+
+
+def loss_fits(task: dict, loss: str) -> bool:
+    """Whether a named loss belongs to the task's row (unknown task kinds accept anything)."""
+    allowed = COMPATIBLE_LOSSES.get(task.get("type"))
+    if allowed is None:
+        return True
+    if task.get("type") == "multiclass":
+        sparse = task.get("encoding", "sparse") == "sparse"
+        if sparse and loss == "categorical_crossentropy":
+            return False
+        if not sparse and loss == "sparse_categorical_crossentropy":
+            return False
+    return loss in allowed
