@@ -13,7 +13,7 @@ Exit codes are part of the CLI contract (documented in README.md):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 EXIT_OK = 0
@@ -56,6 +56,8 @@ class Problem:
     position: Optional[Position] = None
     severity: str = "error"  # or "warning"
     code: str = "invalid"
+    suggestions: list = field(default_factory=list, compare=False, repr=False)
+    missing: Optional[str] = field(default=None, compare=False, repr=False)
 
     def format(self) -> str:
         where = f"{self.position}: " if self.position else ""

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from specc import tasks
-from specc.catalog import short_arg
+from specc.catalog import layer_info, short_arg
 
 META_KEYS = ("from", "repeat", "name", "trainable")
 DEFAULT_OUTPUT = "output"
@@ -263,7 +263,15 @@ def normalize_item(item: Any) -> dict:
 
 
 def _normalize_args(key: str, args: Any) -> Any:
-    """Wrapped layer specs (`bidirectional: {layer: ...}`) get their long form too."""
-    if isinstance(args, dict) and isinstance(args.get("layer"), (dict, str)):
-        args = {**args, "layer": normalize_item(args["layer"])}
+    """Wrapped layer specs get their long form: `bidirectional: {lstm: 16}` ->
+    `bidirectional: {layer: {lstm: {units: 16}}}`."""
+    info = layer_info(key) or {}
+    if not info.get("wrapper") or not isinstance(args, dict):
+        return args
+    own = {arg["name"] for arg in info.get("args", [])}
+    if args and not set(args) & own:
+        args = {"layer": args}
+    for name in ("layer", "backward_layer"):
+        if isinstance(args.get(name), (dict, str)):
+            args = {**args, name: normalize_item(args[name])}
     return args

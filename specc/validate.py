@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from specc.errors import Problem, SpecInvalid
 from specc.schema import SUPPORTED_VERSIONS, load_schema
-from specc.suggest import did_you_mean, one_of
+from specc.suggest import did_you_mean, one_of, suggest
 
 TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
               int: "an integer", float: "a number", type(None): "null"}
@@ -34,11 +34,28 @@ def validate(doc) -> list[Problem]:
         return [_version_problem(doc, version)]
     from specc.checks import semantic_problems
 
-    problems = list(schema_problems(doc))
+    problems = _drop_echoes(list(schema_problems(doc)))
     problems += nonfinite_problems(doc)
-    broken = {p.path[0] if p.path else "" for p in problems if p.severity == "error"}
-    problems += semantic_problems(doc, skip=broken)
+    errors_at = [p for p in problems if p.severity == "error"]
+    broken = {_section(p) for p in errors_at if p.code in STRUCTURAL}
+    shaky = {_section(p) for p in errors_at}
+    problems += semantic_problems(doc, skip=broken, shaky=shaky)
     return sort_problems(_dedupe(problems))
+
+
+STRUCTURAL = ("type", "cardinality", "anyOf", "oneOf")
+
+
+def _section(problem: Problem) -> str:
+    return str(problem.path[0]) if problem.path else ""
+
+
+def _drop_echoes(problems: list[Problem]) -> list[Problem]:
+    """A misspelled required key is one mistake: keep `unknown key 'unit'`, drop `missing 'units'`."""
+    meant = {(p.path[:-1], p.suggestions[0]) for p in problems
+             if p.code == "unknown-key" and p.suggestions}
+    return [p for p in problems
+            if not (p.code == "missing-key" and (p.path, p.missing) in meant)]
 
 
 def check(doc) -> list[Problem]:
@@ -84,7 +101,15 @@ def schema_problems(doc) -> Iterator[Problem]:
     """One problem per schema violation, reduced and positioned."""
     for error in _validator().iter_errors(doc.data):
         for leaf in reduce_error(error):
-            yield from to_problems(doc, leaf)
+            if not _block_param(leaf):
+                yield from to_problems(doc, leaf)
+
+
+def _block_param(error: ValidationError) -> bool:
+    """`filters: $filters` inside a block: the value comes from the block call."""
+    path = tuple(error.absolute_path)
+    return (len(path) > 2 and path[:2] == ("model", "blocks") and isinstance(error.instance, str)
+            and error.instance.startswith("$") and error.validator in ("type", "enum", "const"))
 
 
 def reduce_error(error: ValidationError) -> list[ValidationError]:
@@ -120,16 +145,18 @@ def _unknown_keys(doc, path, error):
     extras = [k for k in error.instance if k not in allowed]
     where = "the top level" if not path else f"`{path[-1]}`"
     for key in extras:
+        close = suggest(key, allowed)
         hint = did_you_mean(key, allowed) or f"allowed keys here: {one_of(allowed)}"
         yield Problem(path + (key,), f"unknown key '{key}' in {where}", hint,
-                      doc.key_position_of(path + (key,)), code="unknown-key")
+                      doc.key_position_of(path + (key,)), code="unknown-key", suggestions=close)
 
 
 def _required(doc, path, error):
     missing = error.message.split("'")[1] if "'" in error.message else error.message
     desc = _describe(error.schema.get("properties", {}).get(missing, {}))
-    yield Problem(path, f"missing required key '{missing}'", desc, doc.position_of(path),
-                  code="missing-key")
+    hint = f"add `{missing}:` ({desc})" if desc and desc != "required" else f"add `{missing}:`"
+    yield Problem(path, f"missing required key '{missing}'", hint, doc.position_of(path),
+                  code="missing-key", missing=missing)
 
 
 def _enum(doc, path, error):

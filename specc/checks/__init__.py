@@ -22,8 +22,8 @@ CHECKS: list[tuple[tuple, Check]] = [
     (("model",), check_graphs),
     (("model",), check_blocks),
     (("task",), check_task),
-    (("task", "model", "loss", "metrics"), check_head_and_loss),
-    (("loss", "metrics", "optimizer", "schedule"), check_names),
+    (("task", "model"), check_head_and_loss),
+    (("loss", "metrics", "optimizer", "schedule", "task"), check_names),
     (("batch",), check_batch),
     (("device",), check_device),
     (("export", "model"), check_export),
@@ -32,13 +32,25 @@ CHECKS: list[tuple[tuple, Check]] = [
 ]
 
 
-def semantic_problems(doc, skip: Iterable[str] = ()) -> list[Problem]:
-    """Run every check whose sections are present and passed the schema."""
-    skip = set(skip)
+def semantic_problems(doc, skip: Iterable[str] = (), shaky: Iterable[str] = ()) -> list[Problem]:
+    """Run every check whose sections are present and well-formed.
+
+    Args:
+        doc: The loaded document.
+        skip: Sections whose structure is wrong (a list where a mapping belongs, ...).
+        shaky: Sections with other schema errors (unknown keys, bad values); their checks
+            still run, so that every problem is reported at once, but one that trips over
+            the damage is dropped instead of failing.
+    """
+    skip, shaky = set(skip), set(shaky)
     problems: list[Problem] = []
     for sections, check in CHECKS:
         needed = set(sections) & REQUIRED
-        if skip & set(sections) or not (needed | {sections[0]}) <= set(doc.data):
+        if skip & set(sections) or not needed <= set(doc.data) or not set(sections) & set(doc.data):
             continue
-        problems += check(doc)
+        try:
+            problems += check(doc)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+            if not shaky & set(sections):
+                raise
     return problems
