@@ -1,0 +1,174 @@
+"""Split a Table into train / validation / test, by fractions or from explicit sources."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from specc.errors import DataError
+from specc.data.table import Table
+
+SPLIT_NAMES = ("validation", "test")
+
+
+@dataclass
+class Splits:
+    """The three parts of a data set; validation and test are None when not asked for."""
+
+    train: Table
+    validation: Optional[Table] = None
+    test: Optional[Table] = None
+
+    def items(self):
+        """Yield (name, table) for the parts that exist, train first."""
+        for name in ("train",) + SPLIT_NAMES:
+            table = getattr(self, name)
+            if table is not None:
+                yield name, table
+
+
+def split_table(table: Table, split: Optional[dict], seed: int,
+                base_dir: Optional[Path] = None) -> Splits:
+    """Split `table` as `data.split` says; the same seed always gives the same split.
+
+    Fractions are of the whole data set and rounded down (`1797 * 0.1` -> 179). With
+    `stratify: true` and integer class labels each class is split in the same proportion
+    (per class counts within one sample of exact). Splits given as `{source: {...}}` are
+    loaded from that source and leave the main table whole for training; string class
+    labels in them are mapped to the training set's class ids.
+
+    Args:
+        table: The loaded `data.source`.
+        split: The `data.split` mapping, e.g. {"validation": 0.1, "test": 0.2, "stratify": True}.
+        seed: Seed for numpy's default_rng.
+        base_dir: The spec's directory, needed only for explicit split sources.
+
+    Raises:
+        DataError: A split would be empty, or an explicit split's labels do not fit.
+    """
+    split = split or {}
+    explicit = {name: _load_explicit(split[name], name, table, seed, base_dir)
+                for name in SPLIT_NAMES if isinstance(split.get(name), dict)}
+    fractions = {name: float(split.get(name) or 0) for name in SPLIT_NAMES if name not in explicit}
+    counts = _counts(len(table), fractions)
+    rng = np.random.default_rng(seed)
+    labels = _strata(table) if split.get("stratify", True) else None
+    if labels is None:
+        parts = _random_parts(len(table), counts, rng)
+    else:
+        parts = _stratified_parts(labels, counts, rng)
+    result = {name: table.take(index) for name, index in parts.items() if name in counts}
+    result.update(explicit)
+    return Splits(train=table.take(parts["train"]) if counts else table,
+                  validation=result.get("validation"), test=result.get("test"))
+
+
+def _counts(n: int, fractions: dict) -> dict:
+    """Return {split: size} for the non-zero fractions, checking nothing ends up empty."""
+    counts = {}
+    for name, fraction in fractions.items():
+        if fraction <= 0:
+            continue
+        if fraction >= 1:
+            raise DataError(f"the {name} split fraction {fraction} must be below 1")
+        count = math.floor(n * fraction + 1e-9)
+        if count < 1:
+            raise DataError(f"the {name} split is empty: {n} samples * {fraction} < 1; "
+                            f"use a larger fraction or more data")
+        counts[name] = count
+    total = sum(fraction for name, fraction in fractions.items() if name in counts)
+    if counts and (n - sum(counts.values()) < 1 or total >= 1 - 1e-9):
+        taken = " + ".join(f"{name} {fractions[name]}" for name in counts)
+        raise DataError(f"the train split is empty: {taken} leave none of the {n} samples for training",
+                        hint="use smaller validation / test fractions")
+    return counts
+
+
+def _strata(table: Table) -> Optional[np.ndarray]:
+    """Return the class id of each sample when the labels are single integer class ids."""
+    labels = table.labels
+    if not isinstance(labels, np.ndarray) or not np.issubdtype(labels.dtype, np.integer):
+        return None
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    return labels if labels.ndim == 1 else None
+
+
+def _random_parts(n: int, counts: dict, rng) -> dict:
+    order = rng.permutation(n)
+    parts, start = {}, 0
+    for name in SPLIT_NAMES:
+        if name in counts:
+            parts[name] = order[start:start + counts[name]]
+            start += counts[name]
+    parts["train"] = order[start:]
+    return parts
+
+
+def _stratified_parts(labels: np.ndarray, counts: dict, rng) -> dict:
+    """Give each class its share of every split (largest remainder), then shuffle each split."""
+    classes, inverse = np.unique(labels, return_inverse=True)
+    members = [rng.permutation(np.flatnonzero(inverse == c)) for c in range(len(classes))]
+    sizes = np.array([len(m) for m in members])
+    left = sizes.copy()
+    picked = {}
+    for name in SPLIT_NAMES:
+        if name in counts:
+            quota = _apportion(sizes, counts[name], left)
+            picked[name] = quota
+            left = left - quota
+    parts = {name: [] for name in picked}
+    parts["train"] = []
+    for c, indices in enumerate(members):
+        start = 0
+        for name, quota in picked.items():
+            parts[name].append(indices[start:start + quota[c]])
+            start += quota[c]
+        parts["train"].append(indices[start:])
+    return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def _apportion(sizes: np.ndarray, total: int, left: np.ndarray) -> np.ndarray:
+    """Split `total` over classes in proportion to `sizes`, never above what is `left`."""
+    exact = sizes * total / sizes.sum()
+    quota = np.minimum(np.floor(exact).astype(np.int64), left)
+    remainder = exact - quota
+    while quota.sum() < total:
+        room = quota < left
+        if not room.any():
+            break
+        best = int(np.argmax(np.where(room, remainder, -np.inf)))
+        quota[best] += 1
+        remainder[best] = -np.inf if quota[best] >= left[best] else remainder[best] - 1
+    return quota
+
+
+def _load_explicit(entry: dict, name: str, train: Table, seed: int, base_dir: Optional[Path]) -> Table:
+    from specc.data.sources import load_source
+
+    if "source" not in entry:
+        raise DataError(f"data.split.{name} must be a fraction or {{source: {{...}}}}")
+    if base_dir is None:
+        raise DataError(f"data.split.{name} names a source, but no base directory was given")
+    table = load_source(entry["source"], base_dir, seed, key=f"data.split.{name}.source")
+    _align_classes(table, train, name)
+    return table
+
+
+def _align_classes(table: Table, train: Table, name: str) -> None:
+    """Re-number string class labels of an explicit split to the training set's class ids."""
+    if not table.class_names or not train.class_names or table.class_names == train.class_names:
+        return
+    index = {c: i for i, c in enumerate(train.class_names)}
+    unknown = [c for c in table.class_names if c not in index]
+    if unknown:
+        raise DataError(
+            f"{table.origin}: the {name} split has classes the training data does not have: "
+            f"{', '.join(map(str, unknown[:10]))}",
+            hint=f"training classes: {', '.join(map(str, train.class_names[:20]))}")
+    mapping = np.array([index[c] for c in table.class_names], dtype=np.int64)
+    table.labels = mapping[table.labels]
+    table.class_names = list(train.class_names)

@@ -1,0 +1,496 @@
+"""Tests for specc.data: sources, checks, splits, fingerprints and tf.data pipelines, on real data."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from specc.data import Splits, Table, check_labels, fingerprint, load_source, split_table
+from specc.errors import DataError
+
+
+# ---------------------------------------------------------------- helpers
+
+def write_csv(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+def iris_csv(tmp_path: Path, rows: int = 30) -> Path:
+    """A real CSV: the first rows of scikit-learn's iris with string species names."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    lines = ["sepal_length,sepal_width,petal_length,petal_width,species"]
+    order = np.arange(rows) * (150 // rows)
+    for i in order:
+        values = ",".join(f"{v:.1f}" for v in iris.data[i])
+        lines.append(f"{values},{iris.target_names[iris.target[i]]}")
+    return write_csv(tmp_path / "data" / "iris.csv", "\n".join(lines))
+
+
+def csv_source(**fields) -> dict:
+    spec = {"path": "data/iris.csv", "label": "species", "features": "auto",
+            "categorical": [], "delimiter": ","}
+    spec.update(fields)
+    return {"csv": spec}
+
+
+def raises(match_all: list, fn, *args, **kwargs) -> DataError:
+    with pytest.raises(DataError) as info:
+        fn(*args, **kwargs)
+    message = info.value.message
+    for part in match_all:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert info.value.exit_code == 3
+    return info.value
+
+
+def write_pngs(root: Path, counts: dict, size=(12, 10), channels=3) -> None:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, size=size + (channels,), dtype=np.uint8)
+            (root / name / f"{i:03d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+
+
+# ---------------------------------------------------------------- builtin + synthetic
+
+@pytest.mark.parametrize("name, n, width, label_dtype, classes", [
+    ("digits", 1797, 64, np.int64, 10), ("iris", 150, 4, np.int64, 3), ("wine", 178, 13, np.int64, 3),
+    ("breast_cancer", 569, 30, np.int64, 2), ("diabetes", 442, 10, np.float32, None),
+    ("linnerud", 20, 3, np.float32, None)])
+def test_builtin(name, n, width, label_dtype, classes):
+    table = load_source({"builtin": name}, Path("."), 0)
+    assert table.features["x"].shape == (n, width) and table.features["x"].dtype == np.float32
+    assert table.labels.dtype == label_dtype and len(table.labels) == n
+    assert len(table.feature_names) == width
+    if classes:
+        assert len(table.class_names) == classes
+        assert table.description.startswith(f"{name}: {n} samples, {width} features, {classes} classes")
+
+
+def test_builtin_descriptions():
+    assert load_source({"builtin": "digits"}, Path("."), 0).description == \
+        "digits: 1797 samples, 64 features, 10 classes"
+    assert load_source({"builtin": "linnerud"}, Path("."), 0).labels.shape == (20, 3)
+
+
+def _nearest_centroid_accuracy(x, y):
+    x = x.reshape(len(x), -1)
+    centres = np.stack([x[y == c].mean(axis=0) for c in np.unique(y)])
+    guess = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    return float((guess == y).mean())
+
+
+@pytest.mark.parametrize("spec, shape, label_shape", [
+    ({"kind": "classification", "samples": 300, "features": 6, "classes": 4}, (300, 6), (300,)),
+    ({"kind": "regression", "samples": 100, "features": 5, "targets": 2}, (100, 5), (100, 2)),
+    ({"kind": "regression", "samples": 100, "features": 5}, (100, 5), (100,)),
+    ({"kind": "sequence", "samples": 64, "shape": [10, 3]}, (64, 10, 3), (64,)),
+    ({"kind": "image", "samples": 90, "shape": [8, 8, 1], "classes": 3}, (90, 8, 8, 1), (90,)),
+])
+def test_synthetic_shapes_and_determinism(spec, shape, label_shape):
+    a = load_source({"synthetic": spec}, Path("."), 7)
+    b = load_source({"synthetic": spec}, Path("."), 7)
+    c = load_source({"synthetic": dict(spec, seed=99)}, Path("."), 7)
+    assert a.features["x"].shape == shape and a.features["x"].dtype == np.float32
+    assert a.labels.shape == label_shape
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+def test_synthetic_is_learnable():
+    blobs = load_source({"synthetic": {"kind": "classification", "samples": 400, "classes": 3}}, Path("."), 0)
+    assert _nearest_centroid_accuracy(blobs.features["x"], blobs.labels) > 0.9
+    images = load_source({"synthetic": {"kind": "image", "samples": 120, "classes": 4}}, Path("."), 0)
+    assert _nearest_centroid_accuracy(images.features["x"], images.labels) > 0.95
+    seq = load_source({"synthetic": {"kind": "sequence", "samples": 200}}, Path("."), 0)
+    assert np.array_equal(seq.labels, (seq.features["x"][:, :, 0].sum(axis=1) > 0).astype(np.int64))
+    three = load_source({"synthetic": {"kind": "sequence", "samples": 300, "classes": 3}}, Path("."), 0)
+    assert np.bincount(three.labels).tolist() == [100, 100, 100]
+    reg = load_source({"synthetic": {"kind": "regression", "samples": 200, "features": 4}}, Path("."), 0)
+    x1 = np.c_[reg.features["x"], np.ones(200)]
+    residual = reg.labels - x1 @ np.linalg.lstsq(x1, reg.labels, rcond=None)[0]
+    assert residual.std() < 0.2
+
+
+# ---------------------------------------------------------------- csv
+
+def test_csv_string_labels(tmp_path):
+    iris_csv(tmp_path)
+    table = load_source(csv_source(), tmp_path, 0)
+    assert table.features["x"].shape == (30, 4) and table.features["x"].dtype == np.float32
+    assert table.labels.dtype == np.int64
+    assert table.class_names == ["setosa", "versicolor", "virginica"]
+    assert table.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert table.description == "data/iris.csv: 30 samples, 4 features, 3 classes"
+    assert table.where(0) == "data/iris.csv: row 2"
+
+
+def test_csv_categorical_and_groups(tmp_path):
+    write_csv(tmp_path / "h.csv", """
+age;city;rooms;price;sold
+30;paris;3;1.5;1
+41;rome;2;0.5;0
+25;paris;4;2.5;1
+""")
+    spec = {"csv": {"path": "h.csv", "label": "sold", "features": "auto", "categorical": ["city"],
+                    "delimiter": ";"}}
+    table = load_source(spec, tmp_path, 0)
+    assert set(table.features) == {"x", "city"}
+    assert table.features["x"].shape == (3, 3) and table.feature_names == ["age", "rooms", "price"]
+    assert table.features["city"].tolist() == ["paris", "rome", "paris"]
+    assert table.categorical == {"city": ["paris", "rome"]}
+    assert table.labels.tolist() == [1, 0, 1] and table.labels.dtype == np.int64
+
+    grouped = load_source({"csv": dict(spec["csv"], features={"numbers": ["age", "rooms"], "city": ["city"]},
+                                       label={"sold": "sold", "price": "price"})}, tmp_path, 0)
+    assert grouped.features["numbers"].shape == (3, 2)
+    assert grouped.labels["price"].dtype == np.float32 and grouped.labels["sold"].dtype == np.int64
+
+    several = load_source({"csv": dict(spec["csv"], features=["age"], label=["rooms", "price"])}, tmp_path, 0)
+    assert several.labels.shape == (3, 2) and several.features["x"].shape == (3, 1)
+
+
+def test_csv_errors(tmp_path):
+    iris_csv(tmp_path)
+    raises(["data/nope.csv", "file not found", "data.source.csv.path"],
+           load_source, csv_source(path="data/nope.csv"), tmp_path, 0)
+    error = raises(["data/iris.csv", "no column 'specis'", "did you mean 'species'", "'petal_width'"],
+                   load_source, csv_source(label="specis"), tmp_path, 0)
+    assert "data.source.csv.label" in error.hint
+    raises(["no column 'petal_widht'", "did you mean 'petal_width'"],
+           load_source, csv_source(features=["sepal_length", "petal_widht"]), tmp_path, 0)
+
+    lines = (tmp_path / "data" / "iris.csv").read_text().splitlines()
+    bad = lines.copy()
+    bad[13] = bad[13].split(",", 3)[0] + ",3.0,1.0,abc," + bad[13].rsplit(",", 1)[1]
+    write_csv(tmp_path / "data" / "bad.csv", "\n".join(bad))
+    raises(["data/bad.csv: row 14, column 'petal_width': 'abc' is not a number"],
+           load_source, csv_source(path="data/bad.csv"), tmp_path, 0)
+
+    empty_cell = lines.copy()
+    empty_cell[5] = "5.0,,1.4,0.2,setosa"
+    write_csv(tmp_path / "data" / "gap.csv", "\n".join(empty_cell))
+    raises(["data/gap.csv: row 6, column 'sepal_width' is empty"],
+           load_source, csv_source(path="data/gap.csv"), tmp_path, 0)
+
+    nan = lines.copy()
+    nan[9] = "5.0,nan,1.4,0.2,setosa"
+    write_csv(tmp_path / "data" / "nan.csv", "\n".join(nan))
+    raises(["data/nan.csv: row 10, column 'sepal_width': NaN in the features"],
+           load_source, csv_source(path="data/nan.csv"), tmp_path, 0)
+
+    ragged = lines.copy()
+    ragged[3] = "5.0,1.4,0.2,setosa"
+    write_csv(tmp_path / "data" / "ragged.csv", "\n".join(ragged))
+    raises(["data/ragged.csv: row 4 has 4 fields but the header has 5"],
+           load_source, csv_source(path="data/ragged.csv"), tmp_path, 0)
+
+    (tmp_path / "data" / "empty.csv").write_text("")
+    raises(["data/empty.csv: the file is empty"], load_source, csv_source(path="data/empty.csv"), tmp_path, 0)
+    write_csv(tmp_path / "data" / "head.csv", lines[0])
+    raises(["data/head.csv: the file has a header but no data rows"],
+           load_source, csv_source(path="data/head.csv"), tmp_path, 0)
+    no_label = lines.copy()
+    no_label[2] = no_label[2].rsplit(",", 1)[0] + ","
+    write_csv(tmp_path / "data" / "nolabel.csv", "\n".join(no_label))
+    raises(["data/nolabel.csv: row 3, column 'species' is empty"],
+           load_source, csv_source(path="data/nolabel.csv"), tmp_path, 0)
+    error = raises(["data/iris.csv: the header has a single column"],
+                   load_source, csv_source(delimiter=";"), tmp_path, 0)
+    assert "delimiter ','" in error.hint
+
+
+def test_labels_outside_classes(tmp_path):
+    write_csv(tmp_path / "d.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,7\n7,8,2\n")
+    table = load_source({"csv": {"path": "d.csv", "label": "y"}}, tmp_path, 0)
+    check_labels(table, {"type": "multiclass", "classes": 8})
+    raises(["d.csv: row 4, column 'y': label 7 is outside the classes 0..2 (task.classes: 3)"],
+           check_labels, table, {"type": "multiclass", "classes": 3})
+    raises(["d.csv: row 4, column 'y': label 7 is not 0 or 1"], check_labels, table, {"type": "binary"})
+    raises(["multilabel labels need shape [samples, 3]"], check_labels, table, {"type": "multilabel", "labels": 3})
+    raises(["the data has 1 target(s) per sample but task.targets is 2"],
+           check_labels, table, {"type": "regression", "targets": 2})
+    iris_csv(tmp_path)
+    named = load_source(csv_source(), tmp_path, 0)
+    raises(["data/iris.csv: the labels have 3 classes (setosa, versicolor, virginica) but task.classes is 2"],
+           check_labels, named, {"type": "multiclass", "classes": 2})
+    raises(["binary labels need 2 classes"], check_labels, named, {"type": "binary"})
+    part = split_table(named, {"test": 0.5, "stratify": True}, 0).test
+    bad = part.labels.copy()
+    bad[3] = 5
+    part.labels = bad
+    raises([f"data/iris.csv: row {part.rows[3]}, column 'species': label 5 is outside"],
+           check_labels, part, {"type": "multiclass", "classes": 3})
+
+
+def test_label_checks_on_arrays(tmp_path):
+    x = np.random.default_rng(0).normal(size=(6, 2)).astype(np.float32)
+    good = Table(features={"x": x}, labels=np.array([[0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1]]),
+                 origin="m.npz", rows=np.arange(6))
+    check_labels(good, {"type": "multilabel", "labels": 2})
+    good.labels[2, 1] = 3
+    raises(["m.npz: sample 2: label [0, 3] has values other than 0 and 1"],
+           check_labels, good, {"type": "multilabel", "labels": 2})
+    reg = Table(features={"x": x}, labels=np.array([0.5, 1, np.nan, 2, 3, 4], dtype=np.float32),
+                origin="r.npy", label_origin="t.npy", rows=np.arange(6))
+    raises(["t.npy: sample 2: label NaN is not a finite number"], check_labels, reg, {"type": "regression"})
+    multi = Table(features={"x": x}, labels={"kind": np.array([0, 1, 2, 0, 1, 2]), "size": np.ones(6)},
+                  origin="m.npz", rows=np.arange(6))
+    check_labels(multi, {"outputs": {"kind": {"type": "multiclass", "classes": 3},
+                                     "size": {"type": "regression"}}})
+    raises(["no labels for output 'sizes'", "did you mean 'size'"], check_labels, multi,
+           {"outputs": {"sizes": {"type": "regression"}}})
+    onehot = Table(features={"x": x}, labels=np.eye(3)[[0, 1, 2, 0, 1, 2]], origin="o.npz", rows=np.arange(6))
+    check_labels(onehot, {"type": "multiclass", "classes": 3, "encoding": "one_hot"})
+    raises(["multiclass labels must be one value per sample"], check_labels, onehot,
+           {"type": "multiclass", "classes": 3})
+
+
+# ---------------------------------------------------------------- npz / npy
+
+def test_npz_and_npy(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 8, 8)), rng.integers(0, 4, size=50)
+    np.savez(tmp_path / "d.npz", images=x, target=y)
+    table = load_source({"npz": {"path": "d.npz", "features": "images", "labels": "target"}}, tmp_path, 0)
+    assert table.features["x"].shape == (50, 8, 8) and table.features["x"].dtype == np.float32
+    assert table.labels.dtype == np.int64 and table.description == "d.npz: 50 samples, shape 8x8, 4 classes"
+    raises(["d.npz: no array 'lables'", "'target'"],
+           load_source, {"npz": {"path": "d.npz", "features": "images", "labels": "lables"}}, tmp_path, 0)
+
+    np.save(tmp_path / "x.npy", x.astype(np.float64))
+    np.save(tmp_path / "y.npy", y.astype(np.float64) * 0.5)
+    arrays = load_source({"npy": {"features": "x.npy", "labels": "y.npy"}}, tmp_path, 0)
+    assert arrays.features["x"].dtype == np.float32 and arrays.labels.dtype == np.float32
+    np.save(tmp_path / "short.npy", y[:49])
+    raises(["x.npy has 50 samples but short.npy has 49 labels"],
+           load_source, {"npy": {"features": "x.npy", "labels": "short.npy"}}, tmp_path, 0)
+    raises(["missing.npy: file not found", "data.source.npy.labels"],
+           load_source, {"npy": {"features": "x.npy", "labels": "missing.npy"}}, tmp_path, 0)
+    x_inf = x.copy()
+    x_inf[17, 3, 5] = np.inf
+    np.save(tmp_path / "inf.npy", x_inf)
+    raises(["inf.npy: sample 17, position [3, 5]: inf in the features"],
+           load_source, {"npy": {"features": "inf.npy", "labels": "y.npy"}}, tmp_path, 0)
+    (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
+    raises(["junk.npy: not a NumPy .npy / .npz file"], load_source, {"npy": {"features": "junk.npy", "labels": "y.npy"}}, tmp_path, 0)
+
+
+# ---------------------------------------------------------------- image folder + tfrecord
+
+def test_image_folder(tmp_path):
+    write_pngs(tmp_path / "imgs", {"dogs": 3, "cats": 2})
+    table = load_source({"image_folder": {"path": "imgs", "size": [8, 6], "color": "rgb"}}, tmp_path, 0)
+    assert table.features["x"].shape == (5, 8, 6, 3) and table.features["x"].dtype == np.float32
+    assert table.class_names == ["cats", "dogs"] and table.labels.tolist() == [0, 0, 1, 1, 1]
+    assert 0 <= table.features["x"].min() and table.features["x"].max() <= 255 and table.features["x"].max() > 1
+    gray = load_source({"image_folder": {"path": "imgs", "size": [12, 10], "color": "grayscale"}}, tmp_path, 0)
+    assert gray.features["x"].shape == (5, 12, 10, 1)
+    (tmp_path / "imgs" / "cats" / "broken.png").write_bytes(b"\x89PNG not really")
+    raises(["imgs/cats/broken.png: cannot decode the image"],
+           load_source, {"image_folder": {"path": "imgs", "size": [8, 6]}}, tmp_path, 0)
+    (tmp_path / "flat").mkdir()
+    raises(["flat: has no class sub-folders"], load_source, {"image_folder": {"path": "flat", "size": [4, 4]}},
+           tmp_path, 0)
+    raises(["nowhere: folder not found", "data.source.image_folder.path"],
+           load_source, {"image_folder": {"path": "nowhere", "size": [4, 4]}}, tmp_path, 0)
+
+
+def write_tfrecord(path: Path, n: int) -> np.ndarray:
+    import tensorflow as tf
+
+    images = np.random.default_rng(1).random((n, 8, 8, 1)).astype(np.float32)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(n):
+            feature = {
+                "image": tf.train.Feature(float_list=tf.train.FloatList(value=images[i].ravel())),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 3])),
+            }
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return images
+
+
+def test_tfrecord(tmp_path):
+    images = write_tfrecord(tmp_path / "d.tfrecord", 12)
+    features = {"image": {"dtype": "float32", "shape": [8, 8, 1]}, "label": {"dtype": "int64", "shape": []}}
+    table = load_source({"tfrecord": {"path": "d.tfrecord", "features": features, "label": "label"}}, tmp_path, 0)
+    assert table.features["x"].shape == (12, 8, 8, 1)
+    np.testing.assert_array_equal(table.features["x"], images)
+    assert table.labels.dtype == np.int64 and table.labels.tolist() == [i % 3 for i in range(12)]
+    wrong = dict(features, image={"dtype": "float32", "shape": [8, 8, 3]})
+    raises(["d.tfrecord: record 0 does not match data.source.tfrecord.features"],
+           load_source, {"tfrecord": {"path": "d.tfrecord", "features": wrong, "label": "label"}}, tmp_path, 0)
+    raises(["no declared feature 'lable'", "did you mean 'label'"],
+           load_source, {"tfrecord": {"path": "d.tfrecord", "features": features, "label": "lable"}}, tmp_path, 0)
+
+
+# ---------------------------------------------------------------- split
+
+def test_split_sizes_stratified_and_deterministic():
+    digits = load_source({"builtin": "digits"}, Path("."), 0)
+    spec = {"validation": 0.1, "test": 0.2, "stratify": True}
+    splits = split_table(digits, spec, 42)
+    assert isinstance(splits, Splits)
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (1259, 179, 359)
+    whole = np.bincount(digits.labels) / len(digits)
+    for part in (splits.train, splits.validation, splits.test):
+        counts = np.bincount(part.labels, minlength=10)
+        assert np.all(np.abs(counts - whole * len(part)) <= 1), counts
+    rows = np.concatenate([splits.train.rows, splits.validation.rows, splits.test.rows])
+    assert sorted(rows.tolist()) == list(range(len(digits)))
+    again = split_table(digits, spec, 42)
+    other = split_table(digits, spec, 43)
+    assert all(fingerprint(a) == fingerprint(b) for (_, a), (_, b) in zip(splits.items(), again.items()))
+    assert fingerprint(splits.test) != fingerprint(other.test)
+    np.testing.assert_array_equal(digits.features["x"][splits.test.rows], splits.test.features["x"])
+
+
+def test_split_random_and_edge_cases():
+    diabetes = load_source({"builtin": "diabetes"}, Path("."), 0)
+    splits = split_table(diabetes, {"validation": 0.25, "test": 0, "stratify": True}, 0)
+    assert (len(splits.train), len(splits.validation), splits.test) == (332, 110, None)
+    whole = split_table(diabetes, {}, 0)
+    assert whole.validation is None and len(whole.train) == 442
+    tiny = Table(features={"x": np.zeros((3, 2), np.float32)}, labels=np.array([0, 1, 0]), origin="t")
+    raises(["the validation split is empty: 3 samples * 0.1 < 1; use a larger fraction or more data"],
+           split_table, tiny, {"validation": 0.1}, 0)
+    raises(["the train split is empty"], split_table, tiny, {"validation": 0.5, "test": 0.5}, 0)
+
+
+def test_split_explicit_sources(tmp_path):
+    iris_csv(tmp_path)
+    write_csv(tmp_path / "data" / "val.csv", "sepal_length,sepal_width,petal_length,petal_width,species\n"
+                                             "6.0,3.0,5.0,2.0,virginica\n5.0,3.4,1.5,0.2,setosa\n")
+    write_csv(tmp_path / "data" / "odd.csv", "sepal_length,sepal_width,petal_length,petal_width,species\n"
+                                             "6.0,3.0,5.0,2.0,daisy\n")
+    train = load_source(csv_source(), tmp_path, 0)
+    splits = split_table(train, {"validation": {"source": csv_source(path="data/val.csv")}, "test": 0.2}, 0,
+                         base_dir=tmp_path)
+    assert splits.validation.labels.tolist() == [2, 0]
+    assert splits.validation.class_names == train.class_names
+    assert len(splits.train) == 24 and len(splits.test) == 6
+    raises(["data/odd.csv: the validation split has classes the training data does not have: daisy"],
+           split_table, train, {"validation": {"source": csv_source(path="data/odd.csv")}}, 0, base_dir=tmp_path)
+    raises(["data/gone.csv: file not found (from data.split.test.source.csv.path"],
+           split_table, train, {"test": {"source": csv_source(path="data/gone.csv")}}, 0, base_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+def test_fingerprint_stable_and_sensitive(tmp_path):
+    iris = load_source({"builtin": "iris"}, Path("."), 0)
+    value = fingerprint(iris)
+    assert value.startswith("sha256:") and value == fingerprint(load_source({"builtin": "iris"}, Path("."), 0))
+    code = ("from pathlib import Path; from specc.data import load_source, fingerprint; "
+            "print(fingerprint(load_source({'builtin': 'iris'}, Path('.'), 0)))")
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other_process.stdout.strip() == value
+    changed = load_source({"builtin": "iris"}, Path("."), 0)
+    changed.features["x"][77, 2] += 0.1
+    assert fingerprint(changed) != value
+    relabelled = load_source({"builtin": "iris"}, Path("."), 0)
+    relabelled.labels[5] = 2
+    assert fingerprint(relabelled) != value
+    iris_csv(tmp_path)
+    strings = load_source(csv_source(categorical=["species"], label=None), tmp_path, 0)
+    assert fingerprint(strings) == fingerprint(load_source(csv_source(categorical=["species"], label=None),
+                                                           tmp_path, 0))
+
+
+# ---------------------------------------------------------------- pipeline
+
+def test_pipeline_batching():
+    from specc.data.pipeline import make_dataset, to_arrays
+
+    digits = load_source({"builtin": "digits"}, Path("."), 0)
+    part = split_table(digits, {"test": 0.2}, 0)
+    train = part.train.take(np.arange(100))
+    shapes = {"image": [8, 8, 1]}
+    mini = list(make_dataset(train, 32, True, 0, False, ["image"], None, shapes))
+    assert [x.shape[0] for x, _ in mini] == [32, 32, 32, 4]
+    assert tuple(mini[0][0].shape[1:]) == (8, 8, 1) and mini[0][1].dtype.name == "int64"
+    full = list(make_dataset(train, None, False, 0, False, ["image"], None, shapes))
+    assert len(full) == 1 and tuple(full[0][0].shape) == (100, 8, 8, 1)
+    np.testing.assert_array_equal(full[0][0].numpy().reshape(100, 64), train.features["x"])
+    sgd = make_dataset(train.take(np.arange(10)), 1, True, 0, False, ["image"], None, shapes)
+    batches = list(sgd)
+    assert len(batches) == 10 and all(tuple(x.shape) == (1, 8, 8, 1) for x, _ in batches)
+    dropped = list(make_dataset(train, 32, False, 0, True, ["image"], None, shapes))
+    assert len(dropped) == 3
+    raises(["batch size 500 with drop_remainder leaves no batch for 100 samples"],
+           make_dataset, train, 500, False, 0, True, ["image"], None, shapes)
+
+    def first_epoch_labels(seed):
+        return np.concatenate([y.numpy() for _, y in make_dataset(train, 25, True, seed, False, ["x"])])
+
+    assert np.array_equal(first_epoch_labels(3), first_epoch_labels(3))
+    assert not np.array_equal(first_epoch_labels(3), train.labels)
+    epochs = make_dataset(train, 100, True, 3, False, ["x"])
+    first, second = [next(iter(epochs))[1].numpy() for _ in range(2)]
+    assert not np.array_equal(first, second) and sorted(first) == sorted(second)
+
+    x, y = to_arrays(train, ["image"], {"image": {"shape": [8, 8, 1], "dtype": "float32"}})
+    assert x.shape == (100, 8, 8, 1) and y.shape == (100,)
+    raises(["feature 'x' has shape [64] per sample (64 values) but model input 'image' expects [7 x 7]"],
+           to_arrays, train, ["image"], {"image": [7, 7]})
+    seq, _ = to_arrays(train, ["x"], {"x": [None, 1]})
+    assert seq.shape == (100, 64, 1)
+
+
+def test_pipeline_multi_input(tmp_path):
+    from specc.data.pipeline import make_dataset, to_arrays
+
+    write_csv(tmp_path / "h.csv", """
+age,city,rooms,price,sold
+30,paris,3,1.5,1
+41,rome,2,0.5,0
+25,paris,4,2.5,1
+33,oslo,1,0.7,0
+52,rome,5,3.1,1
+""")
+    spec = {"csv": {"path": "h.csv", "label": {"sold": "sold", "price": "price"}, "categorical": ["city"],
+                    "features": {"numbers": ["age", "rooms"], "city": ["city"]}}}
+    table = load_source(spec, tmp_path, 0)
+    batches = list(make_dataset(table, 2, False, 0, False, ["numbers", "city"], ["sold", "price"],
+                                {"numbers": [2], "city": {"shape": [], "dtype": "string"}}))
+    assert len(batches) == 3
+    inputs, targets = batches[0]
+    assert set(inputs) == {"numbers", "city"} and set(targets) == {"sold", "price"}
+    assert tuple(inputs["numbers"].shape) == (2, 2) and inputs["city"].dtype.name == "string"
+    assert inputs["city"].numpy().tolist() == [b"paris", b"rome"]
+    assert targets["price"].dtype.name == "float32"
+    raises(["model input 'citys' has no matching data feature", "did you mean 'city'"],
+           to_arrays, table, ["numbers", "citys"], None, ["sold", "price"])
+    raises(["no labels for model output 'solds'", "did you mean 'sold'"],
+           to_arrays, table, ["numbers", "city"], None, ["solds", "price"])
+    x, y = to_arrays(table, ["numbers", "city"], None, ["sold"])
+    assert set(x) == {"numbers", "city"} and y.tolist() == [1, 0, 1, 0, 1]
+
+
+def test_pipeline_without_labels_yields_inputs():
+    from specc.data.pipeline import make_dataset
+
+    table = Table(features={"x": np.arange(12, dtype=np.float32).reshape(6, 2)}, origin="t")
+    batch = next(iter(make_dataset(table, None, False, 0, False, ["x"])))
+    assert tuple(batch.shape) == (6, 2)
+
+
+# ---------------------------------------------------------------- import discipline
+
+def test_import_does_not_load_tensorflow():
+    code = ("import sys, specc.data, specc.data.sources, specc.data.split, specc.data.pipeline; "
+            "from pathlib import Path; t = specc.data.load_source({'synthetic': {'kind': 'classification'}}, "
+            "Path('.'), 0); specc.data.split_table(t, {'validation': 0.2}, 0); "
+            "specc.data.pipeline.to_arrays(t, ['x']); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False False"
