@@ -146,3 +146,5 @@ def register_heavy_commands() -> None:
 
 
 register_heavy_commands()
+from specc.cli_runs import runs  # noqa: E402
+main.add_command(runs)

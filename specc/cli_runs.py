@@ -1,0 +1,208 @@
+"""`specc runs list|show|compare`: look at past runs. No TensorFlow, no matplotlib: fast."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import click
+
+from specc.errors import SpeccError
+
+RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
+
+
+class RunsGroup(click.Group):
+    """Prints specc errors as one line and exits with their code (also when used on its own)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SpeccError as exc:
+            click.echo(exc.format(), err=True)
+            ctx.exit(exc.exit_code)
+
+
+def runs_dir_option(func):
+    return click.option("--runs-dir", default="runs", show_default=True, metavar="DIR",
+                        type=click.Path(file_okay=False), help=RUNS_DIR_HELP)(func)
+
+
+@click.group(cls=RunsGroup)
+def runs() -> None:
+    """List, inspect and compare training runs (runs/<name>/<run id>/).
+
+    \b
+    RUN is a run folder, a run id, a unique prefix of one, NAME/ID,
+    or NAME (same as NAME/latest: the newest run of that spec).
+    """
+
+
+@runs.command("list")
+@runs_dir_option
+@click.option("--name", help="Only the runs of this spec name.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: a list of objects (for scripts).")
+def list_command(runs_dir: str, name: Optional[str], fmt: str) -> None:
+    """The runs, newest first: id, spec name, status, start time, epochs, best and test metrics."""
+    from specc.run.records import list_runs
+
+    rows = list_runs(runs_dir, name=name)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        where = f"{runs_dir.rstrip('/')}/" + (f"{name}/" if name else "")
+        click.echo(f"no runs under {where}", err=True)
+        return
+    header = ["RUN", "NAME", "STATUS", "CREATED", "EPOCHS", "BEST", "TEST"]
+    lines = [[r["id"], r["name"], _status(r), _when(r["created"]), _text(r["epochs"]),
+              _best(r["best"]), _metrics_text(r["test"])] for r in rows]
+    for line in columns(lines, header):
+        click.echo(line)
+
+
+@runs.command()
+@click.argument("run")
+@runs_dir_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: {record, metrics, files} (for scripts).")
+def show(run: str, runs_dir: str, fmt: str) -> None:
+    """One run: its record, final metrics, and where its files are."""
+    from specc.run.records import find_run
+
+    record = find_run(run, runs_dir)
+    data, metrics, files = record.read(), record.metrics(), record.files()
+    if fmt == "json":
+        click.echo(json.dumps({"path": str(record.path), "record": data, "metrics": metrics,
+                               "files": {k: str(v) for k, v in files.items()}}, indent=2))
+        return
+    best = data.get("best") or {}
+    git = data.get("git") or {}
+    packages = data.get("packages") or {}
+    device = data.get("device") or {}
+    fields = [
+        ("run", f"{data.get('name')}/{data.get('run_id')}"),
+        ("status", data.get("status")),
+        ("message", data.get("message")),
+        ("created", _when(data.get("created"))),
+        ("finished", _when(data.get("finished"))),
+        ("duration", _duration(data.get("created"), data.get("finished"))),
+        ("spec file", data.get("spec_file")),
+        ("spec hash", data.get("spec_hash")),
+        ("data", data.get("data_fingerprint")),
+        ("git", _git(git)),
+        ("seed", data.get("seed")),
+        ("device", ", ".join(f"{k}={v}" for k, v in device.items()) if device else None),
+        ("packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)),
+        ("epochs", data.get("epochs_completed")),
+        ("best", _best(best) if best.get("value") is not None else None),
+        ("exports", ", ".join(_export_text(e) for e in data.get("exports") or []) or None),
+    ]
+    width = max(len(k) for k, _ in fields)
+    for key, value in fields:
+        if value not in (None, ""):
+            click.echo(f"{key.ljust(width)}  {value}")
+    if metrics:
+        click.echo("")
+        click.echo("metrics:")
+        names = list(dict.fromkeys(n for split in metrics.values() for n in (split or {})))
+        splits = list(metrics)
+        rows = [[n] + [_number((metrics[s] or {}).get(n)) for s in splits] for n in names]
+        for line in columns(rows, ["metric"] + splits, indent="  "):
+            click.echo(line)
+    click.echo("")
+    click.echo(f"files: {record.path}/")
+    for label, path in files.items():
+        click.echo(f"  {label}{'/' if path.is_dir() else ''}")
+
+
+@runs.command()
+@click.argument("run_a", metavar="RUN")
+@click.argument("run_b", metavar="RUN")
+@runs_dir_option
+def compare(run_a: str, run_b: str, runs_dir: str) -> None:
+    """What changed from the first run to the second: spec, data, git, metrics."""
+    from specc.run.compare import compare as compare_runs
+    from specc.run.records import find_run
+
+    a, b = find_run(run_a, runs_dir), find_run(run_b, runs_dir)
+    click.echo(compare_runs(a, b), nl=False)
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+def columns(rows: list, header: list, indent: str = "") -> list:
+    """Plain aligned columns, left aligned, two spaces apart."""
+    rows = [header] + [[_text(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return [(indent + "  ".join(c.ljust(widths[i]) for i, c in enumerate(row))).rstrip()
+            for row in rows]
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _status(row: dict) -> str:
+    return "running?" if row.get("stale") else _text(row.get("status"))
+
+
+def _parse_time(text: Optional[str]) -> Optional[datetime]:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _when(text: Optional[str]) -> Optional[str]:
+    """`2026-11-21 23:58:00Z` (UTC, to the second)."""
+    moment = _parse_time(text)
+    if moment is None:
+        return text
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _duration(start: Optional[str], end: Optional[str]) -> Optional[str]:
+    a, b = _parse_time(start), _parse_time(end)
+    if a is None or b is None:
+        return None
+    seconds = int(round((b - a).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def _best(best: Optional[dict]) -> Optional[str]:
+    if not best or best.get("value") is None:
+        return None
+    return f"{best.get('monitor')}={_number(best.get('value'))}@{best.get('epoch')}"
+
+
+def _metrics_text(metrics: Optional[dict]) -> Optional[str]:
+    if not metrics:
+        return None
+    return " ".join(f"{k}={_number(v)}" for k, v in metrics.items())
+
+
+def _git(git: dict) -> Optional[str]:
+    if not git.get("root"):
+        return "not in a git repository"
+    commit = (git.get("commit") or "no commit")[:12]
+    return f"{commit}{' (dirty)' if git.get('dirty') else ''} in {git.get('root')}"
+
+
+def _export_text(export: Any) -> str:
+    if isinstance(export, dict):
+        return str(export.get("format") or export.get("path") or export)
+    return str(export)
