@@ -1,2 +1,165 @@
-"""CLI commands that build, train or export models. TensorFlow is imported inside each command."""
+"""CLI commands that build, train, evaluate, predict or export. TensorFlow is imported inside
+each command (through the library), never when the CLI starts."""
 from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+from specc.cli import load_checked, main, spec_options
+
+RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
+CHECKPOINT_HELP = "Which checkpoint to use: best (default) or last."
+
+
+def _quiet_tensorflow() -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@main.command("compile")
+@click.argument("file")
+@spec_options
+@click.option("--out", type=click.Path(dir_okay=False), help="Save the untrained compiled model (.keras).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a diagram of the model (.png or .svg).")
+def compile_cmd(file: str, overrides: tuple, out: Optional[str], plot: Optional[str]) -> None:
+    """Build the Keras model of a spec and print its summary."""
+    _quiet_tensorflow()
+    from specc.api import resolved_spec
+    from specc.compile import compile_spec
+    from specc.compile.summary import plot as plot_model, summarize
+
+    doc = load_checked(file, overrides)
+    resolved = resolved_spec(doc)
+    model = compile_spec(resolved, where=doc.position_of, spec_dir=_spec_dir(doc))
+    click.echo(summarize(model, resolved, where=doc.position_of))
+    if out:
+        _refuse_existing(out)
+        model.save(out)
+        click.echo(f"saved {out}")
+    if plot:
+        plot_model(model, plot)
+        click.echo(f"wrote {plot}")
+
+
+def _spec_dir(doc):
+    from specc.api import spec_dir
+
+    return spec_dir(doc)
+
+
+def _refuse_existing(path: str, force: bool = False) -> None:
+    from pathlib import Path
+
+    from specc.errors import UsageError
+
+    if Path(path).exists() and not force:
+        raise UsageError(f"{path} exists already", "remove it, or pass --force")
+
+
+@main.command()
+@click.argument("file", required=False)
+@spec_options
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last checkpoint.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors and the record's path.")
+@click.option("--no-export", is_flag=True, help="Skip the spec's export: section.")
+def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume: Optional[str],
+          quiet: bool, no_export: bool) -> None:
+    """Train a spec; write a run record under runs/<name>/<run id>/."""
+    _quiet_tensorflow()
+    from specc.run.train import TrainOptions, train as train_spec
+
+    options = TrainOptions(runs_dir=runs_dir, quiet=quiet, resume=resume, export=not no_export)
+    if resume:
+        resolved, spec_file = _resume_target(resume, runs_dir, file)
+        outcome = train_spec(resolved, spec_file, options=options)
+    else:
+        if file is None:
+            raise click.UsageError("give a spec FILE (or --resume RUN)")
+        from specc.api import resolved_spec
+
+        doc = load_checked(file, overrides)
+        outcome = train_spec(resolved_spec(doc), file, where=doc.position_of, options=options,
+                             source_files=tuple(doc.files))
+    if quiet:
+        click.echo(str(outcome.record.path))
+
+
+def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str]):
+    from specc.run.session import open_run
+
+    run = open_run(ref, runs_dir)
+    return run.resolved, file or run.spec_file
+
+
+@main.command()
+@click.argument("run")
+@click.option("--split", type=click.Choice(["test", "validation", "train", "all"]), default="test",
+              show_default=True)
+@click.option("--data", "source", metavar="SOURCE",
+              help="Evaluate on other data: a YAML source mapping, inline or in a file, "
+                   "e.g. '{csv: {path: new.csv, label: y}}' (then the whole of it is used).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_dir: Optional[str],
+             fmt: str) -> None:
+    """Evaluate a trained run on a split of its data (or on other data)."""
+    _quiet_tensorflow()
+    from specc.run.session import evaluate_run
+
+    metrics = evaluate_run(run, split=split, source=source, checkpoint=checkpoint, runs_dir=runs_dir)
+    if fmt == "json":
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    for name, values in metrics.items():
+        click.echo(f"{name:<10} " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
+
+
+@main.command()
+@click.argument("run")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="CSV (the spec's feature columns), .npz/.npy, or an image folder.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Where predictions go: .csv or .npz.")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
+            force: bool) -> None:
+    """Predict with a trained run; write one row per input sample."""
+    _quiet_tensorflow()
+    from specc.run.session import predict_run
+
+    _refuse_existing(output_path, force)
+    count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir)
+    click.echo(f"wrote {count} prediction(s) to {output_path}")
+
+
+@main.command()
+@click.argument("run")
+@click.option("--format", "formats", multiple=True, metavar="FORMAT",
+              help="keras, saved_model, litert or onnx (repeatable; default: the spec's export.formats).")
+@click.option("--quantize", default=None, help="litert: none, float16, dynamic or int8.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the artifacts (default: the run's export/).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--force", is_flag=True, help="Replace artifacts that exist already.")
+def export(run: str, formats: tuple, quantize: Optional[str], out_dir: Optional[str], checkpoint: str,
+           runs_dir: Optional[str], force: bool) -> None:
+    """Export a trained run; every artifact is verified against Keras in a separate process."""
+    _quiet_tensorflow()
+    from specc.errors import UsageError
+    from specc.export import export_run
+    from specc.run.session import open_run
+
+    opened = open_run(run, runs_dir)
+    settings = opened.resolved.get("export", {})
+    chosen = list(formats) or list(settings.get("formats", []))
+    if not chosen:
+        raise UsageError("no format to export", "pass --format keras|saved_model|litert|onnx")
+    export_run(opened.record, chosen, quantize=quantize or settings.get("quantize", "none"),
+               out_dir=out_dir, force=force, checkpoint=checkpoint)

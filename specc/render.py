@@ -29,7 +29,7 @@ DEFAULTS = {
     "batch": {"strategy": "mini_batch", "size": 32, "accumulate": 1, "drop_remainder": False,
               "shuffle": True},
     "train": {"epochs": 10, "early_stopping": False, "steps_per_execution": "auto",
-              "runs_dir": "runs", "checkpoints": {"keep": "both", "monitor": "val_loss"}},
+              "runs_dir": "runs", "checkpoints": {"keep": "both", "monitor": "val_loss", "every_seconds": 10}},
     "device": {"target": "auto", "strategy": "auto", "devices": 1, "precision": "float32",
                "jit": "auto", "deterministic": True},
     "export": {"formats": [], "quantize": "none"},
@@ -49,7 +49,7 @@ def resolve(spec: dict) -> dict:
     for key, default in DEFAULTS.items():
         value = spec.get(key, copy.deepcopy(default))
         if isinstance(default, dict) and key not in ("optimizer",) and isinstance(value, dict):
-            value = {**copy.deepcopy(default), **value}
+            value = merge_defaults(default, value)
         spec[key] = value
     spec["task"] = resolve_task(spec["task"])
     spec["data"] = resolve_data(spec["data"], spec["task"])
@@ -61,6 +61,16 @@ def resolve(spec: dict) -> dict:
     spec["batch"] = resolve_batch(spec["batch"])
     spec["train"] = resolve_train(spec["train"])
     out.update(spec)
+    return out
+
+
+def merge_defaults(default: dict, given: dict) -> dict:
+    """`given` over `default`, mappings merged key by key (a new dict)."""
+    out = copy.deepcopy(default)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = merge_defaults(out[key], value)
+        out[key] = value
     return out
 
 

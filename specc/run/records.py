@@ -399,17 +399,20 @@ class RunRecord:
         return rows if isinstance(rows, list) else []
 
     def append_epoch(self, epoch: int, logs: dict) -> None:
-        """Add (or, for an epoch run again after a resume, replace) one row of the history.
+        """Add (or, for an epoch run again after a resume, replace) one row of the history."""
+        self.append_epochs([(epoch, logs)])
+
+    def append_epochs(self, epochs: list) -> None:
+        """Add rows `(epoch, logs)` to the history in one write.
 
         Rewrites history.json and history.csv atomically and sets `epochs_completed`.
         """
-        row = {"epoch": int(epoch)}
-        for key, value in (logs or {}).items():
-            if key != "epoch":
-                row[str(key)] = _float(value)
+        new_rows = [_history_row(epoch, logs) for epoch, logs in epochs]
+        if not new_rows:
+            return
+        numbers = {row["epoch"] for row in new_rows}
         with self._lock:
-            rows = [r for r in self.history() if r.get("epoch") != row["epoch"]]
-            rows.append(row)
+            rows = [r for r in self.history() if r.get("epoch") not in numbers] + new_rows
             rows.sort(key=lambda r: r.get("epoch", 0))
             atomic_write_json(self.path / HISTORY_JSON, rows)
             atomic_write_text(self.path / HISTORY_CSV, history_csv(rows))
@@ -463,6 +466,14 @@ class RunRecord:
         names = [RECORD, SPEC, SPEC_SOURCE, SOURCES, HISTORY_CSV, HISTORY_JSON, METRICS, CURVES,
                  "checkpoints", "tensorboard", "exports"]
         return {n: self.path / n for n in names if (self.path / n).exists()}
+
+
+def _history_row(epoch: int, logs: dict) -> dict:
+    row = {"epoch": int(epoch)}
+    for key, value in (logs or {}).items():
+        if key != "epoch":
+            row[str(key)] = _float(value)
+    return row
 
 
 def history_csv(rows: list) -> str:

@@ -1,0 +1,145 @@
+"""Keras callbacks for a specc run: the record, checkpoints, NaN watch and progress lines."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional
+
+import click
+import keras
+
+BAR = 20
+
+
+class RecordCallback(keras.callbacks.Callback):
+    """Captures every epoch (history row, last and best weights) and writes them to disk.
+
+    Writing a `.keras` checkpoint costs ~0.1 s, more than a whole epoch of a small model, so
+    the files are written at most every `every_seconds` (0: after every epoch), and always
+    at the end, on Ctrl-C and before a NaN stop. The best weights are kept in memory between
+    writes, so `best.keras` is always the best epoch seen.
+    """
+
+    def __init__(self, record, monitor: str, mode: str, keep: str, state: Optional[dict] = None,
+                 every_seconds: float = 10.0):
+        super().__init__()
+        self.record, self.monitor, self.keep = record, monitor, keep
+        self.every_seconds = every_seconds
+        self.sign = -1.0 if mode == "max" or (mode == "auto" and _is_higher_better(monitor)) else 1.0
+        state = state or {}
+        self.best = state.get("best_value")
+        self.best_epoch = state.get("best_epoch")
+        self.diverged: Optional[str] = None
+        self.last_epoch = state.get("epoch", -1)
+        self.saved_epoch = self.last_epoch
+        self.pending_rows: list = []
+        self.best_weights = None
+        self.last_write = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged = f"the loss became {float(loss)} in epoch {self.last_epoch + 2}, step {batch + 1}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if self.diverged is None and not all(math.isfinite(v) for k, v in logs.items() if "loss" in k):
+            self.diverged = f"the loss became NaN in epoch {epoch + 1}"
+            self.model.stop_training = True
+        self.pending_rows.append((epoch + 1, logs))
+        if self.diverged:
+            self.flush(checkpoint=False)
+            return
+        self.last_epoch = epoch
+        self._maybe_best(epoch, logs)
+        if time.monotonic() - self.last_write >= self.every_seconds:
+            self.flush()
+
+    def on_train_end(self, logs=None):
+        self.flush(checkpoint=not self.diverged)
+
+    def _maybe_best(self, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            return
+        if self.best is None or self.sign * value < self.sign * self.best:
+            self.best, self.best_epoch = value, epoch + 1
+            if self.keep in ("best", "both"):
+                self.best_weights = self.model.get_weights()
+
+    def flush(self, checkpoint: bool = True) -> None:
+        """Write the history rows and checkpoints captured since the last write."""
+        self.record.append_epochs(self.pending_rows)
+        self.pending_rows = []
+        if checkpoint and self.last_epoch > self.saved_epoch:
+            self._write_best()
+            self.save("last")
+        self.last_write = time.monotonic()
+
+    def interrupted(self) -> None:
+        """Ctrl-C: keep the history, and the weights of this moment as `interrupted.keras`.
+
+        `last.keras` stays the end of the last epoch written, so a resumed run continues
+        from a clean epoch boundary.
+        """
+        self.record.append_epochs(self.pending_rows)
+        self.pending_rows = []
+        self._write_best()
+        folder = self.record.checkpoint_dir
+        tmp = folder / ".interrupted.tmp.keras"
+        self.model.save(tmp)
+        tmp.replace(folder / "interrupted.keras")
+
+    def _write_best(self) -> None:
+        if self.best_weights is None:
+            return
+        current = self.model.get_weights()
+        self.model.set_weights(self.best_weights)
+        self.save("best")
+        self.model.set_weights(current)
+        self.best_weights = None
+
+    def save(self, which: str) -> None:
+        """Write `<which>.keras` (with optimizer state) and, for last, the resume state."""
+        folder = self.record.checkpoint_dir
+        tmp = folder / f".{which}.tmp.keras"
+        self.model.save(tmp)
+        tmp.replace(folder / f"{which}.keras")
+        if which == "last":
+            self.saved_epoch = self.last_epoch
+            self.write_state()
+
+    def write_state(self) -> None:
+        from specc.run.records import atomic_write_json
+
+        atomic_write_json(self.record.checkpoint_dir / "state.json", self.state())
+
+    def state(self) -> dict:
+        return {"epoch": self.last_epoch, "best_value": self.best, "best_epoch": self.best_epoch,
+                "monitor": self.monitor}
+
+
+def _is_higher_better(monitor: str) -> bool:
+    name = monitor.removeprefix("val_")
+    return any(word in name for word in ("accuracy", "auc", "precision", "recall"))
+
+
+class ProgressLine(keras.callbacks.Callback):
+    """One line per epoch: a bar of epochs done, the metrics, the time it took."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = int(BAR * (epoch + 1) / self.epochs)
+        bar = "#" * done + "." * (BAR - done)
+        metrics = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if k != "learning_rate")
+        width = len(str(self.epochs))
+        click.echo(f"epoch {epoch + 1:>{width}}/{self.epochs} [{bar}] {metrics}  "
+                   f"({time.perf_counter() - self.started:.2f}s)")

@@ -1,0 +1,32 @@
+"""The data of a run: load the source, check it against the task, split, fingerprint."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from specc.data import Splits, check_labels, fingerprint, load_source, split_table
+
+
+@dataclass
+class Prepared:
+    splits: Splits
+    fingerprint: str
+    spec_dir: Path
+
+    def validation_dataset(self, model):
+        """The validation split for model.fit, or None when there is none."""
+        from specc.run.feed import eval_dataset
+
+        if self.splits.validation is None:
+            return None
+        return eval_dataset(self.splits.validation, model)
+
+
+def prepare_data(resolved: dict, spec_dir: Path, source: Optional[dict] = None) -> Prepared:
+    """Load `data.source` (or another source), check labels, split as the spec says."""
+    data = resolved["data"]
+    table = load_source(source or data["source"], spec_dir, resolved["seed"])
+    check_labels(table, resolved["task"])
+    splits = split_table(table, data["split"], resolved["seed"], base_dir=spec_dir)
+    return Prepared(splits, fingerprint(table), Path(spec_dir))

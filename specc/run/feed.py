@@ -1,0 +1,104 @@
+"""Feed a split to Keras: one deterministic order per epoch, batched as the strategy says.
+
+Epoch `e` is shuffled with the stateless seed (seed, e), so the order of every epoch is a
+function of the spec's seed alone: a run resumed at epoch 7 sees exactly the batches an
+uninterrupted run sees from epoch 7 on.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from specc.data.pipeline import _tf_ready, to_arrays
+from specc.data.table import Table
+from specc.errors import DataError
+
+
+@dataclass
+class Feed:
+    """A training stream for `model.fit(feed.dataset, steps_per_epoch=feed.steps)`."""
+
+    dataset: Any
+    steps: int
+    batch_size: int
+    samples: int
+
+
+def batch_size_for(batch: dict, samples: int) -> int:
+    """Samples per step for the batch strategy: full_batch, stochastic or mini_batch."""
+    strategy = batch["strategy"]
+    if strategy == "full_batch":
+        return samples
+    if strategy == "stochastic":
+        return 1
+    return min(int(batch["size"]), samples)
+
+
+def steps_per_epoch(samples: int, size: int, drop_remainder: bool) -> int:
+    return samples // size if drop_remainder else math.ceil(samples / size)
+
+
+def model_arrays(table: Table, model) -> tuple:
+    """(x, y) numpy arrays keyed by the model's input and output names."""
+    shapes = {t.name.split(":")[0]: list(t.shape[1:]) for t in model.inputs}
+    return to_arrays(table, list(shapes), shapes, list(model.output_names))
+
+
+def training_feed(table: Table, model, batch: dict, seed: int, first_epoch: int,
+                  epochs: int) -> Feed:
+    """Batches for epochs first_epoch..epochs-1, each epoch in its own seeded order."""
+    import tensorflow as tf
+
+    x, y = model_arrays(table, model)
+    n = len(table)
+    size = batch_size_for(batch, n)
+    drop = bool(batch.get("drop_remainder")) and size < n
+    steps = steps_per_epoch(n, size, drop)
+    if steps == 0:
+        raise DataError(f"{table.origin}: {n} training samples make no full batch of {size}",
+                        hint="use a smaller batch size or drop_remainder: false")
+    data = tf.data.Dataset.from_tensors(_tf_ready((x, y))).cache().repeat()
+    order = _epoch_orders(n, size, drop, seed, first_epoch, epochs, batch.get("shuffle", True))
+    dataset = tf.data.Dataset.zip(order, data).map(_gather, num_parallel_calls=tf.data.AUTOTUNE,
+                                                   deterministic=True)
+    return Feed(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
+
+
+def _epoch_orders(n, size, drop, seed, first_epoch, epochs, shuffle):
+    import tensorflow as tf
+
+    def one_epoch(epoch):
+        indices = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            indices = tf.random.experimental.stateless_shuffle(
+                indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(indices).batch(size, drop_remainder=drop)
+
+    epochs_ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1))
+    return epochs_ds.flat_map(one_epoch)
+
+
+def _gather(indices, arrays):
+    import tensorflow as tf
+
+    return tf.nest.map_structure(lambda a: tf.gather(a, indices), arrays)
+
+
+def eval_dataset(table: Table, model, batch_size: int = 256):
+    """Unshuffled batches of a split for evaluate / predict."""
+    import tensorflow as tf
+
+    x, y = model_arrays(table, model)
+    elements = x if y is None else (x, y)
+    return tf.data.Dataset.from_tensor_slices(_tf_ready(elements)).batch(batch_size)
+
+
+def take_sample(table: Table, count: int, seed: int) -> Optional[Table]:
+    """A fixed random subset (for calibration and parity checks)."""
+    if table is None or len(table) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    return table.take(np.sort(rng.permutation(len(table))[:count]))

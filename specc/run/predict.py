@@ -1,0 +1,146 @@
+"""Read inputs for `specc predict` and write the predictions (CSV or NPZ)."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from specc.data.table import Table
+from specc.errors import DataError, UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
+def read_inputs(path_text: str, resolved: dict, spec_dir: Path) -> Table:
+    """A Table of the samples to predict for (labels, if present, are ignored)."""
+    path = Path(path_text)
+    if not path.exists():
+        raise UsageError(f"no such file or folder: {path_text}")
+    if path.is_dir():
+        return _image_folder(path, resolved)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv(path, resolved)
+    if suffix in (".npz", ".npy"):
+        return _numpy(path, suffix)
+    raise UsageError(f"{path_text}: predict reads .csv, .npz, .npy or an image folder",
+                     "convert the inputs to one of these")
+
+
+def _csv(path: Path, resolved: dict) -> Table:
+    from specc.data.csvfile import load_csv
+
+    source = resolved["data"]["source"]
+    spec = dict(source["csv"]) if "csv" in source else {"features": "auto"}
+    header = _header(path, spec.get("delimiter") or ",")
+    labels = spec.get("label")
+    columns = [labels] if isinstance(labels, str) else list(labels.values()) if isinstance(labels, dict) else list(labels or [])
+    spec["label"] = labels if columns and all(c in header for c in columns) else None
+    spec["path"] = str(path)
+    return load_csv(spec, Path.cwd(), "--input")
+
+
+def _header(path: Path, delimiter: str) -> list:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle, delimiter=delimiter), [])
+
+
+def _numpy(path: Path, suffix: str) -> Table:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a NumPy file ({exc})") from None
+    if suffix == ".npy":
+        features = {"x": np.asarray(loaded, dtype=np.float32)}
+    else:
+        keys = [k for k in loaded.files if k not in ("y", "labels")]
+        features = {k: np.asarray(loaded[k], dtype=np.float32) for k in keys}
+    return Table(features=features, origin=str(path), rows=np.arange(_count(features)))
+
+
+def _count(features: dict) -> int:
+    return len(next(iter(features.values()))) if features else 0
+
+
+def _image_folder(folder: Path, resolved: dict) -> Table:
+    from specc.data.sources import _decode_image
+
+    shape = next(iter(resolved["model"]["inputs"].values()))["shape"]
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    images = [_decode_image(f, str(f), list(shape[:2]), shape[2] if len(shape) > 2 else 3) for f in files]
+    table = Table(features={"x": np.stack(images).astype(np.float32)}, origin=str(folder),
+                  rows=np.arange(len(files)))
+    table.feature_names = [str(f.relative_to(folder)) for f in files]
+    return table
+
+
+# --- writing ----------------------------------------------------------------------------
+
+def write_predictions(path_text: str, predictions, model, resolved: dict, table: Table,
+                      class_names=None) -> None:
+    """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw."""
+    from specc.render import output_tasks
+    from specc.run.records import atomic_write_bytes, atomic_write_text
+
+    outputs = predictions if isinstance(predictions, dict) else (
+        dict(zip(model.output_names, predictions)) if isinstance(predictions, list)
+        else {model.output_names[0]: predictions})
+    if path_text.lower().endswith(".npz"):
+        buffer = io.BytesIO()
+        np.savez(buffer, **{k: np.asarray(v) for k, v in outputs.items()})
+        atomic_write_bytes(path_text, buffer.getvalue())
+        return
+    if not path_text.lower().endswith(".csv"):
+        raise UsageError(f"{path_text}: predictions are written as .csv or .npz")
+    tasks = output_tasks(resolved["task"])
+    columns = {}
+    for name, values in outputs.items():
+        prefix = "" if len(outputs) == 1 else f"{name}_"
+        columns.update(_columns(prefix, np.asarray(values), tasks.get(name, {}), class_names))
+    atomic_write_text(path_text, _csv_text(columns, table))
+
+
+def _columns(prefix: str, values: np.ndarray, task: dict, class_names) -> dict:
+    kind = task.get("type")
+    values = values.reshape(len(values), -1)
+    if kind == "multiclass":
+        ids = values.argmax(axis=1)
+        names = class_names if class_names and len(class_names) == values.shape[1] else None
+        out = {f"{prefix}predicted": [names[i] for i in ids] if names else ids}
+        out.update({f"{prefix}probability_{i}": values[:, i] for i in range(values.shape[1])})
+        return out
+    if kind in ("binary", "multilabel"):
+        out = {}
+        for i in range(values.shape[1]):
+            tag = "" if values.shape[1] == 1 else f"_{i}"
+            out[f"{prefix}predicted{tag}"] = (values[:, i] >= 0.5).astype(int)
+            out[f"{prefix}probability{tag}"] = values[:, i]
+        return out
+    if values.shape[1] == 1:
+        return {f"{prefix}prediction": values[:, 0]}
+    return {f"{prefix}prediction_{i}": values[:, i] for i in range(values.shape[1])}
+
+
+def _csv_text(columns: dict, table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    names = list(columns)
+    ids = table.feature_names if table.feature_names and len(table.feature_names) == len(table) else None
+    writer.writerow((["input"] if ids else ["row"]) + names)
+    rows = table.rows if table.rows is not None else np.arange(len(table))
+    for i in range(len(table)):
+        first = ids[i] if ids else int(rows[i])
+        writer.writerow([first] + [_cell(columns[n][i]) for n in names])
+    return buffer.getvalue()
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (np.integer, int)):
+        return str(int(value))
+    return repr(float(value))

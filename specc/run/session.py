@@ -1,0 +1,120 @@
+"""Open a finished (or interrupted) run: its resolved spec, its data and its checkpoints."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import yaml
+
+from specc.errors import DataError, UsageError
+
+
+@dataclass
+class OpenRun:
+    record: object
+    resolved: dict
+    spec_file: str
+
+    @property
+    def spec_dir(self) -> Path:
+        return Path(self.spec_file).resolve().parent
+
+    def checkpoint(self, which: str) -> Path:
+        path = Path(self.record.checkpoint_dir) / f"{which}.keras"
+        if which == "best" and not path.exists():
+            path = Path(self.record.checkpoint_dir) / "last.keras"
+        if not path.exists():
+            raise UsageError(f"run {self.record.run_id} has no {which} checkpoint",
+                             "it stopped before its first epoch ended; train it again")
+        return path
+
+    def load_model(self, which: str = "best"):
+        """The Keras model of a checkpoint, with the spec's plugins imported first."""
+        import keras
+
+        from specc.compile import load_plugins
+
+        load_plugins(self.resolved.get("plugins", []), self.spec_dir)
+        return keras.saving.load_model(self.checkpoint(which))
+
+
+def open_run(ref: str, runs_dir: Optional[str] = None) -> OpenRun:
+    """Find a run by id, prefix, NAME/latest or path, and read its resolved spec."""
+    from specc.run.records import find_run
+
+    record = find_run(ref, runs_dir or "runs")
+    resolved = yaml.safe_load((Path(record.path) / "spec.yaml").read_text(encoding="utf-8"))
+    spec_file = record.read().get("spec_file") or str(Path(record.path) / "spec.yaml")
+    return OpenRun(record, resolved, spec_file)
+
+
+def parse_source(text: str) -> dict:
+    """`--data`: a YAML source mapping, inline or in a file."""
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+        text = path.read_text(encoding="utf-8")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--data is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(value, dict) or len(value) != 1:
+        raise UsageError("--data takes one source mapping, e.g. '{csv: {path: new.csv, label: y}}'",
+                         "the forms are those of data.source: builtin, csv, npz, npy, image_folder, "
+                         "tfrecord, synthetic")
+    return value
+
+
+def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
+                 checkpoint: str = "best", runs_dir: Optional[str] = None) -> dict:
+    """Metrics of a run's checkpoint on a split of its data, or on all of another source."""
+    from specc.data import check_labels, load_source
+    from specc.run.data import prepare_data
+    from specc.run.evaluate import evaluate_splits, evaluate_table
+
+    run = open_run(ref, runs_dir)
+    model = run.load_model(checkpoint)
+    if source:
+        table = load_source(parse_source(source), Path.cwd(), run.resolved["seed"], key="--data")
+        check_labels(table, run.resolved["task"])
+        return {"data": evaluate_table(model, table)}
+    splits = prepare_data(run.resolved, run.spec_dir).splits
+    if split == "all":
+        return evaluate_splits(model, splits)
+    table = getattr(splits, split)
+    if table is None:
+        raise UsageError(f"the spec of run {run.record.run_id} has no {split} split",
+                         "use --split train, or another split the spec makes")
+    return {split: evaluate_table(model, table)}
+
+
+def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
+                runs_dir: Optional[str] = None) -> int:
+    """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
+    from specc.run.predict import read_inputs, write_predictions
+
+    run = open_run(ref, runs_dir)
+    model = run.load_model(checkpoint)
+    table = read_inputs(input_path, run.resolved, run.spec_dir)
+    from specc.run.feed import model_arrays
+
+    x, _ = model_arrays(_unlabelled(table), model)
+    predictions = model.predict(x, verbose=0, batch_size=256)
+    write_predictions(output_path, predictions, model, run.resolved, table,
+                      class_names=run.record.read().get("class_names"))
+    return len(table)
+
+
+def _unlabelled(table):
+    from dataclasses import replace
+
+    return replace(table, labels=None)
+
+
+def as_2d(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    return array.reshape(len(array), -1)
+
+
+__all__ = ["OpenRun", "open_run", "evaluate_run", "predict_run", "parse_source", "DataError"]
