@@ -14,9 +14,10 @@ CHECKPOINT_HELP = "Which checkpoint to use: best (default) or last."
 
 
 def _quiet_tensorflow() -> None:
-    import os
+    """Import TensorFlow now, with its native start-up log lines kept off the terminal."""
+    from specc.run.quiet import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import_tensorflow()
 
 
 @main.command("compile")

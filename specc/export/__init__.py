@@ -34,6 +34,7 @@ def export_run(record, formats: list, quantize: str = "none", out_dir: Optional[
     _refuse_existing([t for _, _, t in targets], force)
     model = run.load_model(checkpoint)
     samples = _parity_samples(run, model)
+    model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
     entries = [_export_one(run, model, fmt, mode, target, samples, quiet) for fmt, mode, target in targets]
     update_manifest(folder / "manifest.json", run.record.run_id, entries)
     run.record.update(exports=[{"format": e["format"], "file": e["file"]} for e in entries])
@@ -84,6 +85,10 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+
+def _first(x):
+    return {k: v[:1] for k, v in x.items()} if isinstance(x, dict) else x[:1]
 
 
 def _parity_samples(run, model):

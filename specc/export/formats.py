@@ -70,8 +70,14 @@ def tolerance(fmt: Format, quantize: str) -> float:
 
 def write(fmt: Format, model, path: Path, quantize: str = "none",
           calibration: Optional[Callable] = None) -> None:
-    """Write one artifact to `path` (which must not exist yet)."""
-    WRITERS[fmt.name](model, path, quantize, calibration)
+    """Write one artifact to `path` (which must not exist yet), without the converters' chatter."""
+    import warnings
+
+    from specc.run.quiet import native_stderr_silenced
+
+    with warnings.catch_warnings(), native_stderr_silenced((1, 2)):
+        warnings.simplefilter("ignore")
+        WRITERS[fmt.name](model, path, quantize, calibration)
 
 
 def _write_keras(model, path, quantize, calibration) -> None:

@@ -7,18 +7,26 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for the block (C++ logs bypass Python's stderr)."""
+def native_stderr_silenced(fds: tuple = (2,)):
+    """Send file descriptors (default: 2) to /dev/null for the block.
+
+    TensorFlow's C++ logs and the LiteRT converter write to the descriptors directly,
+    past Python's sys.stderr, so only this keeps them off the terminal.
+    """
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in fds}
     try:
         with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+            for fd in fds:
+                os.dup2(null.fileno(), fd)
             yield
     finally:
+        sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def import_tensorflow():
