@@ -7,20 +7,9 @@ from typing import Any, Optional
 
 import click
 
-from specc.errors import SpeccError
+from specc.cli_base import SpeccGroup
 
 RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
-
-
-class RunsGroup(click.Group):
-    """Prints specc errors as one line and exits with their code (also when used on its own)."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except SpeccError as exc:
-            click.echo(exc.format(), err=True)
-            ctx.exit(exc.exit_code)
 
 
 def runs_dir_option(func):
@@ -28,7 +17,7 @@ def runs_dir_option(func):
                         type=click.Path(file_okay=False), help=RUNS_DIR_HELP)(func)
 
 
-@click.group(cls=RunsGroup)
+@click.group(cls=SpeccGroup)
 def runs() -> None:
     """List, inspect and compare training runs (runs/<name>/<run id>/).
 
