@@ -7,14 +7,20 @@ from typing import Optional, Sequence
 from specc import errors
 from specc.errors import Problem, SpecInvalid, SpecLoadError, UsageError
 from specc.load import Document, load_spec
-from specc.schema import known_keys, subschema_at
+from specc.schema import free_form, known_keys, subschema_at
 from specc.suggest import did_you_mean, one_of
 
 
 def override_allowed(path: tuple) -> Optional[str]:
-    """None if the schema knows `path` (for --set), else a message with 'did you mean'."""
+    """None if the schema knows `path` (for --set), else a message with 'did you mean'.
+
+    Below a free-form mapping (optimizer or schedule arguments, a block call) any key is
+    allowed: validation and the run check those.
+    """
     for depth in range(1, len(path) + 1):
         if subschema_at(path[:depth]) is None:
+            if free_form(subschema_at(path[:depth - 1])):
+                return None
             parent, key = path[:depth - 1], path[depth - 1]
             keys = known_keys(parent)
             where = ".".join(str(p) for p in parent) or "the top level"

@@ -61,7 +61,8 @@ class Problem:
 
     def format(self) -> str:
         where = f"{self.position}: " if self.position else ""
-        text = f"{where}{self.severity}: {json_path(self.path)}: {self.message}"
+        path = f"{json_path(self.path)}: " if self.path else ""
+        text = f"{where}{self.severity}: {path}{self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text

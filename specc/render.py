@@ -36,6 +36,8 @@ DEFAULTS = {
     "optimizer": {"adam": {}},
     "schedule": None,
 }
+ORDER = ("description", "seed", "plugins", "data", "task", "model", "loss", "loss_weights",
+         "metrics", "optimizer", "schedule", "batch", "train", "device", "export")
 EARLY_STOPPING = {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "mode": "auto",
                   "restore_best_weights": True}
 
@@ -60,7 +62,8 @@ def resolve(spec: dict) -> dict:
     spec["schedule"] = resolve_call(spec["schedule"]) if spec["schedule"] else None
     spec["batch"] = resolve_batch(spec["batch"])
     spec["train"] = resolve_train(spec["train"])
-    out.update(spec)
+    out.update({key: spec[key] for key in ORDER if key in spec})
+    out.update({key: value for key, value in spec.items() if key not in out})
     return out
 
 
@@ -140,7 +143,7 @@ def resolve_model(model: dict, task: dict) -> dict:
 def _input(value: Any) -> dict:
     if isinstance(value, list):
         return {"shape": value, "dtype": "float32"}
-    return {"dtype": "float32", **value}
+    return {"shape": value["shape"], "dtype": value.get("dtype", "float32")}
 
 
 def _block(block: dict) -> dict:
@@ -166,7 +169,7 @@ def _append_heads(model: dict, head: Any, task: dict) -> None:
         return
     heads = output_tasks(task)
     for output, node in list(model.get("outputs", {}).items()):
-        item = _head_item(head, heads.get(output, {}))
+        item = _head_item(head, heads.get(output, {}) if "outputs" in task else task)
         if item is None:
             continue
         name = output if output not in model["nodes"] else f"{output}_head"

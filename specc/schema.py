@@ -90,6 +90,21 @@ def _child(node: Optional[dict], part: Any) -> Optional[dict]:
     return None
 
 
+def free_form(node: Any) -> bool:
+    """Whether a mapping schema takes any key (optimizer arguments, a block call, ...)."""
+    node = resolve_ref(node)
+    if not isinstance(node, dict):
+        return False
+    branches = [resolve_ref(b) for b in node.get("anyOf", []) + node.get("oneOf", [])]
+    if any(free_form(b) for b in branches):
+        return True
+    types = node.get("type", "object")
+    types = types if isinstance(types, list) else [types]
+    return ("object" in types and not branches and not node.get("properties")
+            and node.get("additionalProperties", True) is not False and "const" not in node
+            and "enum" not in node)
+
+
 def known_keys(path: tuple) -> list[str]:
     """The property names the schema lists for the mapping at `path`."""
     node = subschema_at(path)

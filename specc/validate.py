@@ -30,19 +30,23 @@ def _validator() -> Draft202012Validator:
 def validate(doc) -> list[Problem]:
     """All problems in the document, errors before warnings, each group in file order."""
     version = doc.data.get("specc")
-    if version not in SUPPORTED_VERSIONS:
+    if version is not None and version not in SUPPORTED_VERSIONS:
         return [_version_problem(doc, version)]
     from specc.checks import semantic_problems
 
-    problems = _drop_echoes(list(schema_problems(doc)))
-    problems += nonfinite_problems(doc)
+    problems = list(schema_problems(doc)) + nonfinite_problems(doc)
     errors_at = [p for p in problems if p.severity == "error"]
-    broken = {_section(p) for p in errors_at if p.code in STRUCTURAL}
+    broken = {_section(p) for p in errors_at if p.code in STRUCTURAL and len(p.path) == 1}
     shaky = {_section(p) for p in errors_at}
     problems += semantic_problems(doc, skip=broken, shaky=shaky)
-    return sort_problems(_dedupe(problems))
+    if version is None:  # read it as the current format, so every other problem shows too
+        problems = [_version_problem(doc, None)] + [p for p in problems if p.missing != "specc"]
+    return sort_problems(_dedupe(_drop_echoes(problems)))
 
 
+# A section whose own value has the wrong shape (a list where a mapping belongs, ...) is not
+# checked further; deeper damage is not a reason to skip: the checks step around it, so that
+# a wrong type in one layer does not hide a misspelled layer name in the next.
 STRUCTURAL = ("type", "cardinality", "anyOf", "oneOf")
 
 
@@ -51,11 +55,14 @@ def _section(problem: Problem) -> str:
 
 
 def _drop_echoes(problems: list[Problem]) -> list[Problem]:
-    """A misspelled required key is one mistake: keep `unknown key 'unit'`, drop `missing 'units'`."""
+    """A misspelled required key is one mistake: keep `unknown key 'unit'`, drop `missing 'units'`.
+
+    Any problem that says a key is missing (`missing` set, from the schema or a check) is
+    dropped when an unknown key beside it was most likely meant to be that key.
+    """
     meant = {(p.path[:-1], p.suggestions[0]) for p in problems
              if p.code == "unknown-key" and p.suggestions}
-    return [p for p in problems
-            if not (p.code == "missing-key" and (p.path, p.missing) in meant)]
+    return [p for p in problems if not (p.missing and (p.path, p.missing) in meant)]
 
 
 def check(doc) -> list[Problem]:
@@ -87,27 +94,71 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 def _version_problem(doc, version) -> Problem:
     supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+    latest = SUPPORTED_VERSIONS[-1]
     if version is None:
-        return Problem((), "missing the format version `specc:`", f"add `specc: 1` as the first line",
+        return Problem((), "missing the format version `specc:`",
+                       f"add `specc: {latest}` as the first line (checked here as format {latest})",
                        doc.position_of(()), code="version")
-    return Problem(("specc",), f"unknown format version {version!r}; supported: {supported}",
-                   "this specc reads format 1; a newer spec needs a newer specc",
-                   doc.position_of(("specc",)), code="version")
+    if str(version).strip() in {str(v) for v in SUPPORTED_VERSIONS}:
+        hint = f"write the version as a number, without quotes: specc: {str(version).strip()}"
+    elif isinstance(version, (int, float)) and not isinstance(version, bool) and version > latest:
+        hint = f"a format {version} spec needs a newer specc; this one reads format {supported}"
+    else:
+        hint = f"write specc: {latest}"
+    return Problem(("specc",), f"unknown format version {_show(version)}; this specc reads format "
+                   f"{supported}", hint, doc.position_of(("specc",)), code="version")
 
 
 # --- JSON Schema errors -> problems -------------------------------------------------------
 
-def schema_problems(doc) -> Iterator[Problem]:
+def schema_problems(doc) -> list[Problem]:
     """One problem per schema violation, reduced and positioned."""
-    for error in _validator().iter_errors(doc.data):
+    problems = _errors_to_problems(doc, _validator().iter_errors(doc.data))
+    return problems + wrapper_problems(doc, problems)
+
+
+def _errors_to_problems(doc, errors: Iterable[ValidationError], prefix: tuple = ()) -> list[Problem]:
+    out = []
+    for error in errors:
         for leaf in reduce_error(error):
-            if not _block_param(leaf):
-                yield from to_problems(doc, leaf)
+            if not _block_param(leaf, prefix):
+                out += to_problems(doc, leaf, prefix)
+    return out
 
 
-def _block_param(error: ValidationError) -> bool:
+def wrapper_problems(doc, found: list[Problem]) -> list[Problem]:
+    """The arguments of wrapped layers (`bidirectional: {layer: {lstm: {unit: 16}}}`).
+
+    In the schema a wrapper's long form is one branch of an anyOf whose other branch (a layer
+    item, which may be a block call with any arguments) accepts every mapping, so the schema
+    alone never complains; the long form is checked here against its own branch.
+    """
+    from specc.checks.model import layer_items, wrapped_layers
+
+    if not isinstance(doc.data, dict):
+        return []
+    out: list[Problem] = []
+    for path, item in layer_items(doc.data):
+        for args_path, name, args in wrapped_layers(item, path):
+            if any(p.path[:len(args_path)] == args_path for p in found + out):
+                continue
+            branch = _long_form_schema(name)
+            if branch is not None:
+                out += _errors_to_problems(doc, _validator().evolve(schema=branch).iter_errors(args),
+                                           args_path)
+    return out
+
+
+def _long_form_schema(layer: str) -> dict | None:
+    """The `{layer: ..., other args}` branch of a wrapper's schema, or None."""
+    args = load_schema()["$defs"].get("layer_args", {}).get(layer, {})
+    branches = [b for b in args.get("anyOf", []) if "layer" in b.get("properties", {})]
+    return branches[0] if branches else None
+
+
+def _block_param(error: ValidationError, prefix: tuple = ()) -> bool:
     """`filters: $filters` inside a block: the value comes from the block call."""
-    path = tuple(error.absolute_path)
+    path = prefix + tuple(error.absolute_path)
     return (len(path) > 2 and path[:2] == ("model", "blocks") and isinstance(error.instance, str)
             and error.instance.startswith("$") and error.validator in ("type", "enum", "const"))
 
@@ -132,9 +183,10 @@ def _shallow_mismatch(errors: list[ValidationError]) -> bool:
                for e in errors)
 
 
-def to_problems(doc, error: ValidationError) -> Iterator[Problem]:
-    """Turn one (leaf) schema error into one or more problems."""
-    path = tuple(error.absolute_path)
+def to_problems(doc, error: ValidationError, prefix: tuple = ()) -> Iterator[Problem]:
+    """Turn one (leaf) schema error into one or more problems (`prefix`: where the validated
+    value sits in the document, when it is not the whole document)."""
+    path = prefix + tuple(error.absolute_path)
     handler = _HANDLERS.get(error.validator, _generic)
     yield from handler(doc, path, error)
 
@@ -153,10 +205,32 @@ def _unknown_keys(doc, path, error):
 
 def _required(doc, path, error):
     missing = error.message.split("'")[1] if "'" in error.message else error.message
-    desc = _describe(error.schema.get("properties", {}).get(missing, {}))
-    hint = f"add `{missing}:` ({desc})" if desc and desc != "required" else f"add `{missing}:`"
-    yield Problem(path, f"missing required key '{missing}'", hint, doc.position_of(path),
-                  code="missing-key", missing=missing)
+    yield Problem(path, f"missing required key '{missing}'", _add_hint(error.schema, missing),
+                  doc.position_of(path), code="missing-key", missing=missing)
+
+
+# What to add for a missing section: an example reads better than the description.
+SECTION_EXAMPLES = {
+    "name": "name: my-experiment",
+    "data": "data: {source: {builtin: iris}}",
+    "task": "task: {type: multiclass, classes: 3}",
+    "model": "model: {inputs: {features: [4]}, layers: [{dense: {units: 16, activation: relu}}]}",
+}
+
+
+def _add_hint(schema: dict, key: str) -> str:
+    """`add `units:` (an integer)` -- with the key's description or type when the schema has one."""
+    from specc.schema import resolve_ref
+
+    if schema is load_schema() and key in SECTION_EXAMPLES:
+        return f"add the section, e.g. `{SECTION_EXAMPLES[key]}`"
+    sub = resolve_ref(schema.get("properties", {}).get(key, {}))
+    desc = _describe(sub)
+    if not desc or desc == "required" or desc.startswith("required"):
+        kinds = sub.get("type") if isinstance(sub, dict) else None
+        kinds = kinds if isinstance(kinds, list) else [kinds] if kinds else []
+        desc = " or ".join(_json_type_name(k) for k in kinds) or None
+    return f"add `{key}:` ({desc})" if desc else f"add `{key}:`"
 
 
 def _enum(doc, path, error):
@@ -171,8 +245,46 @@ def _type(doc, path, error):
     expected = error.validator_value
     expected = expected if isinstance(expected, list) else [expected]
     names = " or ".join(_json_type_name(t) for t in expected)
+    hint = _type_hint(error.instance, expected) or _shape_hint(path, error) or _describe(error.schema)
     yield Problem(path, f"found {_show(error.instance)}, expected {names}",
-                  _describe(error.schema), doc.position_of(path), code="type")
+                  hint, doc.position_of(path), code="type")
+
+
+def _shape_hint(path: tuple, error: ValidationError) -> str | None:
+    """For a single value where a list or a mapping belongs: what to write instead."""
+    if isinstance(error.instance, (dict, list)):
+        return None
+    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    name = path[-1] if path and isinstance(path[-1], str) else "value"
+    if "array" in expected:
+        return f"write it as a list, e.g. {name}: [{_yaml_scalar(error.instance)}]"
+    required = error.schema.get("required") or []
+    if "object" in expected and required:
+        args = ", ".join(f"{key}: ..." for key in required)
+        return f"give a mapping with its required keys: {name}: {{{args}}}"
+    return None
+
+
+YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _type_hint(found: Any, expected: list) -> str | None:
+    """A hint for the usual slips: `yes` for true, a number in quotes."""
+    if not isinstance(found, str):
+        return None
+    if "boolean" in expected and found.lower() in YAML11_BOOLS:
+        return f"'{found}' is text in YAML 1.2; write true or false"
+    if {"integer", "number"} & set(expected) and _looks_numeric(found):
+        return f"remove the quotes: {found.strip()}"
+    return None
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_key(doc, path, error):
@@ -191,8 +303,19 @@ def _one_key(doc, path, error):
 
 def _any_of(doc, path, error):
     options = [_branch_summary(b) for b in error.validator_value]
+    hint = _describe(error.schema)
+    if not isinstance(error.instance, (dict, list)) and "a list" in options:
+        hint = f"write it as a list, e.g. {path[-1] if path else 'value'}: [{_yaml_scalar(error.instance)}]"
     yield Problem(path, f"found {_show(error.instance)}, expected {' or '.join(options)}",
-                  _describe(error.schema), doc.position_of(path), code="type")
+                  hint, doc.position_of(path), code="type")
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _property_names(doc, path, error):
@@ -226,6 +349,15 @@ _HANDLERS = {
 }
 
 
+PATTERN_TEXT = {
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": "letters, digits, '_', '.' and '-' only, starting with a "
+                                    "letter or digit (no spaces)",
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$": "a Python module name such as my_layers "
+                                                            "or pkg.layers",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "a name of letters, digits and '_' that does not start with a digit",
+}
+
+
 def _plain_message(error: ValidationError) -> str:
     value = error.validator_value
     found = _show(error.instance)
@@ -238,7 +370,7 @@ def _plain_message(error: ValidationError) -> str:
         "maxItems": f"found {found}, expected at most {value} item(s)",
         "minLength": f"found {found}, expected at least {value} character(s)",
         "maxLength": f"found {found}, expected at most {value} character(s)",
-        "pattern": f"found {found}, which does not match the pattern {value}",
+        "pattern": f"found {found}, expected {PATTERN_TEXT.get(value, 'text matching ' + str(value))}",
         "uniqueItems": f"found {found}, which lists an item twice",
     }
     return texts.get(error.validator, error.message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from specc import catalog
+from specc.checks._common import items, mapping, text
 from specc.checks._common import problem as _p
 from specc.errors import Problem
 from specc.suggest import did_you_mean, one_of
@@ -19,17 +20,17 @@ COMPOSITES = {"autoencoder": ("encoder", "decoder"), "gan": ("generator", "discr
 
 def check_model_form(doc) -> list[Problem]:
     """Exactly one architecture form, and the one the task needs."""
-    model, task = doc.data["model"], doc.data["task"]
+    model, task = doc.data["model"], mapping(doc.data["task"])
     forms = [k for k in ("layers", "nodes") if k in model]
     parts = [k for k in ("encoder", "decoder", "generator", "discriminator") if k in model]
-    kind = task.get("type")
+    kind = text(task.get("type"))
     out = []
     if kind in COMPOSITES:
         need = COMPOSITES[kind]
         for part in need:
             if part not in model:
                 out.append(_p(doc, ("model",), f"a {kind} model needs `{part}:`",
-                              f"a {kind} spec has model: {{{need[0]}: ..., {need[1]}: ...}}"))
+                              f"a {kind} spec has model: {{{need[0]}: ..., {need[1]}: ...}}", missing=part))
         return out
     if parts:
         out.append(_p(doc, ("model", parts[0]), f"`{parts[0]}:` belongs to an autoencoder or gan task",
@@ -39,50 +40,91 @@ def check_model_form(doc) -> list[Problem]:
                       "a stack is a graph where each node takes the previous one", key=True))
     elif not forms and not parts:
         out.append(_p(doc, ("model",), "the model has no `layers:` or `nodes:`",
-                      "add `layers:` with a list of layers"))
+                      "add `layers:` with a list of layers", missing="layers"))
     if "outputs" in model and "nodes" not in model:
         out.append(_p(doc, ("model", "outputs"), "`outputs:` goes with a graph (`nodes:`)",
                       "remove it, or turn the layers into nodes", key=True))
-    if not model.get("inputs") and kind not in COMPOSITES:
+    if "inputs" not in model:
         out.append(_p(doc, ("model",), "the model has no `inputs:`",
-                      "name each input with its shape, e.g. inputs: {image: [8, 8, 1]}"))
+                      "name each input with its shape, e.g. inputs: {image: [8, 8, 1]}", missing="inputs"))
     return out
 
 
 def _layer_items(model: dict, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
-    """(path, item, in_graph) for every layer item in a model, its blocks and sub-networks."""
-    for i, item in enumerate(model.get("layers", [])):
+    """(path, item, in_graph) for every layer item in a model, its blocks and sub-networks.
+
+    Safe on data that failed the schema: parts of the wrong type are passed over.
+    """
+    if not isinstance(model, dict):
+        return
+    for i, item in enumerate(items(model.get("layers"))):
         yield base + ("layers", i), item, False
-    for name, item in model.get("nodes", {}).items():
+    for name, item in mapping(model.get("nodes")).items():
         yield base + ("nodes", name), item, True
     head = model.get("head")
     if head is not None and head not in ("auto", "none"):
         yield base + ("head",), head, False
-    for bname, block in model.get("blocks", {}).items():
+    for bname, block in mapping(model.get("blocks")).items():
         yield from _layer_items(block, base + ("blocks", bname))
     for part in ("encoder", "decoder", "generator", "discriminator"):
-        if isinstance(model.get(part), dict):
-            yield from _layer_items(model[part], base + (part,))
+        yield from _layer_items(model.get(part), base + (part,))
+
+
+def layer_items(data: dict) -> Iterable[tuple[tuple, Any]]:
+    """(path, item) for every layer item of a spec: model, blocks, sub-networks, preprocessing."""
+    for path, item, _ in _layer_items(data.get("model"), ("model",)):
+        yield path, item
+    for i, item in enumerate(items(mapping(data.get("data")).get("preprocessing"))):
+        yield ("data", "preprocessing", i), item
+
+
+def wrapped_layers(item: Any, path: tuple) -> Iterable[tuple[tuple, str, dict]]:
+    """(path of the args, wrapper name, args) of every wrapper in `item` given in its long form
+    (`bidirectional: {layer: {lstm: 16}, merge_mode: sum}`), wrappers inside wrappers too."""
+    name = _item_name(item)
+    info = catalog.layer_info(name) if name else None
+    if not info or not info.get("wrapper") or not isinstance(item, dict):
+        return
+    args = item[name]
+    if not isinstance(args, dict):
+        return
+    own = {arg["name"] for arg in info.get("args", [])}
+    if not set(args) & own:  # the short form: the args are the wrapped layer itself
+        yield from wrapped_layers(args, path + (name,))
+        return
+    yield path + (name,), name, args
+    for key in ("layer", "backward_layer"):
+        if key in args:
+            yield from wrapped_layers(args[key], path + (name, key))
+
+
+def _item_name(item: Any) -> Optional[str]:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        names = [k for k in item if k not in META_KEYS]
+        return names[0] if len(names) == 1 else None
+    return None
 
 
 def check_layer_items(doc) -> list[Problem]:
     """Each item names one known layer or block, with known arguments."""
     model = doc.data["model"]
-    blocks = list(model.get("blocks", {}))
+    blocks = list(mapping(model.get("blocks")))
     plugins = bool(doc.data.get("plugins"))
     out = []
-    for path, item, in_graph in _layer_items(model, ("model",)):
-        out += _check_item(doc, path, item, in_graph, blocks, plugins)
-    preprocessing = doc.data.get("data", {}).get("preprocessing", [])
-    for i, item in enumerate(preprocessing if isinstance(preprocessing, list) else []):
-        if isinstance(item, (str, dict)):
-            out += _check_item(doc, ("data", "preprocessing", i), item, False, [], plugins)
+    for path, item in layer_items(doc.data):
+        names = blocks if path[0] == "model" else []
+        out += _check_item(doc, path, item, blocks=names, plugins=plugins)
     return out
 
 
-def _check_item(doc, path, item, in_graph, blocks, plugins) -> list[Problem]:
+def _check_item(doc, path, item, blocks, plugins) -> list[Problem]:
+    """One layer item; `from:` is allowed only in a graph (a node's path ends with its name)."""
     if isinstance(item, str):
         return _check_name(doc, path, item, blocks, plugins, key=False)
+    if not isinstance(item, dict):
+        return []  # the schema reports the wrong type
     names = [k for k in item if k not in META_KEYS]
     if not names:
         return [_p(doc, path, "this item names no layer", "write e.g. `dense: {units: 64}`")]
@@ -92,14 +134,12 @@ def _check_item(doc, path, item, in_graph, blocks, plugins) -> list[Problem]:
                    "put each layer in its own list item (or node)", key=True)]
     name = names[0]
     out = _check_name(doc, path + (name,), name, blocks, plugins, key=True)
+    in_graph = len(path) >= 2 and path[-2] == "nodes"
     if "from" in item and not in_graph:
         out.append(_p(doc, path + ("from",), "`from:` only means something in a graph (`nodes:`)",
                       "in `layers:` each layer takes the previous one; remove `from:`", key=True))
-    if in_graph and "from" not in item:
-        out.append(_p(doc, path, "this node has no `from:`",
-                      "say which input or node feeds it, e.g. from: image"))
     if not out:
-        out += _check_wrapped(doc, path + (name,), name, item[name], in_graph, blocks, plugins)
+        out += _check_wrapped(doc, path + (name,), name, item[name], blocks, plugins)
         out += _check_named_args(doc, path + (name,), item[name])
     return out
 
@@ -118,11 +158,19 @@ def _check_name(doc, path, name, blocks, plugins, key) -> list[Problem]:
                code="unknown-layer", key=key)]
 
 
-def _check_wrapped(doc, path, name, args, in_graph, blocks, plugins) -> list[Problem]:
+def _check_wrapped(doc, path, name, args, blocks, plugins) -> list[Problem]:
+    """The layer(s) inside a wrapper: `{layer: ITEM, ...}`, or the short form `{lstm: 16}`."""
     info = catalog.layer_info(name) or {}
-    if info.get("wrapper") and isinstance(args, dict) and "layer" in args:
-        return _check_item(doc, path + ("layer",), args["layer"], False, blocks, plugins)
-    return []
+    if not info.get("wrapper") or not isinstance(args, dict):
+        return []
+    own = {arg["name"] for arg in info.get("args", [])}
+    if not set(args) & own:
+        return _check_item(doc, path, args, blocks, plugins)
+    out = []
+    for key in ("layer", "backward_layer"):
+        if key in args and args[key] is not None:
+            out += _check_item(doc, path + (key,), args[key], blocks, plugins)
+    return out
 
 
 ARG_KINDS = {"activation": "activations", "recurrent_activation": "activations"}
@@ -146,18 +194,23 @@ def _check_named_args(doc, path, args) -> list[Problem]:
     out = []
     for arg, value in args.items():
         kind = _arg_kind(arg)
-        name = value if isinstance(value, str) else (next(iter(value)) if isinstance(value, dict) and len(value) == 1 else None)
-        if kind and isinstance(name, str) and not name.startswith("$"):
-            out += _check_catalog_name(doc, path + (arg,), name, kind, kind[:-1])
+        if not kind:
+            continue
+        if isinstance(value, str) and not value.startswith("$"):
+            out += _check_catalog_name(doc, path + (arg,), value, kind, key=False)
+        elif isinstance(value, dict) and len(value) == 1:  # {l2: {l2: 0.01}}: point at the name
+            name = next(iter(value))
+            out += _check_catalog_name(doc, path + (arg, name), name, kind, key=True)
     return out
 
 
-def _check_catalog_name(doc, path, name, kind, what) -> list[Problem]:
+def _check_catalog_name(doc, path, name, kind, key) -> list[Problem]:
     known = catalog.names(kind)
     if not known or name in known:
         return []
+    what = kind[:-1]
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
-    return [_p(doc, path, f"unknown {what} '{name}'", hint, code=f"unknown-{what}")]
+    return [_p(doc, path, f"unknown {what} '{name}'", hint, code=f"unknown-{what}", key=key)]
 
 
 # --- graphs ----------------------------------------------------------------------------------
@@ -166,69 +219,101 @@ def check_graphs(doc) -> list[Problem]:
     """References exist, no cycles, every node reaches an output, names unique."""
     model = doc.data["model"]
     out = []
-    if "nodes" in model:
-        out += _check_graph(doc, ("model",), model["nodes"], list(model.get("inputs", {})),
-                            model.get("outputs"))
-    for bname, block in model.get("blocks", {}).items():
-        if "nodes" in block:
+    if isinstance(model.get("nodes"), dict):
+        out += _check_graph(doc, ("model",), model["nodes"], list(mapping(model.get("inputs"))),
+                            mapping(model.get("outputs")))
+    for bname, block in mapping(model.get("blocks")).items():
+        if isinstance(block, dict) and isinstance(block.get("nodes"), dict):
+            output = block.get("output")
             out += _check_graph(doc, ("model", "blocks", bname), block["nodes"],
-                                [block.get("input", "x")],
-                                {"out": block["output"]} if "output" in block else None)
+                                [text(block.get("input")) or "x"], {"out": output} if output else None)
     return out
 
 
 def _sources(item: Any) -> list[str]:
     src = item.get("from", []) if isinstance(item, dict) else []
-    return [src] if isinstance(src, str) else list(src)
+    if isinstance(src, str):
+        return [src]
+    return [s for s in src if isinstance(s, str)] if isinstance(src, list) else []
 
 
 def _check_graph(doc, base, nodes, inputs, outputs) -> list[Problem]:
+    if not nodes:
+        return []
     out = []
     for name in nodes:
         if name in inputs:
             out.append(_p(doc, base + ("nodes", name), f"node '{name}' has the name of an input",
                           "give the node another name", key=True))
-    known = list(inputs) + list(nodes)
-    for name, item in nodes.items():
+    out += _check_references(doc, base, nodes, inputs)
+    for oname, node in (outputs or {}).items():
+        if isinstance(node, str) and node not in nodes and node not in inputs:
+            out.append(_p(doc, base + ("outputs", oname), f"output '{oname}' names '{node}', which is not a node",
+                          did_you_mean(node, list(nodes)) or f"nodes: {one_of(list(nodes))}",
+                          code="unknown-reference"))
+    out += _check_cycles(doc, base, nodes, inputs)
+    if not out:  # with a broken reference, "does not lead to an output" would only echo it
+        targets = [t for t in (outputs or {}).values() if isinstance(t, str)] or [list(nodes)[-1]]
+        out += _check_reach(doc, base, nodes, targets)
+    return out
+
+
+def _check_references(doc, base, nodes, inputs) -> list[Problem]:
+    """Every node has `from:`, and each name in it is an input or a node."""
+    known, out = list(inputs) + list(nodes), []
+    for index, (name, item) in enumerate(nodes.items()):
+        if isinstance(item, dict) and "from" not in item:
+            feed = list(nodes)[index - 1] if index else (inputs[0] if inputs else "NAME")
+            out.append(_p(doc, base + ("nodes", name), f"node '{name}' has no `from:`",
+                          f"say which input or node feeds it, e.g. from: {feed}"))
         for i, src in enumerate(_sources(item)):
             if src not in known:
                 where = base + ("nodes", name, "from") + ((i,) if isinstance(item["from"], list) else ())
                 out.append(_p(doc, where, f"'{src}' is not an input or a node",
                               did_you_mean(src, known) or f"known here: {one_of(known)}",
                               code="unknown-reference"))
-    out += _check_cycles(doc, base, nodes)
-    targets = list((outputs or {}).values()) or [list(nodes)[-1]]
-    for oname, node in (outputs or {}).items():
-        if node not in nodes and node not in inputs:
-            out.append(_p(doc, base + ("outputs", oname), f"output '{oname}' names '{node}', which is not a node",
-                          did_you_mean(node, list(nodes)) or f"nodes: {one_of(list(nodes))}",
-                          code="unknown-reference"))
-    out += _check_reach(doc, base, nodes, targets)
     return out
 
 
-def _check_cycles(doc, base, nodes) -> list[Problem]:
-    state: dict[str, int] = {}
+def _check_cycles(doc, base, nodes, inputs) -> list[Problem]:
+    """The first cycle, shown in the direction data flows (a -> b: a feeds b)."""
+    chain = _find_cycle(nodes, set(inputs))
+    if not chain:
+        return []
+    text = " -> ".join(reversed(chain))
+    return [_p(doc, base + ("nodes", chain[0]), f"the graph has a cycle: {text}",
+               "a node cannot take its own output, directly or through other nodes; break the loop",
+               code="cycle", key=True)]
+
+
+def _find_cycle(nodes: dict, inputs: set) -> Optional[list]:
+    """A cycle as [n0, n1, ..., n0] where each takes the next one as input, or None.
+
+    Iterative depth-first search, so a long chain of nodes cannot exhaust the stack; a name
+    that is an input refers to the input, not to a node of the same name.
+    """
+    def feeds(node):
+        return [s for s in _sources(nodes[node]) if s in nodes and s not in inputs]
+
+    done: set = set()
     for start in nodes:
-        chain = _find_cycle(start, nodes, state, [])
-        if chain:
-            text = " -> ".join(chain)
-            return [_p(doc, base + ("nodes", chain[0]), f"the graph has a cycle: {text}",
-                       "a node cannot depend on itself; break the loop", code="cycle", key=True)]
-    return []
-
-
-def _find_cycle(node, nodes, state, stack) -> Optional[list]:
-    if state.get(node) == 2 or node not in nodes:
-        return None
-    if state.get(node) == 1:
-        return stack[stack.index(node):] + [node]
-    state[node] = 1
-    for src in _sources(nodes[node]):
-        found = _find_cycle(src, nodes, state, stack + [node])
-        if found:
-            return found
-    state[node] = 2
+        if start in done:
+            continue
+        path, on_path, stack = [start], {start}, [iter(feeds(start))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                stack.pop()
+                continue
+            if nxt in on_path:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in done:
+                path.append(nxt)
+                on_path.add(nxt)
+                stack.append(iter(feeds(nxt)))
     return None
 
 
@@ -251,13 +336,14 @@ def _check_reach(doc, base, nodes, targets) -> list[Problem]:
 def check_blocks(doc) -> list[Problem]:
     """Block params are declared, used, and given when required; calls pass known params."""
     model = doc.data["model"]
-    blocks = model.get("blocks", {})
+    blocks = mapping(model.get("blocks"))
     out = []
     for bname, block in blocks.items():
-        out += _check_block_body(doc, ("model", "blocks", bname), block, bname)
+        if isinstance(block, dict):
+            out += _check_block_body(doc, ("model", "blocks", bname), block, bname)
     for path, item, _ in _layer_items(model, ("model",)):
-        name = next((k for k in item if k not in META_KEYS), None) if isinstance(item, dict) else item
-        if name in blocks and name not in catalog.layer_names():
+        name = _item_name(item)
+        if name in blocks and isinstance(blocks[name], dict) and name not in catalog.layer_names():
             args = item.get(name) if isinstance(item, dict) else None
             out += _check_block_call(doc, path + (name,), blocks[name], name, args or {})
     return out
@@ -265,8 +351,9 @@ def check_blocks(doc) -> list[Problem]:
 
 def _check_block_body(doc, base, block, bname) -> list[Problem]:
     if not block.get("layers") and not block.get("nodes"):
-        return [_p(doc, base, f"block '{bname}' has no `layers:` or `nodes:`", "give its layers")]
-    params = block.get("params") or {}
+        return [_p(doc, base, f"block '{bname}' has no `layers:` or `nodes:`", "give its layers",
+                   missing="layers")]
+    params = mapping(block.get("params"))
     used = {}
     for path, value in _walk(block, base):
         if isinstance(value, str) and value.startswith("$"):
@@ -283,18 +370,24 @@ def _check_block_body(doc, base, block, bname) -> list[Problem]:
 
 
 def _check_block_call(doc, path, block, bname, args) -> list[Problem]:
-    params = block.get("params") or {}
+    params = mapping(block.get("params"))
     if not isinstance(args, dict):
-        return [_p(doc, path, f"block '{bname}' takes a mapping of its params",
+        return [_p(doc, path, f"block '{bname}' takes a mapping of its params, found {_kind(args)}",
                    f"params: {one_of(list(params)) or 'none'}")]
     out = [_p(doc, path + (arg,), f"block '{bname}' has no parameter '{arg}'",
               did_you_mean(arg, list(params)) or f"its params: {one_of(list(params)) or 'none'}",
               code="block-param", key=True)
            for arg in args if arg not in params]
     out += [_p(doc, path, f"block '{bname}' needs parameter '{name}'", f"add {name}: <value>",
-               code="block-param")
+               code="block-param", missing=name)
             for name, default in params.items() if default is None and name not in args]
     return out
+
+
+def _kind(value) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _walk(node, path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 
 from specc import tasks
+from specc.checks._common import integer, items, mapping, text
 from specc.checks._common import problem as _p
 
 ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
@@ -13,7 +14,7 @@ def check_batch(doc) -> list:
     """The strategy agrees with its settings."""
     batch = doc.data["batch"]
     strategy = batch.get("strategy", "mini_batch")
-    size = batch.get("size")
+    size = integer(batch.get("size"))
     if strategy == "full_batch" and size is not None:
         return [_p(doc, ("batch", "size"), "full_batch takes no size: each step uses the whole training set",
                    "remove `size:`, or use strategy: mini_batch", code="batch", key=True)]
@@ -27,7 +28,7 @@ def check_device(doc) -> list:
     """Device, strategy and precision combinations that can run."""
     device = doc.data["device"]
     target, strategy = device.get("target", "auto"), device.get("strategy", "auto")
-    precision, devices = device.get("precision", "float32"), device.get("devices", 1)
+    precision, devices = device.get("precision", "float32"), integer(device.get("devices")) or 1
     out = []
     if precision == "mixed_float16" and target == "cpu":
         out.append(_p(doc, ("device", "precision"), "mixed_float16 needs a GPU; on the CPU it is slower than float32",
@@ -45,7 +46,7 @@ def check_device(doc) -> list:
 def check_export(doc) -> list:
     """Formats can be produced here: optional packages, quantization, static shapes."""
     export = doc.data["export"]
-    formats = export.get("formats", [])
+    formats = items(export.get("formats"))
     out = []
     if export.get("quantize", "none") != "none" and "litert" not in formats:
         out.append(_p(doc, ("export", "quantize"), "quantize applies to the litert format, which is not listed",
@@ -62,21 +63,23 @@ def check_export(doc) -> list:
 
 
 def _dynamic_shapes(doc, index) -> list:
-    for name, value in doc.data["model"].get("inputs", {}).items():
-        shape = value if isinstance(value, list) else value.get("shape", [])
+    model = doc.data.get("model")
+    inputs = model.get("inputs") if isinstance(model, dict) else None
+    for name, value in (inputs.items() if isinstance(inputs, dict) else []):
+        shape = items(value if isinstance(value, list) else mapping(value).get("shape"))
         if any(dim is None for dim in shape):
-            return [_p(doc, ("export", "formats", index), f"litert needs fixed input shapes; input '{name}' "
-                       f"has {shape}", "give every dimension a size, or drop litert", code="export-preflight")]
+            shown = "[" + ", ".join("null" if d is None else str(d) for d in shape) + "]"
+            return [_p(doc, ("export", "formats", index), f"litert needs fixed input shapes; input "
+                       f"'{name}' has shape {shown}", "give every dimension a size (null means any "
+                       "size), or drop litert", code="export-preflight")]
     return []
 
 
 def check_train(doc) -> list:
     """Early stopping on validation metrics needs a validation split."""
-    train = doc.data.get("train", {})
-    stop = train.get("early_stopping")
-    split = doc.data.get("data", {}).get("split", {})
-    split = split if isinstance(split, dict) else {}
-    monitor = stop.get("monitor", "val_loss") if isinstance(stop, dict) else ("val_loss" if stop else None)
+    stop = doc.data["train"].get("early_stopping")
+    split = mapping(mapping(doc.data.get("data")).get("split"))
+    monitor = text(stop.get("monitor", "val_loss")) if isinstance(stop, dict) else ("val_loss" if stop is True else None)
     if monitor and monitor.startswith("val_") and split.get("validation", 0.1) == 0:
         return [_p(doc, ("train", "early_stopping"), f"early stopping monitors {monitor}, but there is no validation split",
                    "set data.split.validation above 0, or monitor: loss", code="train")]
@@ -85,16 +88,18 @@ def check_train(doc) -> list:
 
 def check_data(doc) -> list:
     """Splits leave training data; stratification needs classes."""
-    data, task = doc.data["data"], doc.data["task"]
-    split = data.get("split", {})
+    data, task = doc.data["data"], mapping(doc.data["task"])
+    split = mapping(data.get("split"))
     out = []
-    fractions = [split.get(k) for k in ("validation", "test") if isinstance(split.get(k), (int, float))]
+    fractions = [split[k] for k in ("validation", "test")
+                 if isinstance(split.get(k), (int, float)) and not isinstance(split.get(k), bool)]
     if sum(fractions) >= 1:
         out.append(_p(doc, ("data", "split"), f"validation + test take {sum(fractions):g} of the data, leaving none to train on",
                       "keep their sum below 1, e.g. validation: 0.1, test: 0.2", code="data"))
-    kinds = {t.get("type") for t in (task.get("outputs") or {"": task}).values()}
-    if split.get("stratify") and not kinds <= set(tasks.CLASSIFICATION):
+    outputs = mapping(task.get("outputs")) or {"": task}
+    kinds = {text(t.get("type")) for t in outputs.values() if isinstance(t, dict)} - {None}
+    other = sorted(kinds - set(tasks.CLASSIFICATION))
+    if split.get("stratify") is True and other:
         out.append(_p(doc, ("data", "split", "stratify"), "stratify keeps class proportions; a "
-                      f"{'/'.join(sorted(k for k in kinds if k))} task has no classes",
-                      "remove stratify", code="data"))
+                      f"{'/'.join(other)} task has no classes", "remove stratify", code="data"))
     return out

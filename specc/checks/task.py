@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from specc import catalog, tasks
+from specc.checks._common import integer, items, mapping, text
 from specc.checks._common import problem as _p
 from specc.suggest import did_you_mean, one_of
 
@@ -23,29 +24,34 @@ def check_task(doc) -> list:
         if "type" in task:
             out.append(_p(doc, ("task", "type"), "give either `type:` or `outputs:`, not both",
                           "with several outputs, each output has its own type", key=True))
-        for name, sub in task["outputs"].items():
-            out += _check_one_task(doc, ("task", "outputs", name), sub)
+        for name, sub in mapping(task["outputs"]).items():
+            if isinstance(sub, dict):
+                out += _check_one_task(doc, ("task", "outputs", name), sub)
         return out
     if "type" not in task:
         return [_p(doc, ("task",), "the task has no `type:`",
-                   f"one of: {one_of(list(FIELDS))}; or `outputs:` for several outputs")]
+                   f"one of: {one_of(list(FIELDS))}; or `outputs:` for several outputs",
+                   missing="type")]
     return _check_one_task(doc, ("task",), task)
 
 
 def _check_one_task(doc, base, task) -> list:
     kind = task.get("type")
     if kind is None:
-        return [_p(doc, base, "this output has no `type:`", f"one of: {one_of(list(FIELDS))}")]
+        return [_p(doc, base, "this output has no `type:`", f"one of: {one_of(list(FIELDS))}",
+                   missing="type")]
+    if not isinstance(kind, str) or kind not in FIELDS:
+        return []  # the schema reports the unknown type
     out = []
     if kind in NEEDS and NEEDS[kind] not in task:
         out.append(_p(doc, base, f"a {kind} task needs `{NEEDS[kind]}:`",
-                      f"task table row: {tasks.TABLE_ROWS[kind]}", code="task"))
-    allowed = FIELDS.get(kind, set()) | {"type"}
+                      f"task table row: {tasks.TABLE_ROWS[kind]}", code="task", missing=NEEDS[kind]))
     for key in task:
-        if key not in allowed and key != "outputs":
-            owner = next((k for k, f in FIELDS.items() if key in f), None)
+        owners = [k for k, fields in FIELDS.items() if key in fields]
+        if owners and key not in FIELDS[kind]:  # unknown keys are the schema's to report
             out.append(_p(doc, base + (key,), f"`{key}` does not apply to a {kind} task",
-                          f"`{key}` belongs to {owner} tasks" if owner else None, code="task", key=True))
+                          f"`{key}` belongs to {' and '.join(owners)} tasks; remove it, or change "
+                          f"task.type", code="task", key=True))
     return out
 
 
@@ -54,10 +60,10 @@ def _check_one_task(doc, base, task) -> list:
 def check_head_and_loss(doc) -> list:
     """The head and loss agree with the task table's row (per output)."""
     task, model = doc.data["task"], doc.data["model"]
-    heads = task.get("outputs") or {"output": task}
+    heads = mapping(task.get("outputs")) or {"output": task}
     out = []
     for name, sub in heads.items():
-        if sub.get("type") not in tasks.SUPERVISED:
+        if not isinstance(sub, dict) or text(sub.get("type")) not in tasks.SUPERVISED:
             continue
         out += _check_head(doc, sub, model)
         loss, path = _loss_for(doc.data.get("loss", "auto"), name, "outputs" in task)
@@ -77,8 +83,8 @@ def _loss_for(loss: Any, output: str, several: bool) -> tuple[Optional[str], tup
 
 
 def _check_loss(doc, path, task, loss) -> list:
-    if tasks.loss_fits(task, loss):
-        return []
+    if loss not in catalog.names("losses") or tasks.loss_fits(task, loss):
+        return []  # an unknown name is reported by check_names
     kind = task["type"]
     hint = f"task table row: {tasks.TABLE_ROWS[kind]}; or write `loss: auto`"
     if kind == "multiclass" and loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
@@ -109,21 +115,37 @@ def _check_head(doc, task, model) -> list:
 def _check_dense_head(doc, path, task, args) -> list:
     kind, out = task["type"], []
     row = f"task table row: {tasks.TABLE_ROWS[kind]}"
-    units, act = args.get("units"), args.get("activation", "linear")
+    units, act = integer(args.get("units")), args.get("activation", "linear")
     want_units = tasks.output_units(task)
-    if isinstance(units, int) and want_units is not None and units != want_units:
+    if act == "softmax" and units == 1:
+        fix = ("use activation: sigmoid" if kind in ("binary", "multilabel")
+               else f"use units: {want_units}" if kind == "multiclass" and want_units else row)
+        return [_p(doc, path, "softmax over one unit always outputs 1.0, so the model cannot learn",
+                   f"{fix} ({row})", code="task-table")]
+    if units is not None and isinstance(want_units, int) and units != want_units:
         out.append(_p(doc, path + ("units",), f"the output layer has {units} unit(s); a {kind} task "
-                      f"with this setting needs {want_units}", row, code="task-table"))
+                      f"{_units_reason(task)} needs {want_units}", row, code="task-table"))
     if isinstance(act, str) and act not in tasks.COMPATIBLE_ACTIVATIONS[kind]:
-        out.append(_p(doc, path + ("activation",), f"output activation '{act}' does not fit a {kind} task",
-                      row, code="task-table"))
-    if kind == "multiclass" and act == "softmax" and units == 1:
-        out.append(_p(doc, path, "softmax over one unit is always 1.0", row, code="task-table"))
+        want = tasks.output_activation(task)
+        if "activation" not in args:
+            out.append(_p(doc, path, f"the output layer has no activation (so it is linear); a {kind} "
+                          f"task takes {want}", f"add activation: {want} ({row})", code="task-table",
+                          missing="activation"))
+        else:
+            out.append(_p(doc, path + ("activation",), f"output activation '{act}' does not fit a "
+                          f"{kind} task, which takes {want}", row, code="task-table"))
     return out
 
 
+def _units_reason(task) -> str:
+    field = {"multiclass": "classes", "multilabel": "labels", "regression": "targets"}.get(task["type"])
+    if field is None:
+        return ""
+    return f"with {field}: {task.get(field, 1)}"
+
+
 def _last_layer(model):
-    layers = model.get("layers")
+    layers = items(model.get("layers"))
     if layers:
         return layers[-1], ("model", "layers", len(layers) - 1)
     return None, ()
@@ -132,6 +154,8 @@ def _last_layer(model):
 def _split(item) -> tuple[Optional[str], Any]:
     if isinstance(item, str):
         return item, {}
+    if not isinstance(item, dict):
+        return None, None
     keys = [k for k in item if k not in ("from", "repeat", "name", "trainable")]
     return (keys[0], item[keys[0]]) if len(keys) == 1 else (None, None)
 
@@ -139,30 +163,98 @@ def _split(item) -> tuple[Optional[str], Any]:
 # --- names of losses, metrics, optimizers, schedules ----------------------------------------
 
 def check_names(doc) -> list:
-    """Loss, metric, optimizer and schedule names are ones Keras knows."""
-    data, out = doc.data, []
-    several = "outputs" in data["task"]
-    loss = data.get("loss", "auto")
-    if several and isinstance(loss, dict):
-        for name, value in loss.items():
-            out += _check_call(doc, ("loss", name), value, "losses", "loss")
-    else:
-        out += _check_call(doc, ("loss",), loss, "losses", "loss")
-    metrics = data.get("metrics", [])
-    groups = metrics.items() if isinstance(metrics, dict) else [(None, metrics)]
-    for output, items in groups:
-        base = ("metrics",) + ((output,) if output else ())
-        for i, item in enumerate(items if isinstance(items, list) else []):
-            out += _check_call(doc, base + (i,), item, "metrics", "metric")
+    """Loss, metric, optimizer and schedule names are ones Keras knows; per-output settings
+    name outputs the task has."""
+    data = doc.data
+    task = data["task"]
+    outputs = list(task["outputs"]) if isinstance(task.get("outputs"), dict) else None
+    out = _check_losses(doc, outputs) + _check_metrics(doc, outputs) + _check_loss_weights(doc, outputs)
     opt = data.get("optimizer")
     if isinstance(opt, dict) and set(opt) == {"generator", "discriminator"}:
         for part, value in opt.items():
             out += _check_call(doc, ("optimizer", part), value, "optimizers", "optimizer")
+    elif isinstance(opt, dict) and len(opt) > 1:
+        keys = ", ".join(f"'{k}'" for k in opt)
+        out.append(_p(doc, ("optimizer",), f"give one optimizer, found {keys}",
+                      "e.g. optimizer: {adam: {learning_rate: 1.0e-3}}; only a gan task takes "
+                      "{generator: ..., discriminator: ...}", code="optimizer"))
     elif opt is not None:
         out += _check_call(doc, ("optimizer",), opt, "optimizers", "optimizer")
     if data.get("schedule"):
         out += _check_call(doc, ("schedule",), data["schedule"], "schedules", "schedule")
     return out
+
+
+def _check_losses(doc, outputs) -> list:
+    loss = doc.data.get("loss", "auto")
+    if not isinstance(loss, dict) or len(loss) == 1 and not set(loss) & set(outputs or []):
+        return _check_call(doc, ("loss",), loss, "losses", "loss")  # one loss (for every output)
+    if not outputs:
+        keys = ", ".join(f"'{k}'" for k in loss)
+        return [_p(doc, ("loss",), f"a loss mapping names one loss, found {keys}",
+                   "write one loss, e.g. loss: {huber: {delta: 1.0}}; a loss per output needs "
+                   "task.outputs", code="loss")]
+    out = []
+    for name, value in loss.items():
+        if name in outputs:
+            out += _check_call(doc, ("loss", name), value, "losses", "loss")
+        else:
+            out.append(_not_an_output(doc, ("loss", name), name, outputs))
+    return out
+
+
+def _check_metrics(doc, outputs) -> list:
+    metrics = doc.data.get("metrics")
+    if isinstance(metrics, list):
+        return [p for i, item in enumerate(metrics)
+                for p in _check_call(doc, ("metrics", i), item, "metrics", "metric")]
+    if not isinstance(metrics, dict):
+        return []
+    if not outputs:
+        return [_p(doc, ("metrics",), "metrics per output need several outputs (task.outputs)",
+                   "give a list, e.g. metrics: [accuracy]", code="metrics")]
+    out = []
+    for name, items in metrics.items():
+        if name not in outputs:
+            out.append(_not_an_output(doc, ("metrics", name), name, outputs))
+        elif not isinstance(items, list):
+            out.append(_p(doc, ("metrics", name), f"found {_kind(items)}, expected a list of metrics",
+                          f"e.g. {name}: [accuracy]", code="type"))
+        else:
+            out += [p for i, item in enumerate(items) for p in _check_metric_item(doc, ("metrics", name, i), item)]
+    return out
+
+
+def _check_metric_item(doc, path, item) -> list:
+    """A metric in a per-output list (the schema does not look inside those lists)."""
+    if isinstance(item, str) or isinstance(item, dict) and len(item) == 1:
+        return _check_call(doc, path, item, "metrics", "metric")
+    return [_p(doc, path, f"found {_kind(item)}, expected a metric name or {{name: {{args}}}}",
+               "e.g. accuracy, or {auc: {curve: PR}}", code="type")]
+
+
+def _check_loss_weights(doc, outputs) -> list:
+    weights = doc.data.get("loss_weights")
+    if not isinstance(weights, dict):
+        return []
+    if not outputs:
+        return [_p(doc, ("loss_weights",), "loss_weights weighs the outputs of a task with several "
+                    "outputs (task.outputs); with one output it changes nothing",
+                    "remove loss_weights", code="loss", severity="warning", key=True)]
+    return [_not_an_output(doc, ("loss_weights", name), name, outputs)
+            for name in weights if name not in outputs]
+
+
+def _not_an_output(doc, path, name, outputs) -> Any:
+    return _p(doc, path, f"'{name}' is not an output of the task",
+              did_you_mean(name, outputs) or f"the outputs (task.outputs): {one_of(outputs)}",
+              code="unknown-output", key=True)
+
+
+def _kind(value) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _check_call(doc, path, value, kind, what) -> list:
@@ -173,10 +265,25 @@ def _check_call(doc, path, value, kind, what) -> list:
     elif isinstance(value, dict) and len(value) == 1:
         name = next(iter(value))
         where, key = path + (name,), True
+        args = value[name]
+        if args is not None and not isinstance(args, dict):
+            return [_p(doc, where, f"the arguments of {what} '{name}' must be a mapping, found "
+                       f"{_kind(args)}", f"e.g. {name}: {{...}}, or just {name}", code="type")]
     else:
         return []
     known = catalog.names(kind) + (["accuracy"] if kind == "metrics" else [])
     if name in known or (kind == "schedules" and name == "warmup"):
         return []
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
+    if kind == "losses" and _auto_loss_note(doc, path):
+        hint += (" " if hint.endswith("?") else "; ") + _auto_loss_note(doc, path)
     return [_p(doc, where, f"unknown {what} '{name}'", hint, code=f"unknown-{what}", key=key)]
+
+
+def _auto_loss_note(doc, path) -> str:
+    """`; loss: auto gives sparse_categorical_crossentropy here` when the task decides it."""
+    task = doc.data.get("task")
+    if isinstance(task, dict) and len(path) == 2 and isinstance(task.get("outputs"), dict):
+        task = task["outputs"].get(path[1])
+    auto = tasks.auto_loss(task) if isinstance(task, dict) else None
+    return f"`loss: auto` gives {auto} for this task" if auto else ""
