@@ -1,0 +1,308 @@
+"""Loss, metrics, optimizer and learning-rate schedule of a resolved spec; `compile_model`.
+
+Every name is a Keras name in snake_case (`sparse_categorical_crossentropy`, `auc`, `adamw`,
+`cosine_decay`), checked against Keras and the catalog first, so a typo is a `SpecInvalid`
+with a did-you-mean. `decay_steps` of a schedule defaults to the number of training steps;
+`warmup_steps` (and `warmup_target`) add linear warmup to any schedule.
+"""
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+from typing import Any, Callable, Optional
+
+import keras
+from keras.src.utils.naming import to_snake_case
+
+from specc.compile.objects import check_args, init_arg_names, problem
+from specc.compile.shapes import clean_message
+from specc.errors import SpecInvalid
+from specc.suggest import did_you_mean, one_of
+
+# Schedules: the argument counting decay steps (defaults to the run's total steps).
+STEP_ARGS = {"cosine_decay": "decay_steps", "exponential_decay": "decay_steps",
+             "polynomial_decay": "decay_steps", "inverse_time_decay": "decay_steps",
+             "cosine_decay_restarts": "first_decay_steps"}
+NOT_OPTIMIZERS = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
+
+
+# --- name tables ---------------------------------------------------------------------------------
+
+def _catalog(kind: str) -> dict:
+    try:
+        from specc.catalog import load_catalog
+
+        return load_catalog().get(kind, {})
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+@lru_cache(maxsize=None)
+def _classes(kind: str) -> dict:
+    """snake_case name -> class for `losses`, `metrics`, `optimizers` or `schedules`."""
+    module = {"losses": keras.losses, "metrics": keras.metrics, "optimizers": keras.optimizers,
+              "schedules": keras.optimizers.schedules}[kind]
+    table = {}
+    for name, entry in _catalog(kind).items():
+        cls = getattr(module, entry.get("class") or "", None)
+        if inspect.isclass(cls):
+            table[name] = cls
+    for attr in dir(module):
+        cls = getattr(module, attr)
+        if not inspect.isclass(cls) or attr in NOT_OPTIMIZERS or attr.startswith("_"):
+            continue
+        table.setdefault(attr.lower() if kind == "optimizers" else to_snake_case(attr), cls)
+    return table
+
+
+def _names(kind: str) -> list:
+    names = set(_classes(kind)) | set(_catalog(kind))
+    if kind in ("losses", "metrics"):
+        module = keras.losses if kind == "losses" else keras.metrics
+        names |= {a for a in dir(module) if a.islower() and not a.startswith("_")
+                  and a not in ("get", "serialize", "deserialize")}
+    return sorted(names)
+
+
+def split_call(value: Any, path: tuple, what: str, where) -> tuple[str, dict]:
+    """`adam` -> ('adam', {}); `{adam: {learning_rate: 0.1}}` -> ('adam', {...})."""
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict) and len(value) == 1:
+        name, args = next(iter(value.items()))
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise problem(tuple(path) + (name,), f"arguments of {what} '{name}' must be a mapping",
+                          f"write `{{{name}: {{argument: value}}}}`", where)
+        return name, dict(args)
+    raise problem(path, f"expected a {what} name or {{name: {{args}}}}, found {value!r}", None, where)
+
+
+def _unknown(kind: str, what: str, name: str, path: tuple, where) -> SpecInvalid:
+    names = _names(kind)
+    return problem(tuple(path), f"unknown {what} '{name}'",
+                   did_you_mean(str(name), names) or f"{what}s: {one_of(names, 16)}", where)
+
+
+def _construct(cls, args: dict, what: str, path: tuple, where):
+    check_args(cls, args, what, path, where)
+    try:
+        return cls(**args)
+    except SpecInvalid:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise problem(path, f"{what}: {clean_message(err)}", None, where) from None
+
+
+# --- losses and metrics ------------------------------------------------------------------------------
+
+def make_loss(value: Any, path: tuple = ("loss",), where: Optional[Callable] = None) -> Any:
+    """A Keras loss object for `name` or `{name: {args}}` (None stays None)."""
+    if value is None:
+        return None
+    name, args = split_call(value, path, "loss", where)
+    cls = _classes("losses").get(name)
+    if cls is None:
+        alias = _catalog("losses").get(name, {}).get("alias_of")
+        cls = _classes("losses").get(alias) if alias else None
+    if cls is None or not issubclass(cls, keras.losses.Loss):
+        raise _unknown("losses", "loss", name, path, where)
+    return _construct(cls, args, f"loss '{name}'", tuple(path) + (name,) if args else tuple(path), where)
+
+
+def make_metric(value: Any, path: tuple, where: Optional[Callable] = None) -> Any:
+    """A metric: its name when it has no arguments (Keras picks e.g. the right accuracy for
+    the labels), else a constructed Keras metric."""
+    name, args = split_call(value, path, "metric", where)
+    if not args:
+        if name in ("accuracy", "acc", "crossentropy", "ce") or name in _names("metrics"):
+            return name
+        try:
+            keras.metrics.get(name)
+            return name
+        except Exception:  # noqa: BLE001
+            raise _unknown("metrics", "metric", name, path, where) from None
+    cls = _classes("metrics").get(name)
+    if cls is None:
+        alias = _catalog("metrics").get(name, {}).get("alias_of")
+        cls = _classes("metrics").get(alias) if alias else None
+    if cls is None:
+        raise _unknown("metrics", "metric", name, path, where)
+    return _construct(cls, args, f"metric '{name}'", tuple(path) + (name,), where)
+
+
+def make_losses(loss: Any, output_names: list, where=None) -> Any:
+    """One loss, or output name -> loss for a model with several outputs."""
+    if isinstance(loss, dict) and len(output_names) > 1 and set(loss) <= set(output_names):
+        return {out: make_loss(loss.get(out), ("loss", out), where) for out in output_names}
+    if isinstance(loss, dict) and len(loss) > 1:
+        unknown = [k for k in loss if k not in output_names]
+        raise problem(("loss", unknown[0]), f"loss for '{unknown[0]}', which is not an output",
+                      did_you_mean(unknown[0], output_names) or f"outputs: {', '.join(output_names)}", where)
+    return make_loss(loss, ("loss",), where)
+
+
+def make_metrics(metrics: Any, output_names: list, where=None) -> Any:
+    """A list of metrics, or output name -> list for several outputs."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, dict):
+        unknown = [k for k in metrics if k not in output_names]
+        if unknown:
+            raise problem(("metrics", unknown[0]), f"metrics for '{unknown[0]}', which is not an output",
+                          did_you_mean(unknown[0], output_names) or f"outputs: {', '.join(output_names)}",
+                          where)
+        return {out: [make_metric(m, ("metrics", out, i), where) for i, m in enumerate(metrics.get(out) or [])]
+                for out in output_names}
+    return [make_metric(m, ("metrics", i), where) for i, m in enumerate(metrics)]
+
+
+# --- optimizer and schedule ----------------------------------------------------------------------------
+
+def make_optimizer(optimizer: Any, schedule: Any = None, total_steps: int = 1000,
+                   where: Optional[Callable] = None) -> Any:
+    """A Keras optimizer; with a schedule, its learning rate follows it.
+
+    Args:
+        optimizer: `{adam: {learning_rate: 1e-3, clipnorm: 1.0}}` (or a bare name).
+        schedule: None or `{cosine_decay: {...}}`.
+        total_steps: Training steps in the whole run (default for decay_steps).
+        where: Maps a spec path to a Position.
+    """
+    name, args = split_call(optimizer, ("optimizer",), "optimizer", where)
+    if name in ("generator", "discriminator"):
+        raise problem(("optimizer",), "a generator/discriminator optimizer pair belongs to a GAN trainer",
+                      "compile each network with its own optimizer", where)
+    cls = _classes("optimizers").get(name)
+    if cls is None:
+        raise _unknown("optimizers", "optimizer", name, ("optimizer", name), where)
+    path = ("optimizer", name)
+    check_args(cls, args, f"optimizer '{name}'", path, where)
+    rate = args.get("learning_rate", _default(cls, "learning_rate", 0.001))
+    if isinstance(rate, dict):
+        rate = make_schedule(rate, None, total_steps, path + ("learning_rate",), where)
+    elif schedule:
+        rate = make_schedule(schedule, rate, total_steps, ("schedule",), where)
+    args["learning_rate"] = rate
+    return _construct(cls, args, f"optimizer '{name}'", path, where)
+
+
+def make_schedule(schedule: Any, base_rate: Optional[float], total_steps: int, path: tuple = ("schedule",),
+                  where: Optional[Callable] = None) -> Any:
+    """A learning-rate schedule: `initial_learning_rate` defaults to the optimizer's rate,
+    the decay steps to `total_steps` (minus warmup); `warmup_steps` adds linear warmup from 0
+    (or from `initial_learning_rate` when `warmup_target` is given) to the schedule's start."""
+    name, args = split_call(schedule, path, "schedule", where)
+    cls = _classes("schedules").get(name)
+    if cls is None or not issubclass(cls, keras.optimizers.schedules.LearningRateSchedule):
+        raise _unknown("schedules", "schedule", name, path, where)
+    arg_path = tuple(path) + (name,)
+    warmup_steps = int(args.pop("warmup_steps", 0) or 0)
+    warmup_target = args.pop("warmup_target", None)
+    known, _, _ = init_arg_names(cls)
+    if "initial_learning_rate" in known and "initial_learning_rate" not in args:
+        if base_rate is None:
+            raise problem(arg_path, f"schedule '{name}' needs initial_learning_rate", None, where)
+        args["initial_learning_rate"] = float(base_rate)
+    step_arg = STEP_ARGS.get(name) or ("decay_steps" if "decay_steps" in known else None)
+    if step_arg and step_arg not in args:
+        args[step_arg] = max(1, int(total_steps) - warmup_steps)
+    if warmup_steps and name == "cosine_decay":  # Keras's CosineDecay has warmup built in
+        if warmup_target is None:
+            warmup_target = args["initial_learning_rate"]
+            args["initial_learning_rate"] = 0.0
+        args.update(warmup_steps=warmup_steps, warmup_target=float(warmup_target))
+        return _construct(cls, args, f"schedule '{name}'", arg_path, where)
+    after = _construct(cls, args, f"schedule '{name}'", arg_path, where)
+    if not warmup_steps:
+        return after
+    start = 0.0
+    if warmup_target is not None:
+        start = float(args.get("initial_learning_rate", 0.0))
+    return LinearWarmup(after, warmup_steps, start=start)
+
+
+@keras.saving.register_keras_serializable(package="specc")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup from `start` to where `after` begins, then `after` (shifted by the warmup).
+
+    Args:
+        after: The schedule that follows the warmup (or its serialized config).
+        warmup_steps: Steps of the warmup.
+        start: Learning rate at step 0.
+        name: Schedule name.
+    """
+
+    def __init__(self, after, warmup_steps: int, start: float = 0.0, name: str = "linear_warmup"):
+        if isinstance(after, dict):
+            after = keras.optimizers.schedules.deserialize(after)
+        self.after = after
+        self.warmup_steps = int(warmup_steps)
+        self.start = float(start)
+        self.name = name
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        steps = ops.cast(self.warmup_steps, "float32")
+        target = ops.cast(self.after(0), "float32")
+        warm = self.start + (target - self.start) * ops.minimum(step / steps, 1.0)
+        later = ops.cast(self.after(ops.maximum(step - steps, 0.0)), "float32")
+        return ops.where(step < steps, warm, later)
+
+    def get_config(self) -> dict:
+        return {"after": keras.optimizers.schedules.serialize(self.after),
+                "warmup_steps": self.warmup_steps, "start": self.start, "name": self.name}
+
+
+def _default(cls, arg: str, fallback: Any) -> Any:
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        param = inspect.signature(init).parameters.get(arg)
+        if param is not None and param.default is not param.empty:
+            return param.default
+    return fallback
+
+
+# --- compile ---------------------------------------------------------------------------------------------
+
+def compile_model(model, resolved: dict, total_steps: int, steps_per_execution: int = 1,
+                  jit_compile: bool = False, where: Optional[Callable] = None):
+    """Compile `model` with the spec's loss(es), metrics, optimizer, schedule, loss weights.
+
+    Args:
+        model: A keras.Model built by specc (output names as in the spec).
+        resolved: The resolved spec.
+        total_steps: Optimizer steps of the whole run (default decay_steps of a schedule).
+        steps_per_execution: Batches per compiled call.
+        jit_compile: XLA-compile the train step.
+        where: Maps a spec path to a Position.
+
+    Returns:
+        The same model, compiled.
+
+    Raises:
+        SpecInvalid: An unknown name or argument, or a per-output entry for no output.
+    """
+    outputs = list(model.output_names)
+    loss = make_losses(resolved.get("loss"), outputs, where)
+    metrics = make_metrics(resolved.get("metrics"), outputs, where)
+    optimizer = make_optimizer(resolved["optimizer"], resolved.get("schedule"), total_steps, where)
+    weights = resolved.get("loss_weights")
+    if isinstance(weights, dict):
+        unknown = [k for k in weights if k not in outputs]
+        if unknown:
+            raise problem(("loss_weights", unknown[0]), f"loss weight for '{unknown[0]}', which is not an output",
+                          did_you_mean(unknown[0], outputs) or f"outputs: {', '.join(outputs)}", where)
+        weights = {out: float(weights.get(out, 1.0)) for out in outputs}
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=weights,
+                      steps_per_execution=int(steps_per_execution), jit_compile=bool(jit_compile))
+    except SpecInvalid:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise problem(("loss",), f"the model cannot be compiled: {clean_message(err)}", None, where) from None
+    return model
