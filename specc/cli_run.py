@@ -29,8 +29,8 @@ def compile_cmd(file: str, overrides: tuple, out: Optional[str], plot: Optional[
     """Build the Keras model of a spec and print its summary."""
     _quiet_tensorflow()
     from specc.api import resolved_spec
-    from specc.compile import compile_spec
-    from specc.compile.summary import plot as plot_model, summarize
+    from specc.compile import compile_spec, summarize
+    from specc.compile.summary import plot as plot_model
 
     doc = load_checked(file, overrides)
     resolved = resolved_spec(doc)
@@ -74,6 +74,11 @@ def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume
     from specc.run.train import TrainOptions, train as train_spec
 
     options = TrainOptions(runs_dir=runs_dir, quiet=quiet, resume=resume, export=not no_export)
+    if resume and overrides:
+        from specc.errors import UsageError
+
+        raise UsageError("--set cannot be combined with --resume",
+                         "a resumed run continues with the spec it started with")
     if resume:
         resolved, spec_file = _resume_target(resume, runs_dir, file)
         outcome = train_spec(resolved, spec_file, options=options)

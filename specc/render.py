@@ -38,6 +38,7 @@ DEFAULTS = {
 }
 ORDER = ("description", "seed", "plugins", "data", "task", "model", "loss", "loss_weights",
          "metrics", "optimizer", "schedule", "batch", "train", "device", "export")
+FEW_SHOT = {"method": "prototypical", "ways": 5, "shots": 1, "queries": 5, "episodes": 100}
 EARLY_STOPPING = {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "mode": "auto",
                   "restore_best_weights": True}
 
@@ -107,6 +108,9 @@ def resolve_task(task: dict) -> dict:
         task.setdefault("outliers", False)
     if task.get("type") == "multiclass":
         task.setdefault("encoding", "sparse")
+    if task.get("type") == "few_shot":
+        for key, value in FEW_SHOT.items():
+            task.setdefault(key, value)
     return task
 
 
@@ -121,7 +125,8 @@ def resolve_data(data: dict, task: dict) -> dict:
 
 def resolve_model(model: dict, task: dict) -> dict:
     model = copy.deepcopy(model)
-    model["inputs"] = {name: _input(value) for name, value in model.get("inputs", {}).items()}
+    if "inputs" in model:  # composite parts may take theirs from another part
+        model["inputs"] = {name: _input(value) for name, value in model["inputs"].items()}
     if "blocks" in model:
         model["blocks"] = {name: _block(b) for name, b in model["blocks"].items()}
     if "layers" in model:
@@ -133,7 +138,7 @@ def resolve_model(model: dict, task: dict) -> dict:
         if part in model:
             model[part] = resolve_model(model[part], {})
             model[part].pop("head", None)
-    head = model.pop("head", "auto" if ("layers" in model or "nodes" in model) else None)
+    head = model.pop("head", "auto" if ("layers" in model or "nodes" in model) else "none")
     if head is not None:
         _append_heads(model, head, task)
         model["head"] = "none"

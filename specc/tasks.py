@@ -85,6 +85,10 @@ def auto_loss(task: dict) -> Optional[str]:
         return "huber" if task.get("outliers") else "mean_squared_error"
     if kind == "autoencoder":
         return "mean_squared_error"
+    if kind == "gan":  # of the discriminator's real/fake scores; the paradigm fixes it
+        return "binary_crossentropy"
+    if kind == "few_shot":  # softmax over -(squared distance to each class prototype)
+        return "sparse_categorical_crossentropy"
     return None
 
 

@@ -63,7 +63,7 @@ def compile_model(model: Any, resolved: dict, total_steps: int = 1000, steps_per
     """Compile a built model with the spec's loss, metrics, optimizer and schedule."""
     from specc.compile.training import compile_model as _compile
 
-    if getattr(model, "specc_kind", None):  # autoencoder, gan, few_shot
+    if (resolved.get("task") or {}).get("type") in ("autoencoder", "gan", "few_shot"):
         from specc.compile.composite import compile as _compile
     return _compile(model, resolved, total_steps, steps_per_execution, jit_compile, where)
 

@@ -213,7 +213,8 @@ def compile(model: Any, resolved: dict, total_steps: int = 1000, steps_per_execu
             jit_compile: bool = False, where: Optional[Callable] = None) -> Any:
     """Compile a composite model: the spec's loss for an autoencoder; a generator and a
     discriminator optimizer for a GAN (`optimizer: {generator: ..., discriminator: ...}`, or
-    one optimizer that each network gets a copy of); the optimizer for a ProtoNet."""
+    one optimizer that each network gets a copy of); the optimizer alone for a ProtoNet (or the
+    embedding network of a few_shot spec: its loss is the episodes')."""
     from specc.compile.training import compile_model, make_optimizer
 
     if isinstance(model, GAN):
@@ -228,7 +229,7 @@ def compile(model: Any, resolved: dict, total_steps: int = 1000, steps_per_execu
         model.compile(optimizer=one("generator"), d_optimizer=one("discriminator"),
                       steps_per_execution=int(steps_per_execution), jit_compile=bool(jit_compile))
         return model
-    if isinstance(model, ProtoNet):
+    if isinstance(model, ProtoNet) or task_kind(resolved) == "few_shot":  # or its embedding network
         optimizer = make_optimizer(resolved["optimizer"], resolved.get("schedule"), total_steps, where)
         model.compile(optimizer=optimizer, steps_per_execution=int(steps_per_execution),
                       jit_compile=bool(jit_compile))

@@ -161,14 +161,17 @@ def make_metrics(metrics: Any, output_names: list, where=None) -> Any:
 # --- optimizer and schedule ----------------------------------------------------------------------------
 
 def make_optimizer(optimizer: Any, schedule: Any = None, total_steps: int = 1000,
-                   where: Optional[Callable] = None) -> Any:
+                   where: Optional[Callable] = None, accumulate: int = 1) -> Any:
     """A Keras optimizer; with a schedule, its learning rate follows it.
 
     Args:
         optimizer: `{adam: {learning_rate: 1e-3, clipnorm: 1.0}}` (or a bare name).
         schedule: None or `{cosine_decay: {...}}`.
-        total_steps: Training steps in the whole run (default for decay_steps).
+        total_steps: Training batches in the whole run (default for decay_steps; Keras
+            advances schedules every batch, also when gradients are accumulated).
         where: Maps a spec path to a Position.
+        accumulate: `batch.accumulate`: average the gradients of this many batches per
+            update (Keras's gradient_accumulation_steps).
     """
     name, args = split_call(optimizer, ("optimizer",), "optimizer", where)
     if name in ("generator", "discriminator"):
@@ -185,6 +188,8 @@ def make_optimizer(optimizer: Any, schedule: Any = None, total_steps: int = 1000
     elif schedule:
         rate = make_schedule(schedule, rate, total_steps, ("schedule",), where)
     args["learning_rate"] = rate
+    if accumulate > 1:
+        args.setdefault("gradient_accumulation_steps", int(accumulate))
     return _construct(cls, args, f"optimizer '{name}'", path, where)
 
 
@@ -290,7 +295,9 @@ def compile_model(model, resolved: dict, total_steps: int, steps_per_execution: 
     outputs = list(model.output_names)
     loss = make_losses(resolved.get("loss"), outputs, where)
     metrics = make_metrics(resolved.get("metrics"), outputs, where)
-    optimizer = make_optimizer(resolved["optimizer"], resolved.get("schedule"), total_steps, where)
+    accumulate = int(resolved.get("batch", {}).get("accumulate", 1))
+    optimizer = make_optimizer(resolved["optimizer"], resolved.get("schedule"), total_steps, where,
+                               accumulate=accumulate)
     weights = resolved.get("loss_weights")
     if isinstance(weights, dict):
         unknown = [k for k in weights if k not in outputs]

@@ -50,6 +50,8 @@ def split_table(table: Table, split: Optional[dict], seed: int,
         DataError: A split would be empty, or an explicit split's labels do not fit.
     """
     split = split or {}
+    if split.get("by") == "class":
+        return _split_by_class(table, split, seed, base_dir)
     explicit = {name: _load_explicit(split[name], name, table, seed, base_dir)
                 for name in SPLIT_NAMES if isinstance(split.get(name), dict)}
     fractions = {name: float(split.get(name) or 0) for name in SPLIT_NAMES if name not in explicit}
@@ -172,3 +174,36 @@ def _align_classes(table: Table, train: Table, name: str) -> None:
     mapping = np.array([index[c] for c in table.class_names], dtype=np.int64)
     table.labels = mapping[table.labels]
     table.class_names = list(train.class_names)
+
+
+def _split_by_class(table: Table, split: dict, seed: int, base_dir: Optional[Path]) -> Splits:
+    """`by: class`: the fractions are of the classes, not of the samples. The last class ids
+    go to test, the ones before them to validation, the rest to training, so few-shot models
+    are evaluated on classes they never saw (digits with test: 0.3 -> test classes 7, 8, 9).
+    Explicit split sources are taken as they are (their classes need not be training's)."""
+    from specc.data.sources import load_source
+
+    labels = _strata(table)
+    if labels is None:
+        raise DataError(f"{table.origin}: data.split.by: class needs one integer class id per sample")
+    classes = np.unique(labels)
+    parts, end = {}, len(classes)
+    for name in ("test", "validation"):
+        value = split.get(name)
+        if isinstance(value, dict):
+            if base_dir is None:
+                raise DataError(f"data.split.{name} names a source, but no base directory was given")
+            parts[name] = load_source(value["source"], base_dir, seed, key=f"data.split.{name}.source")
+            continue
+        count = math.floor(len(classes) * float(value or 0) + 1e-9)
+        if value and count < 1:
+            raise DataError(f"the {name} split is empty: {len(classes)} classes * {value} < 1 class",
+                            hint="use a larger fraction (with by: class it is a fraction of the classes)")
+        if count:
+            parts[name] = table.take(np.flatnonzero(np.isin(labels, classes[end - count:end])))
+            end -= count
+    if end < 1:
+        raise DataError(f"the train split is empty: validation and test take all {len(classes)} classes",
+                        hint="use smaller validation / test fractions (with by: class, of the classes)")
+    train = table.take(np.flatnonzero(np.isin(labels, classes[:end])))
+    return Splits(train=train, validation=parts.get("validation"), test=parts.get("test"))

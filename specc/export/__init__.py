@@ -1,8 +1,9 @@
 """Export a trained run and verify every artifact against the Keras model.
 
 Each artifact is written under a temporary name, run with its own runtime in a separate
-process on held-out samples, compared with Keras, and only then moved into place and listed
-in `manifest.json`. A mismatch is an error (exit 5) and leaves nothing behind.
+process on held-out samples (one process for all the formats of one export), compared with
+Keras, and only when every one passes moved into place and listed in `manifest.json`. A
+mismatch is an error (exit 5) and leaves nothing behind.
 TensorFlow is imported inside the functions.
 """
 from __future__ import annotations
@@ -22,23 +23,50 @@ def export_run(record, formats: list, quantize: str = "none", out_dir: Optional[
                force: bool = False, quiet: bool = False, checkpoint: str = "best") -> list:
     """Write, verify and list each format; return the manifest entries written."""
     from specc.export.manifest import update_manifest
+    from specc.export.parity import ArtifactChecker
     from specc.run.session import open_run
 
     run = open_run(str(record.path))
-    plan = [(get_format(name), quantize if get_format(name).quantizable else "none") for name in formats]
-    for fmt, mode in plan:
-        check_quantize(fmt, mode)
+    chosen = [get_format(name) for name in dict.fromkeys(formats)]
+    _check_quantize(chosen, quantize)
+    plan = [(fmt, quantize if fmt.quantizable else "none") for fmt in chosen]
+    for fmt, _ in plan:
         require_packages(fmt)
     folder = Path(out_dir) if out_dir else Path(record.export_dir)
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
     _refuse_existing([t for _, _, t in targets], force)
-    model = run.load_model(checkpoint)
-    samples = _parity_samples(run, model)
-    model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
-    entries = [_export_one(run, model, fmt, mode, target, samples, quiet) for fmt, mode, target in targets]
+    with ArtifactChecker([fmt.name for fmt, _ in plan], run) as checker:
+        model = run.load_model(checkpoint)
+        samples = _parity_samples(run, model)
+        model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
+        temps = [target.with_name(f".tmp-{target.name}") for _, _, target in targets]
+        parities = _write_and_verify(run, model, targets, temps, samples, checker)
+    entries = [_place(fmt, mode, temp, target, model, parity, quiet)
+               for (fmt, mode, target), temp, parity in zip(targets, temps, parities)]
     update_manifest(folder / "manifest.json", run.record.run_id, entries)
-    run.record.update(exports=[{"format": e["format"], "file": e["file"]} for e in entries])
+    _record_exports(run.record, folder, entries)
     return entries
+
+
+def _check_quantize(chosen: list, quantize: str) -> None:
+    """Quantization applies to the quantizable formats among those chosen (the others are
+    exported as they are); asking for it with none of them is an error."""
+    quantizable = [fmt for fmt in chosen if fmt.quantizable]
+    for fmt in quantizable or chosen[:1]:
+        check_quantize(fmt, quantize)
+
+
+def _record_exports(record, folder: Path, entries: list) -> None:
+    """List the artifacts in record.json beside those of earlier exports (same file replaces):
+    paths relative to the run folder, or absolute when exported elsewhere."""
+    root = Path(record.path).resolve()
+    listed = list(record.read().get("exports") or [])
+    for entry in entries:
+        path = (folder / entry["file"]).resolve()
+        shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        listed = [e for e in listed if e.get("file") != shown]
+        listed.append({"format": entry["format"], "quantize": entry["quantize"], "file": shown})
+    record.update(exports=listed)
 
 
 def artifact_name(fmt, quantize: str) -> str:
@@ -56,21 +84,29 @@ def _refuse_existing(paths: list, force: bool) -> None:
         raise UsageError(f"{existing[0]} exists already", "pass --force to replace it")
 
 
-def _export_one(run, model, fmt, quantize, target: Path, samples, quiet: bool) -> dict:
-    from specc.export.manifest import describe_artifact
-    from specc.export.parity import check_parity
+def _write_and_verify(run, model, targets: list, temps: list, samples, checker) -> list:
+    """Write every artifact under its temporary name and check them all in one process; on any
+    failure remove them all (nothing is left behind) and raise."""
+    from specc.export.formats import write
+    from specc.export.parity import verify_artifacts
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".tmp-{target.name}")
-    _remove(temp)
     try:
-        from specc.export.formats import write
-
-        write(fmt, model, temp, quantize, calibration=_calibration(run, model))
-        parity = check_parity(fmt, quantize, temp, model, samples, run)
+        for (fmt, mode, target), temp in zip(targets, temps):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove(temp)
+            write(fmt, model, temp, mode, calibration=_calibration(run, model))
+        return verify_artifacts([(fmt, mode, temp) for (fmt, mode, _), temp in zip(targets, temps)],
+                                model, samples, run, checker)
     except BaseException:
-        _remove(temp)
+        for temp in temps:
+            _remove(temp)
         raise
+
+
+def _place(fmt, quantize, temp: Path, target: Path, model, parity: dict, quiet: bool) -> dict:
+    """Move a verified artifact into place; return its manifest entry."""
+    from specc.export.manifest import describe_artifact
+
     _remove(target)
     temp.replace(target)
     entry = describe_artifact(fmt.name, quantize, target, model, parity)
@@ -103,7 +139,8 @@ def _parity_samples(run, model):
 
 
 def _calibration(run, model):
-    """A representative-dataset generator for int8 quantization: 200 training samples."""
+    """A representative-dataset generator for int8 quantization: 200 training samples, each
+    a dict keyed by input name (the converter matches them to the signature by name)."""
     from specc.run.data import prepare_data
     from specc.run.feed import model_arrays, take_sample
 
@@ -113,6 +150,6 @@ def _calibration(run, model):
         inputs = x if isinstance(x, dict) else {model.inputs[0].name.split(":")[0]: x}
         count = len(next(iter(inputs.values())))
         for i in range(count):
-            yield [v[i:i + 1].astype("float32") for v in inputs.values()]
+            yield {name: v[i:i + 1].astype("float32") for name, v in inputs.items()}
 
     return generate

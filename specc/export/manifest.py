@@ -36,8 +36,9 @@ def describe_artifact(fmt: str, quantize: str, path: Path, model, parity: dict) 
     for entry, name in zip(outputs, model.output_names):
         entry["name"] = name
     return {"format": fmt, "quantize": quantize, "file": path.name, "bytes": size_of(path),
-            "sha256": sha256_of(path), "inputs": signature(model.inputs), "outputs": outputs,
-            "parity": {k: v for k, v in parity.items() if k != "summary"}}
+            "sha256": sha256_of(path), "inputs": parity.get("inputs") or signature(model.inputs),
+            "outputs": outputs,
+            "parity": {k: v for k, v in parity.items() if k not in ("summary", "inputs")}}
 
 
 def update_manifest(path: Path, run_id: str, entries: list) -> dict:

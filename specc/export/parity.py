@@ -1,4 +1,4 @@
-"""Compare an artifact's outputs (run in a separate process) with the Keras model's."""
+"""Compare artifacts' outputs (run in a separate process) with the Keras model's."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ import numpy as np
 
 from specc.errors import ExportError
 from specc.export.formats import MIN_AGREEMENT, tolerance
+from specc.export.verify import report_path
 
 TIMEOUT_SECONDS = 900
 
@@ -30,35 +31,96 @@ def reference_outputs(model, inputs: dict) -> dict:
     return name_outputs(model.predict(single, verbose=0), list(model.output_names))
 
 
-def run_artifact(fmt_name: str, artifact: Path, inputs: dict, output_names: list, run) -> dict:
-    """Outputs of the artifact, computed by `python -m specc.export.verify` in a new process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        given, got = Path(tmp) / "inputs.npz", Path(tmp) / "outputs.npz"
-        np.savez(given, **inputs)
-        command = [sys.executable, "-m", "specc.export.verify", fmt_name, str(artifact), str(given),
-                   str(got), json.dumps(output_names), json.dumps(run.resolved.get("plugins", [])),
-                   str(run.spec_dir)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            raise ExportError(f"{fmt_name}: the exported artifact could not be run by its runtime: {last}")
-        with np.load(got) as data:
-            return {k: data[k] for k in data.files}
+class ArtifactChecker:
+    """The process that runs the exported artifacts (`python -m specc.export.verify`).
+
+    It starts before the artifacts are written, so that importing the runtimes (TensorFlow
+    takes seconds) overlaps with the writing; `run` then hands it the artifacts. Use it as a
+    context manager: on the way out the process is stopped if it still runs.
+    """
+
+    def __init__(self, format_names: list, run):
+        self.run_info = run
+        self.folder = tempfile.TemporaryDirectory(prefix="specc-verify-")
+        self.log = open(Path(self.folder.name) / "stderr.txt", "w+", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "specc.export.verify", *format_names], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=self.log, text=True)
+
+    def __enter__(self) -> "ArtifactChecker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.log.close()
+        self.folder.cleanup()
+
+    def run(self, jobs: list, inputs: dict, output_names: list) -> list:
+        """[(outputs, input signature)] of each (format name, artifact path), each artifact
+        run by its format's own runtime."""
+        tmp = Path(self.folder.name)
+        np.savez(tmp / "inputs.npz", **inputs)
+        request = {"inputs": str(tmp / "inputs.npz"), "output_names": output_names,
+                   "plugins": self.run_info.resolved.get("plugins", []),
+                   "spec_dir": str(self.run_info.spec_dir),
+                   "artifacts": [{"format": name, "path": str(path), "outputs": str(tmp / f"{i}.npz")}
+                                 for i, (name, path) in enumerate(jobs)]}
+        try:
+            self.process.communicate(json.dumps(request), timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise ExportError(f"the exported artifacts were not checked within {TIMEOUT_SECONDS} s") from None
+        if self.process.returncode != 0:
+            raise ExportError(f"the exported artifacts could not be checked: {self._last_error()}")
+        return [_result(job) for job in request["artifacts"]]
+
+    def _last_error(self) -> str:
+        self.log.flush()
+        lines = (Path(self.folder.name) / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
+        return lines[-1] if lines else f"the checking process ended with code {self.process.returncode}"
 
 
-def check_parity(fmt, quantize: str, artifact: Path, model, samples, run) -> dict:
-    """Largest absolute difference and class agreement; raise ExportError past the tolerance."""
+def _result(job: dict) -> tuple:
+    report = json.loads(Path(report_path(job["outputs"])).read_text(encoding="utf-8"))
+    if "error" in report:
+        raise ExportError(f"{job['format']}: the exported artifact could not be run by its runtime: "
+                          f"{report['error']}", "nothing was written; report it with the run id")
+    with np.load(job["outputs"]) as data:
+        return {k: data[k] for k in data.files}, report["inputs"]
+
+
+def verify_artifacts(items: list, model, samples, run, checker: ArtifactChecker) -> list:
+    """Parity figures of each (format, quantize, artifact path) against the Keras model on
+    held-out samples; raises ExportError for the first artifact past its tolerance."""
     x, y = samples
     inputs = input_dict(model, x)
-    names = list(model.output_names)
     expected = reference_outputs(model, inputs)
-    actual = run_artifact(fmt.name, artifact, inputs, names, run)
-    figures = compare(expected, actual, y, names, run.resolved)
+    results = checker.run([(fmt.name, path) for fmt, _, path in items], inputs, list(model.output_names))
+    return [check_parity(fmt, quantize, expected, actual, signature, y, list(inputs), run)
+            for (fmt, quantize, _), (actual, signature) in zip(items, results)]
+
+
+def check_parity(fmt, quantize: str, expected: dict, actual: dict, signature: list, labels,
+                 input_names: list, run) -> dict:
+    """Largest absolute difference and class agreement; raise ExportError past the tolerance."""
+    _check_input_names(fmt.name, signature, input_names)
+    figures = compare(expected, actual, labels, list(expected), run.resolved)
+    figures["inputs"] = signature
     figures["tolerance"] = tolerance(fmt, quantize)
     figures["min_agreement"] = MIN_AGREEMENT.get(quantize, 1.0)
     figures["summary"] = _summary(figures)
     _enforce(fmt.name, quantize, figures)
     return figures
+
+
+def _check_input_names(fmt_name: str, signature: list, names: list) -> None:
+    """Callers of an artifact feed it by the spec's input names: the artifact must take them."""
+    found = [entry["name"] for entry in signature]
+    if sorted(found) != sorted(names):
+        raise ExportError(f"{fmt_name}: the artifact's inputs are named {', '.join(found)}, "
+                          f"not {', '.join(names)} as in the spec",
+                          "nothing was written; report it with the run id")
 
 
 def compare(expected: dict, actual: dict, labels, names: list, resolved: dict) -> dict:

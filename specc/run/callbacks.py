@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 import keras
@@ -21,10 +21,11 @@ class RecordCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, record, monitor: str, mode: str, keep: str, state: Optional[dict] = None,
-                 every_seconds: float = 10.0):
+                 every_seconds: float = 10.0, min_delta: float = 0.0):
         super().__init__()
         self.record, self.monitor, self.keep = record, monitor, keep
         self.every_seconds = every_seconds
+        self.min_delta = abs(min_delta)  # as EarlyStopping's, so best.keras is its best epoch
         self.sign = -1.0 if mode == "max" or (mode == "auto" and _is_higher_better(monitor)) else 1.0
         state = state or {}
         self.best = state.get("best_value")
@@ -63,7 +64,7 @@ class RecordCallback(keras.callbacks.Callback):
         value = logs.get(self.monitor)
         if value is None:
             return
-        if self.best is None or self.sign * value < self.sign * self.best:
+        if self.best is None or self.sign * value < self.sign * self.best - self.min_delta:
             self.best, self.best_epoch = value, epoch + 1
             if self.keep in ("best", "both"):
                 self.best_weights = self.model.get_weights()
@@ -116,8 +117,50 @@ class RecordCallback(keras.callbacks.Callback):
         atomic_write_json(self.record.checkpoint_dir / "state.json", self.state())
 
     def state(self) -> dict:
+        """What a resumed run needs besides last.keras: where it was, its best epoch, and the
+        random-number state of its layers (dropout), which `.keras` files do not hold."""
         return {"epoch": self.last_epoch, "best_value": self.best, "best_epoch": self.best_epoch,
-                "monitor": self.monitor}
+                "monitor": self.monitor, "seed_states": seed_states(self.model)}
+
+
+def _seed_variables(model) -> list:
+    """The state variables of the model's SeedGenerators (dropout, noise, random flips), in
+    layer order: the same order for the same architecture."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def seed_states(model) -> list:
+    return [[int(i) for i in keras.ops.convert_to_numpy(v.value)] for v in _seed_variables(model)]
+
+
+def restore_seed_states(model, states: Optional[list]) -> None:
+    """Put back the layers' random-number state saved by `seed_states` (after load_model)."""
+    import numpy as np
+
+    if states is None:  # a checkpoint written before seed states were kept
+        return
+    for variable, value in zip(_seed_variables(model), states, strict=True):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that continues a resumed run where the interrupted one stood: the epochs
+    waited since the best one, the best value and (restore_best_weights) the best weights."""
+
+    def __init__(self, resume: Optional[dict] = None, best_weights: Optional[Callable] = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.resume, self.load_best_weights = resume or {}, best_weights
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.resume.get("best_epoch") is None or self.resume.get("best_value") is None:
+            return
+        self.best = self.resume["best_value"]
+        self.best_epoch = self.resume["best_epoch"] - 1
+        self.wait = self.resume["epoch"] + 1 - self.resume["best_epoch"]
+        if self.restore_best_weights and self.load_best_weights is not None:
+            self.best_weights = self.load_best_weights()
 
 
 def _is_higher_better(monitor: str) -> bool:

@@ -91,6 +91,8 @@ def eval_dataset(table: Table, model, batch_size: int = 256):
     """Unshuffled batches of a split for evaluate / predict."""
     import tensorflow as tf
 
+    if hasattr(model, "specc_eval_dataset"):  # autoencoder, gan, few_shot (specc/compile/composite.py)
+        return model.specc_eval_dataset(table, batch_size)
     x, y = model_arrays(table, model)
     elements = x if y is None else (x, y)
     return tf.data.Dataset.from_tensor_slices(_tf_ready(elements)).batch(batch_size)

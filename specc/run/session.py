@@ -77,6 +77,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     model = run.load_model(checkpoint)
     if source:
         table = load_source(parse_source(source), Path.cwd(), run.resolved["seed"], key="--data")
+        align_classes(table, run.record.read().get("class_names"))
         check_labels(table, run.resolved["task"])
         return {"data": evaluate_table(model, table)}
     splits = prepare_data(run.resolved, run.spec_dir).splits
@@ -87,6 +88,21 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
         raise UsageError(f"the spec of run {run.record.run_id} has no {split} split",
                          "use --split train, or another split the spec makes")
     return {split: evaluate_table(model, table)}
+
+
+def align_classes(table, class_names: Optional[list]) -> None:
+    """Number string class labels of other data as the run's training data numbered them
+    (new data may lack a class, or list them in another order)."""
+    if not table.class_names or not class_names or table.class_names == class_names:
+        return
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = [name for name in table.class_names if name not in index]
+    if unknown:
+        raise DataError(f"{table.origin}: classes the run was not trained on: "
+                        f"{', '.join(map(str, unknown[:10]))}",
+                        hint=f"the run's classes: {', '.join(map(str, class_names[:20]))}")
+    table.labels = np.array([index[name] for name in table.class_names], dtype=np.int64)[table.labels]
+    table.class_names = list(class_names)
 
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",

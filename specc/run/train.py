@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,10 +22,21 @@ STEPS_PER_EXECUTION_CAP = 64
 
 @dataclass
 class TrainOptions:
+    """How to run `train` (the spec says what to train).
+
+    runs_dir: where run records go (default: the spec's train.runs_dir).
+    quiet: print nothing but errors.
+    resume: a run to continue from its last checkpoint (id, prefix, NAME/latest or folder).
+    export: apply the spec's `export:` section when training completes.
+    callbacks: extra Keras callbacks (Python API only), called after specc's own, so at the
+        end of an epoch the record and checkpoints already hold that epoch.
+    """
+
     runs_dir: Optional[str] = None
     quiet: bool = False
     resume: Optional[str] = None
     export: bool = True
+    callbacks: list = field(default_factory=list)
 
 
 @dataclass
@@ -44,7 +55,7 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     spec_dir = Path(spec_file).resolve().parent
     prepared = prepare_data(resolved, spec_dir)
     say(prepared.splits.train.description.replace(":", " (train):", 1))
-    record, state = _open_record(resolved, spec_file, source_files, options)
+    record, state = _open_record(resolved, spec_file, source_files, options, prepared.fingerprint)
     record.update(data_fingerprint=prepared.fingerprint, seed=resolved["seed"],
                   data={name: len(t) for name, t in prepared.splits.items()},
                   class_names=prepared.splits.train.class_names)
@@ -62,15 +73,31 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         raise
 
 
-def _open_record(resolved, spec_file, source_files, options):
+def _open_record(resolved, spec_file, source_files, options, data_fingerprint):
     from specc.run.records import RunRecord, find_run
 
     runs_dir = options.runs_dir or resolved["train"]["runs_dir"]
     if options.resume:
         record = find_run(options.resume, runs_dir)
+        _check_resumable(record, data_fingerprint)
+        state = read_state(record)
         record.update(status="running", finished=None)
-        return record, read_state(record)
+        return record, state
     return RunRecord.create(runs_dir, resolved, spec_file, list(source_files)), {}
+
+
+def _check_resumable(record, data_fingerprint: str) -> None:
+    """A completed run has nothing left to do; a run whose data changed cannot be continued."""
+    from specc.errors import DataError
+
+    data = record.read()
+    if data.get("status") == "completed":
+        raise UsageError(f"run {record.run_id} has completed; there is nothing to resume",
+                         "to train longer, train the spec again with --set train.epochs=N")
+    if data.get("data_fingerprint") not in (None, data_fingerprint):
+        raise DataError(f"the data of run {record.run_id} changed since it started "
+                        f"({data['data_fingerprint']} then, {data_fingerprint} now)",
+                        "restore the data it was trained on, or train the spec again")
 
 
 def read_state(record) -> dict:
@@ -93,6 +120,7 @@ def _train_in_record(resolved, prepared: Prepared, record, state, where, options
     with setup.strategy.scope():
         model, feed, first_epoch = _model_and_feed(resolved, prepared, record, state, setup, where)
     callbacks, recorder = _callbacks(resolved, record, state, options)
+    callbacks += getattr(feed, "callbacks", [])  # composite paradigms: save their parts
     started = time.perf_counter()
     epochs = resolved["train"]["epochs"]
     try:
@@ -115,11 +143,18 @@ def _model_and_feed(resolved, prepared, record, state, setup, where):
     from specc.compile import adapt_preprocessing, build_model, compile_model, load_plugins
     from specc.run.feed import model_arrays, training_feed
 
+    if resolved["task"].get("type") in ("autoencoder", "gan", "few_shot"):
+        from specc.run.composite import model_and_feed
+
+        return model_and_feed(resolved, prepared, record, state, setup, where)
     first_epoch = state.get("epoch", -1) + 1
     epochs = resolved["train"]["epochs"]
     if state:
+        from specc.run.callbacks import restore_seed_states
+
         load_plugins(resolved.get("plugins", []), str(prepared.spec_dir))
         model = keras.saving.load_model(record.checkpoint_dir / "last.keras")
+        restore_seed_states(model, state.get("seed_states"))
     else:
         model = build_model(resolved, where=where, spec_dir=str(prepared.spec_dir))
         adapt_preprocessing(model, model_arrays(prepared.splits.train, model)[0])
@@ -127,16 +162,20 @@ def _model_and_feed(resolved, prepared, record, state, setup, where):
                          first_epoch, epochs)
     if not state:
         spe = _steps_per_execution(resolved["train"]["steps_per_execution"], feed.steps)
-        total = max(1, epochs * feed.steps // resolved["batch"]["accumulate"])
+        total = max(1, epochs * feed.steps)  # Keras advances schedules every batch
         compile_model(model, resolved, total_steps=total, steps_per_execution=spe,
                       jit_compile=setup.jit)
     return model, feed, first_epoch
 
 
 def _steps_per_execution(wanted, steps: int) -> int:
-    """auto: a whole epoch per call, up to 64 steps (what a careful Keras user would set)."""
+    """auto: a whole epoch per call, up to 64 steps (what a careful Keras user would set).
+
+    Over 64 steps, the largest divisor of the epoch's steps up to 64: Keras runs whole calls,
+    so 100 steps at 64 per call would train 128 steps per epoch on the repeating feed."""
     if wanted == "auto":
-        return max(1, min(steps, STEPS_PER_EXECUTION_CAP))
+        cap = max(1, min(steps, STEPS_PER_EXECUTION_CAP))
+        return next(n for n in range(cap, 0, -1) if steps % n == 0)
     return int(wanted)
 
 
@@ -150,17 +189,29 @@ def _callbacks(resolved, record, state, options):
     checkpoints = train["checkpoints"]
     monitor = stop["monitor"] if stop else checkpoints["monitor"]
     recorder = RecordCallback(record, monitor, stop["mode"] if stop else "auto",
-                              checkpoints["keep"], state, checkpoints["every_seconds"])
+                              checkpoints["keep"], state, checkpoints["every_seconds"],
+                              min_delta=stop["min_delta"] if stop else 0.0)
     callbacks = [recorder]
     if stop:
-        early = keras.callbacks.EarlyStopping(
-            monitor=stop["monitor"], patience=stop["patience"], min_delta=stop["min_delta"],
-            mode=stop["mode"], restore_best_weights=stop["restore_best_weights"])
-        callbacks.append(early)
+        callbacks.append(_early_stopping(stop, record, state))
     callbacks.append(keras.callbacks.TensorBoard(str(record.tensorboard_dir), write_graph=False))
     if not options.quiet:
         callbacks.append(ProgressLine(train["epochs"]))
-    return callbacks, recorder
+    return callbacks + list(options.callbacks), recorder
+
+
+def _early_stopping(stop: dict, record, state: dict):
+    """Keras EarlyStopping; on resume it starts from the interrupted run's wait and best."""
+    import keras
+
+    from specc.run.callbacks import ResumableEarlyStopping
+
+    best = Path(record.checkpoint_dir) / "best.keras"
+    load_best = (lambda: keras.saving.load_model(best).get_weights()) if best.exists() else None
+    return ResumableEarlyStopping(
+        resume=state, best_weights=load_best, monitor=stop["monitor"], patience=stop["patience"],
+        min_delta=stop["min_delta"], mode=stop["mode"],
+        restore_best_weights=stop["restore_best_weights"])
 
 
 def _finish(resolved, prepared, model, record, recorder, seconds, first_epoch, feed, options, say) -> Outcome:

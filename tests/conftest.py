@@ -1,0 +1,95 @@
+"""Shared helpers and fixtures for the training, evaluation, prediction and export tests.
+
+`lenet_run` trains specs/lenet-digits.yaml as written, once per test session, through
+`specc train` (so the spec's `export:` section runs too); the tests that read its record,
+evaluate it, predict with it or export it all reuse that one run.
+
+TensorFlow is imported inside the fixtures only: other test files check, in fresh
+processes, that parts of specc import without it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+SPEC_FILES = sorted(SPECS.glob("*.yaml"))
+
+
+def cli(*args):
+    """`specc ARGS` in this process (TensorFlow stays imported between calls); the click
+    Result has exit_code, stdout and stderr apart."""
+    from specc.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def no_traceback(result) -> None:
+    """The command ended through its exit code, not through an exception."""
+    assert isinstance(result.exception, (SystemExit, type(None))), repr(result.exception)
+    assert "Traceback" not in result.output
+
+
+@dataclass
+class Run:
+    """A run folder written by `specc train`."""
+
+    path: Path
+    runs_dir: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def record(self) -> dict:
+        return read_json(self.path / "record.json")
+
+    def metrics(self) -> dict:
+        return read_json(self.path / "metrics.json")
+
+    def history(self) -> list:
+        return read_json(self.path / "history.json")
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def train_run(spec, runs_dir, *extra) -> Run:
+    """Train with `specc train SPEC --runs-dir RUNS --quiet EXTRA...`; fail the test on an error."""
+    result = cli("train", spec, "--runs-dir", runs_dir, "--quiet", *extra)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    return Run(Path(result.stdout.strip().splitlines()[-1]), Path(runs_dir))
+
+
+def resolved(spec, *overrides) -> dict:
+    """The resolved spec of a file, with --set style overrides."""
+    from specc.api import load_and_check, resolved_spec
+
+    doc, _ = load_and_check(str(spec), list(overrides))
+    return resolved_spec(doc)
+
+
+def splits_of(spec, *overrides):
+    """The data splits `specc train` makes for a spec (same seed, same split)."""
+    from specc.run.data import prepare_data
+
+    return prepare_data(resolved(spec, *overrides), Path(spec).parent).splits
+
+
+def load_weights(path: Path) -> list:
+    import keras
+
+    return keras.saving.load_model(path).get_weights()
+
+
+@pytest.fixture(scope="session")
+def lenet_run(tmp_path_factory) -> Run:
+    """specs/lenet-digits.yaml trained as written, with its export: section applied."""
+    return train_run(SPECS / "lenet-digits.yaml", tmp_path_factory.mktemp("lenet-runs"))

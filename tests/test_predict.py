@@ -1,0 +1,230 @@
+"""`specc evaluate` and `specc predict` on real runs: the session's LeNet digits run, and a
+short run of the two-input, two-output wine spec read from a CSV file."""
+from __future__ import annotations
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import SPECS, cli, no_traceback, splits_of, train_run
+
+LENET = SPECS / "lenet-digits.yaml"
+WINE_IO = SPECS / "multi-io-wine.yaml"
+WINE_CSV = SPECS / "data" / "wine.csv"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def digits_test():
+    """The test split of the LeNet run (same spec, same seed, same split)."""
+    return splits_of(LENET).test
+
+
+@pytest.fixture(scope="module")
+def wine_io_run(tmp_path_factory):
+    return train_run(WINE_IO, tmp_path_factory.mktemp("wine-io"), "--set", "train.epochs=15", "--no-export")
+
+
+@pytest.fixture(scope="module")
+def no_test_run(tmp_path_factory):
+    """A run whose spec makes no test split."""
+    return train_run(SPECS / "mlp-wine.yaml", tmp_path_factory.mktemp("no-test"), "--no-export",
+                     "--set", "train.epochs=1", "--set", "data.split={validation: 0.2, test: 0}")
+
+
+def evaluate_json(run, *args) -> dict:
+    result = cli("evaluate", run.run_id, "--runs-dir", run.runs_dir, "--format", "json", *args)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def read_csv(path) -> list:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# --- evaluate ------------------------------------------------------------------------------
+
+def test_evaluate_test_split_matches_the_record(lenet_run):
+    got = evaluate_json(lenet_run, "--split", "test")
+    assert list(got) == ["test"]
+    assert got["test"] == pytest.approx(lenet_run.metrics()["test"], abs=1e-6)
+
+
+def test_evaluate_all_splits(lenet_run):
+    got = evaluate_json(lenet_run, "--split", "all")
+    recorded = lenet_run.metrics()
+    assert list(got) == ["train", "validation", "test"]
+    for split, values in got.items():
+        assert values == pytest.approx(recorded[split], abs=1e-6)
+
+
+def test_evaluate_other_data_is_the_whole_of_it(lenet_run):
+    got = evaluate_json(lenet_run, "--data", "{builtin: digits}")
+    recorded, sizes = lenet_run.metrics(), lenet_run.record()["data"]
+    pooled = sum(recorded[s]["accuracy"] * n for s, n in sizes.items()) / sum(sizes.values())
+    assert list(got) == ["data"]
+    assert got["data"]["accuracy"] == pytest.approx(pooled, abs=1e-4)
+
+
+def test_evaluate_last_checkpoint(lenet_run, digits_test):
+    got = evaluate_json(lenet_run, "--checkpoint", "last")
+    model = keras.saving.load_model(lenet_run.path / "checkpoints" / "last.keras")
+    x = digits_test.features["x"].reshape(-1, 8, 8, 1)
+    probabilities = model.predict(x, verbose=0)
+    accuracy = float(np.mean(probabilities.argmax(axis=1) == digits_test.labels))
+    assert got["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_evaluate_text_output(lenet_run):
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir)
+    assert result.exit_code == 0, result.output
+    accuracy = lenet_run.metrics()["test"]["accuracy"]
+    assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4f}" in result.stdout
+
+
+def test_evaluate_unknown_run(tmp_path):
+    result = cli("evaluate", "20990101-000000-beef", "--runs-dir", tmp_path)
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: no run '20990101-000000-beef' under ")
+
+
+def test_evaluate_missing_split(no_test_run):
+    result = cli("evaluate", no_test_run.run_id, "--runs-dir", no_test_run.runs_dir, "--split", "test")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert f"the spec of run {no_test_run.run_id} has no test split" in result.stderr
+
+
+@pytest.mark.parametrize("source, code, message", [
+    ("{builtin: [digits", 2, "error: --data is not valid YAML"),
+    ("[1, 2]", 2, "error: --data takes one source mapping"),
+    ("{builtin: iris}", 3, "error: builtin iris: classes the run was not trained on: setosa"),
+    ("{builtin: diabetes}", 3, "error: builtin diabetes: sample 0: label 151 is outside the classes 0..9"),
+])
+def test_evaluate_bad_data_argument(lenet_run, source, code, message):
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--data", source)
+    no_traceback(result)
+    assert result.exit_code == code
+    assert result.stderr.startswith(message)
+
+
+def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --data paths are relative to the current folder
+    (tmp_path / "small.csv").write_text("a,b,c,y\n1,2,3,0\n4,5,6,1\n")
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                 "--data", "{csv: {path: small.csv, label: y}}")
+    no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: small.csv: feature 'x' has shape [3] per sample (3 values) "
+                                    "but model input 'image' expects [8 x 8 x 1]")
+
+
+# --- predict -------------------------------------------------------------------------------
+
+def write_digits_csv(path, table) -> None:
+    """The test digits as a CSV: 64 numeric pixel columns, no label."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"pixel_{i}" for i in range(64)])
+        writer.writerows(table.features["x"].reshape(len(table), 64).tolist())
+
+
+def test_predict_csv_of_digits(lenet_run, digits_test, tmp_path):
+    given, out = tmp_path / "digits.csv", tmp_path / "predictions.csv"
+    write_digits_csv(given, digits_test)
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"wrote {len(digits_test)} prediction(s) to {out}"
+    rows = read_csv(out)
+    assert len(rows) == len(digits_test)
+    assert list(rows[0]) == ["row", "predicted"] + [f"probability_{i}" for i in range(10)]
+    probabilities = np.array([[float(r[f"probability_{i}"]) for i in range(10)] for r in rows])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    predicted = [r["predicted"] for r in rows]
+    assert predicted == [str(i) for i in probabilities.argmax(axis=1)]  # class names of digits
+    accuracy = np.mean(np.array(predicted, dtype=int) == digits_test.labels)
+    assert accuracy == pytest.approx(lenet_run.metrics()["test"]["accuracy"], abs=1e-6)
+
+
+def test_predict_npz_in_and_out(lenet_run, digits_test, tmp_path):
+    given, out = tmp_path / "digits.npz", tmp_path / "predictions.npz"
+    x = digits_test.features["x"].reshape(-1, 8, 8, 1).astype(np.float32)
+    np.savez(given, image=x)
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    with np.load(out) as saved:
+        assert saved.files == ["output"]
+        probabilities = saved["output"]
+    model = keras.saving.load_model(lenet_run.path / "checkpoints" / "best.keras")
+    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_predict_csv_of_wine_rows_two_outputs(wine_io_run, tmp_path):
+    given, out = tmp_path / "wine.csv", tmp_path / "predictions.csv"
+    lines = WINE_CSV.read_text().splitlines()
+    given.write_text("\n".join(lines[:1] + lines[1::9]) + "\n")  # 20 rows, labels included
+    result = cli("predict", wine_io_run.run_id, "--runs-dir", wine_io_run.runs_dir, "--input", given,
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert len(rows) == 20
+    assert list(rows[0]) == ["row", "cultivar_predicted", "cultivar_probability_0", "cultivar_probability_1",
+                             "cultivar_probability_2", "alcohol_prediction"]
+    assert [int(r["row"]) for r in rows] == list(range(2, 22))  # lines of the input, header = 1
+    probabilities = np.array([[float(r[f"cultivar_probability_{i}"]) for i in range(3)] for r in rows])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    alcohol = np.array([float(r["alcohol_prediction"]) for r in rows])
+    assert np.all(np.isfinite(alcohol)) and np.all((alcohol > 5) & (alcohol < 25))
+
+
+@pytest.mark.xfail(strict=True, reason="the CSV loader keeps no class names for a label mapping "
+                   "(specc/data/csvfile.py), so the multi-output run predicts class ids")
+def test_predict_names_the_classes_of_a_multi_output_csv_run(wine_io_run, tmp_path):
+    given, out = tmp_path / "wine.csv", tmp_path / "predictions.csv"
+    given.write_text("\n".join(WINE_CSV.read_text().splitlines()[:4]) + "\n")
+    assert cli("predict", wine_io_run.run_id, "--runs-dir", wine_io_run.runs_dir, "--input", given,
+               "--output", out).exit_code == 0
+    assert {r["cultivar_predicted"] for r in read_csv(out)} <= {"class_0", "class_1", "class_2"}
+
+
+def test_predict_refuses_to_overwrite_without_force(lenet_run, digits_test, tmp_path):
+    given, out = tmp_path / "digits.csv", tmp_path / "predictions.csv"
+    write_digits_csv(given, digits_test)
+    out.write_text("keep me\n")
+    args = ("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given, "--output", out)
+    refused = cli(*args)
+    no_traceback(refused)
+    assert refused.exit_code == 2
+    assert refused.stderr == f"error: {out} exists already\n    hint: remove it, or pass --force\n"
+    assert out.read_text() == "keep me\n"
+    forced = cli(*args, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert len(read_csv(out)) == len(digits_test)
+
+
+def test_predict_missing_input(lenet_run, tmp_path):
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                 "--input", tmp_path / "nope.csv", "--output", tmp_path / "out.csv")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: no such file or folder: {tmp_path / 'nope.csv'}")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_unknown_output_format(lenet_run, digits_test, tmp_path):
+    given = tmp_path / "digits.csv"
+    write_digits_csv(given, digits_test)
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given,
+                 "--output", tmp_path / "out.parquet")
+    no_traceback(result)
+    assert result.exit_code == 2 and "predictions are written as .csv or .npz" in result.stderr
+    assert not (tmp_path / "out.parquet").exists()
