@@ -65,7 +65,7 @@ def known_names(kind: str) -> tuple:
         names = [a for a in dir(module) if not a.startswith("_") and a not in _NOT_NAMES
                  and callable(getattr(module, a))]
     else:
-        names = [n for n in object_classes(kind) if _gettable(kind, n)]
+        names = _without_drawing(lambda: [n for n in object_classes(kind) if _gettable(kind, n)])
     try:
         from specc.catalog import names as catalog_names
 
@@ -73,6 +73,22 @@ def known_names(kind: str) -> tuple:
     except Exception:  # noqa: BLE001 - the catalog is optional here
         pass
     return tuple(sorted(dict.fromkeys(names)))
+
+
+def _without_drawing(probe: Callable):
+    """Run `probe` and put Python's and NumPy's random state back: making an initializer
+    to see whether a name resolves draws a seed, which would change the weights of the
+    next model built in this process (two trainings in one session would differ)."""
+    import random
+
+    import numpy as np
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        return probe()
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def _gettable(kind: str, name: str) -> bool:
