@@ -19,8 +19,8 @@ class SpeccGroup(click.Group):
         except SpeccError as exc:
             click.echo(exc.format(), err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"interrupted: {exc}" if exc.args else "interrupted", err=True)
             ctx.exit(errors.EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise

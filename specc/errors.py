@@ -151,3 +151,4 @@ class ExportError(SpeccError):
     """An artifact could not be produced or failed its parity check."""
 
     exit_code = EXIT_EXPORT
+

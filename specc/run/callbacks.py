@@ -35,6 +35,7 @@ class RecordCallback(keras.callbacks.Callback):
         self.saved_epoch = self.last_epoch
         self.pending_rows: list = []
         self.best_weights = None
+        self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -56,6 +57,8 @@ class RecordCallback(keras.callbacks.Callback):
         self._maybe_best(epoch, logs)
         if time.monotonic() - self.last_write >= self.every_seconds:
             self.flush()
+        else:
+            self.snapshot = self._snapshot()
 
     def on_train_end(self, logs=None):
         self.flush(checkpoint=not self.diverged)
@@ -79,18 +82,31 @@ class RecordCallback(keras.callbacks.Callback):
         self.last_write = time.monotonic()
 
     def interrupted(self) -> None:
-        """Ctrl-C: keep the history, and the weights of this moment as `interrupted.keras`.
-
-        `last.keras` stays the end of the last epoch written, so a resumed run continues
-        from a clean epoch boundary.
+        """Ctrl-C: keep the history, the weights of this moment as `interrupted.keras`, and
+        `last.keras` as the end of the last finished epoch (from the in-memory snapshot), so
+        a resumed run continues from a clean epoch boundary.
         """
         self.record.append_epochs(self.pending_rows)
         self.pending_rows = []
         self._write_best()
-        folder = self.record.checkpoint_dir
-        tmp = folder / ".interrupted.tmp.keras"
-        self.model.save(tmp)
-        tmp.replace(folder / "interrupted.keras")
+        self.save("interrupted")
+        if self.snapshot is not None and self.last_epoch > self.saved_epoch:
+            self._restore(self.snapshot)
+            self.save("last")
+
+    def _snapshot(self) -> dict:
+        """The end-of-epoch state (weights, optimizer, layers' random state), in memory."""
+        optimizer = self.model.optimizer
+        return {"weights": self.model.get_weights(),
+                "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if optimizer else [],
+                "seeds": seed_states(self.model)}
+
+    def _restore(self, snapshot: dict) -> None:
+        self.model.set_weights(snapshot["weights"])
+        if self.model.optimizer is not None:
+            for variable, value in zip(self.model.optimizer.variables, snapshot["optimizer"]):
+                variable.assign(value)
+        restore_seed_states(self.model, snapshot["seeds"])
 
     def _write_best(self) -> None:
         if self.best_weights is None:

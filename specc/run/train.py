@@ -62,9 +62,11 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     try:
         return _train_in_record(resolved, prepared, record, state, where, options, say)
     except KeyboardInterrupt:
-        record.finish("interrupted", "stopped by Ctrl-C; `specc train --resume "
-                      f"{record.run_id}` continues from the last checkpoint")
-        raise
+        message = (f"stopped by Ctrl-C; `specc train --resume {record.run_id}` continues "
+                   "from the last checkpoint")
+        record.finish("interrupted", message)
+        raise KeyboardInterrupt(f"run {record.run_id} stopped; `specc train --resume "
+                                f"{record.run_id}` continues from the last checkpoint") from None
     except TrainingError as exc:
         record.finish("diverged", exc.message)
         raise
