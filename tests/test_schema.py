@@ -1,0 +1,59 @@
+"""The shipped schema: valid JSON Schema 2020-12, documented everywhere, generated parts fresh."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from specc.schema import load_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_schema_is_valid_draft_2020_12_with_a_stable_id():
+    schema = load_schema()
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == "https://specc.dev/schemas/v1/spec.schema.json"
+
+
+def _undocumented(node, path="$"):
+    if not isinstance(node, dict):
+        return
+    for key, child in node.get("properties", {}).items():
+        if isinstance(child, dict) and "description" not in child and "$ref" not in child:
+            yield f"{path}.{key}"
+        yield from _undocumented(child, f"{path}.{key}")
+    for key in ("additionalProperties", "items"):
+        yield from _undocumented(node.get(key), f"{path}.{key}")
+    for key in ("anyOf", "oneOf"):
+        for i, branch in enumerate(node.get(key, [])):
+            yield from _undocumented(branch, f"{path}.{key}[{i}]")
+    for name, child in node.get("$defs", {}).items():
+        yield from _undocumented(child, f"#{name}")
+
+
+def test_every_property_has_a_description():
+    assert list(_undocumented(load_schema())) == []
+
+
+def test_layer_definitions_are_spliced_in():
+    bundle = _tool("bundle_schema")
+    assert bundle.main(["--check"]) == 0, "run python tools/bundle_schema.py"
+
+
+def test_reference_doc_is_up_to_date():
+    reference = _tool("gen_reference")
+    assert reference.main(["--check"]) == 0, "run python tools/gen_reference.py"
+
+
+def test_installed_schema_equals_the_repository_file():
+    assert load_schema() == json.loads((ROOT / "schemas" / "specc-v1.schema.json").read_text())
