@@ -151,7 +151,7 @@ def wrapper_problems(doc, found: list[Problem]) -> list[Problem]:
 
 def _long_form_schema(layer: str) -> dict | None:
     """The `{layer: ..., other args}` branch of a wrapper's schema, or None."""
-    args = load_schema()["$defs"].get("layer_args", {}).get(layer, {})
+    args = load_schema()["$defs"].get(f"layer.{layer}", {})
     branches = [b for b in args.get("anyOf", []) if "layer" in b.get("properties", {})]
     return branches[0] if branches else None
 

@@ -4,7 +4,7 @@
     python tools/bundle_schema.py --check  # exit 1 if it is out of date
 
 The hand-written part of schemas/specc-v1.schema.json is everything except
-`$defs/layer_args` and the layer-name entries of `$defs/layer_item/properties`, which come
+the `$defs/layer.<name>` entries and the layer-name entries of `$defs/layer_item/properties`, which come
 from schemas/layers-v1.defs.json (written by tools/gen_catalog.py from the installed Keras).
 """
 from __future__ import annotations
@@ -17,16 +17,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
 DEFS = ROOT / "schemas" / "layers-v1.defs.json"
 META = ("from", "repeat", "name", "trainable")
+LAYER_PREFIX = "layer."
 
 
 def bundled(schema: dict, defs: dict) -> dict:
     """The schema with the layer definitions spliced in (a new dict)."""
     schema = json.loads(json.dumps(schema))
-    schema["$defs"]["layer_args"] = defs["layer_args"]
+    # One $defs entry per layer: a `$defs/layer_args` mapping of them would itself be read
+    # as a schema, with layer names such as `maximum` taken for keywords.
+    kept = {k: v for k, v in schema["$defs"].items() if not k.startswith(LAYER_PREFIX) and k != "layer_args"}
+    layers = {f"{LAYER_PREFIX}{name}": defs["layer_args"][name] for name in sorted(defs["layer_args"])}
+    schema["$defs"] = {**kept, **layers}
     item = schema["$defs"]["layer_item"]
     props = {key: item["properties"][key] for key in META}
     for name in sorted(defs["layer_args"]):
-        props[name] = {"$ref": f"#/$defs/layer_args/{name}"}
+        props[name] = {"$ref": f"#/$defs/{LAYER_PREFIX}{name}"}
     item["properties"] = props
     return schema
 
