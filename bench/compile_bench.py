@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import keras  # noqa: E402
+from hand_models import lenet_by_hand  # noqa: E402
 
 from specc.compile import compile_spec  # noqa: E402
 from specc.load import load_spec  # noqa: E402
@@ -34,24 +35,9 @@ from specc.render import resolve  # noqa: E402
 
 # --- the same models, by hand --------------------------------------------------------------------
 
-def lenet_by_hand():
-    """specs/lenet-digits.yaml written directly in Keras."""
-    layers = keras.layers
-    image = keras.Input((8, 8, 1), name="image")
-    x = layers.Rescaling(0.0625)(image)
-    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(64, activation="relu")(x)
-    x = layers.Dropout(0.25)(x)
-    out = layers.Dense(10, activation="softmax", name="output")(x)
-    model = keras.Model(image, out, name="lenet-digits")
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=1000)
-    model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-    return model
+def lenet_by_hand_default():
+    """specs/lenet-digits.yaml written directly in Keras (decay over 1000 steps)."""
+    return lenet_by_hand(total_steps=1000)
 
 
 def mlp_by_hand():
@@ -117,7 +103,7 @@ def measure(repeat: int, depths) -> list:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     via_specc(stack_spec(2))(), stack_by_hand(2)  # warm up imports and caches
     rows = []
-    for name, hand in (("lenet-digits", lenet_by_hand), ("mlp-wine", mlp_by_hand)):
+    for name, hand in (("lenet-digits", lenet_by_hand_default), ("mlp-wine", mlp_by_hand)):
         data = load_spec(str(ROOT / "specs" / f"{name}.yaml")).data
         count = len(hand().layers)
         rows.append((name, count, *best_of(via_specc(data), hand, repeat)))
