@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from specc import errors
-from specc.errors import Problem, SpecInvalid, SpecLoadError, UsageError
+from specc.errors import Problem, SpecLoadError, UsageError
 from specc.load import Document, load_spec
 from specc.schema import free_form, known_keys, subschema_at
 from specc.suggest import did_you_mean, one_of

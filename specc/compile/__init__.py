@@ -61,10 +61,10 @@ def build_parts(resolved: dict, where: Optional[Callable] = None, spec_dir: Opti
 def compile_model(model: Any, resolved: dict, total_steps: int = 1000, steps_per_execution: int = 1,
                   jit_compile: bool = False, where: Optional[Callable] = None) -> Any:
     """Compile a built model with the spec's loss, metrics, optimizer and schedule."""
-    from specc.compile.training import compile_model as _compile
-
-    if (resolved.get("task") or {}).get("type") in ("autoencoder", "gan", "few_shot"):
+    if _is_composite(resolved):
         from specc.compile.composite import compile as _compile
+    else:
+        from specc.compile.training import compile_model as _compile
     return _compile(model, resolved, total_steps, steps_per_execution, jit_compile, where)
 
 
@@ -97,11 +97,16 @@ def summarize(model: Any, resolved: dict, where: Optional[Callable] = None,
               total_steps: Optional[int] = None) -> str:
     """The `specc compile` summary: layers with spec locations, shapes, params, compute
     estimate, and the loss / optimizer / metrics the spec resolved to."""
-    from specc.compile.summary import summarize as _summarize
-
-    if (resolved.get("task") or {}).get("type") in ("autoencoder", "gan", "few_shot"):
+    if _is_composite(resolved):
         from specc.compile.composite import summarize as _summarize
+    else:
+        from specc.compile.summary import summarize as _summarize
     return _summarize(model, resolved, where, total_steps)
+
+
+def _is_composite(resolved: dict) -> bool:
+    """Autoencoder, GAN and few-shot specs are built and compiled by compile/composite.py."""
+    return (resolved.get("task") or {}).get("type") in ("autoencoder", "gan", "few_shot")
 
 
 def plot(model: Any, path: str) -> str:

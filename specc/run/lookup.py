@@ -1,0 +1,135 @@
+"""Find runs by id, prefix, name or folder, and list them (`specc runs list`). No TensorFlow."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any, Optional
+
+from specc.errors import UsageError
+from specc.run.records import METRICS, RECORD, PathLike, RunRecord, _read_json
+
+# --- finding runs --------------------------------------------------------------------------
+
+def _missing(ref: str, runs_dir: Path) -> UsageError:
+    return UsageError(f"no run '{ref}' under {runs_dir.as_posix().rstrip('/')}/",
+                      hint="`specc runs list` shows the runs")
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / RECORD).is_file()
+
+
+def _run_folders(runs_dir: Path, name: Optional[str] = None) -> list:
+    """Every run folder under runs_dir/<name>/ (all names when name is None)."""
+    if not runs_dir.is_dir():
+        return []
+    parents = [runs_dir / name] if name is not None else sorted(p for p in runs_dir.iterdir() if p.is_dir())
+    found = []
+    for parent in parents:
+        if not parent.is_dir():
+            continue
+        found.extend(child for child in parent.iterdir() if child.is_dir() and _is_run(child))
+    return found
+
+
+def _sort_key(folder: Path) -> tuple:
+    """Newest first by created time, then by id (ids start with the time too)."""
+    try:
+        created = str((_read_json(folder / RECORD) or {}).get("created") or "")
+    except (OSError, ValueError):
+        created = ""
+    return (created, folder.name)
+
+
+def _newest(folders: list) -> list:
+    return sorted(folders, key=_sort_key, reverse=True)
+
+
+def find_run(ref: str, runs_dir: PathLike = "runs") -> RunRecord:
+    """A run by folder path, id, unique id prefix, `NAME/ID`, `NAME` or `NAME/latest`.
+
+    `NAME` and `NAME/latest` are the newest run of that spec. Raises UsageError when nothing or
+    more than one run matches (the message lists the candidates).
+    """
+    runs_dir = Path(runs_dir)
+    ref = str(ref).strip()
+    if not ref:
+        raise _missing(ref, runs_dir)
+    direct = Path(ref).expanduser()
+    if _is_run(direct):
+        return RunRecord.open(direct)
+    if _is_run(runs_dir / ref):
+        return RunRecord.open(runs_dir / ref)
+    name, _, rest = ref.rstrip("/").partition("/")
+    if rest in ("", "latest") and "/" not in name and (runs_dir / name).is_dir() \
+            and not _is_run(runs_dir / name):
+        runs = _newest(_run_folders(runs_dir, name))
+        if runs:
+            return RunRecord.open(runs[0])
+        raise UsageError(f"no runs of '{name}' under {runs_dir.as_posix().rstrip('/')}/",
+                         hint="`specc runs list` shows the runs")
+    if "/" in ref.rstrip("/"):
+        # NAME/PREFIX: an id prefix within one spec's runs
+        candidates = [f for f in _run_folders(runs_dir, name) if f.name.startswith(rest)] \
+            if (runs_dir / name).is_dir() else []
+    else:
+        every = _run_folders(runs_dir)
+        exact = [f for f in every if f.name == ref]
+        candidates = exact or [f for f in every if f.name.startswith(ref)]
+    if not candidates:
+        raise _missing(ref, runs_dir)
+    if len(candidates) > 1:
+        shown = [f"{f.parent.name}/{f.name}" for f in _newest(candidates)]
+        more = f" (and {len(shown) - 10} more)" if len(shown) > 10 else ""
+        raise UsageError(f"'{ref}' matches {len(shown)} runs: {', '.join(shown[:10])}{more}",
+                         hint="give more of the run id, or NAME/ID")
+    return RunRecord.open(candidates[0])
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # cannot tell: assume it is
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def summarize(folder: Path) -> dict:
+    """One row of `list_runs` for a run folder."""
+    try:
+        record = _read_json(folder / RECORD) or {}
+    except (OSError, ValueError):
+        record = {"status": "unreadable"}
+    try:
+        metrics = _read_json(folder / METRICS, default={}) or {}
+    except (OSError, ValueError):
+        metrics = {}
+    status = record.get("status")
+    host = record.get("host") or {}
+    stale = (status == "running" and host.get("hostname") == socket.gethostname()
+             and not _pid_alive(host.get("pid")))
+    best = record.get("best") or {}
+    return {
+        "id": record.get("run_id") or folder.name,
+        "name": record.get("name") or folder.parent.name,
+        "status": status,
+        "stale": stale,  # "running", but the process that ran it is gone
+        "created": record.get("created"),
+        "finished": record.get("finished"),
+        "epochs": record.get("epochs_completed"),
+        "best": best if best.get("value") is not None else None,
+        "test": metrics.get("test"),
+        "spec_hash": record.get("spec_hash"),
+        "path": str(folder),
+    }
+
+
+def list_runs(runs_dir: PathLike = "runs", name: Optional[str] = None) -> list:
+    """Every run under runs_dir (only `name`'s when given), newest first, as summary dicts:
+    id, name, status, stale, created, finished, epochs, best, test (metrics), spec_hash, path."""
+    return [summarize(f) for f in _newest(_run_folders(Path(runs_dir), name))]
