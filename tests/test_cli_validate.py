@@ -7,30 +7,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from specc.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "tests" / "cases" / "invalid"
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-CASE_FILES = sorted(p for p in CASES.glob("*.yaml") if not p.name.startswith("_"))
-
-
-@pytest.fixture(autouse=True)
-def at_repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-
-
-def rel(path: Path) -> str:
-    return path.relative_to(ROOT).as_posix()
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
+# The same paths, case list and in-process CLI runner as the golden-case tests.
+from test_validate import CASE_FILES, CASES, ROOT, SPECS, at_repo_root, rel, run  # noqa: F401
 
 
 # --- --format json ---------------------------------------------------------------------------

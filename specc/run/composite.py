@@ -22,7 +22,7 @@ import numpy as np
 from specc.data.pipeline import to_arrays
 from specc.data.table import Table
 from specc.errors import DataError
-from specc.run.feed import Feed, _epoch_orders, _gather, batch_size_for, steps_per_epoch
+from specc.run.feed import Feed, seeded_batches
 
 EVALUATION = 2**31 - 7  # the second word of the evaluation episodes' seed
 
@@ -64,20 +64,7 @@ def class_labels(table: Table) -> np.ndarray:
 
 def sample_feed(x: np.ndarray, batch: dict, seed: int, first_epoch: int, epochs: int, origin: str) -> Feed:
     """Batches of samples alone, each epoch in its own seeded order."""
-    import tensorflow as tf
-
-    n = len(x)
-    size = batch_size_for(batch, n)
-    drop = bool(batch.get("drop_remainder")) and size < n
-    steps = steps_per_epoch(n, size, drop)
-    if steps == 0:
-        raise DataError(f"{origin}: {n} training samples make no full batch of {size}",
-                        hint="use a smaller batch size or drop_remainder: false")
-    data = tf.data.Dataset.from_tensors(x).cache().repeat()
-    order = _epoch_orders(n, size, drop, seed, first_epoch, epochs, batch.get("shuffle", True))
-    dataset = tf.data.Dataset.zip(order, data).map(_gather, num_parallel_calls=tf.data.AUTOTUNE,
-                                                   deterministic=True)
-    return CompositeFeed(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
+    return seeded_batches(x, len(x), batch, seed, first_epoch, epochs, origin, CompositeFeed)
 
 
 def sample_dataset(table: Table, tensor, batch_size: int = 256):

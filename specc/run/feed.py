@@ -50,21 +50,28 @@ def model_arrays(table: Table, model) -> tuple:
 def training_feed(table: Table, model, batch: dict, seed: int, first_epoch: int,
                   epochs: int) -> Feed:
     """Batches for epochs first_epoch..epochs-1, each epoch in its own seeded order."""
+    x, y = model_arrays(table, model)
+    return seeded_batches(_tf_ready((x, y)), len(table), batch, seed, first_epoch, epochs,
+                          table.origin)
+
+
+def seeded_batches(arrays, n: int, batch: dict, seed: int, first_epoch: int, epochs: int,
+                   origin: str, feed_class=Feed) -> Feed:
+    """Batches of `arrays` (a structure of n-sample arrays) as the batch strategy says, epoch
+    `e` in the order of the stateless seed (seed, e)."""
     import tensorflow as tf
 
-    x, y = model_arrays(table, model)
-    n = len(table)
     size = batch_size_for(batch, n)
     drop = bool(batch.get("drop_remainder")) and size < n
     steps = steps_per_epoch(n, size, drop)
     if steps == 0:
-        raise DataError(f"{table.origin}: {n} training samples make no full batch of {size}",
+        raise DataError(f"{origin}: {n} training samples make no full batch of {size}",
                         hint="use a smaller batch size or drop_remainder: false")
-    data = tf.data.Dataset.from_tensors(_tf_ready((x, y))).cache().repeat()
+    data = tf.data.Dataset.from_tensors(arrays).cache().repeat()
     order = _epoch_orders(n, size, drop, seed, first_epoch, epochs, batch.get("shuffle", True))
     dataset = tf.data.Dataset.zip(order, data).map(_gather, num_parallel_calls=tf.data.AUTOTUNE,
                                                    deterministic=True)
-    return Feed(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
+    return feed_class(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
 
 
 def _epoch_orders(n, size, drop, seed, first_epoch, epochs, shuffle):
