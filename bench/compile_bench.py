@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 from hand_models import lenet_by_hand  # noqa: E402
 
-from specc.compile import compile_spec  # noqa: E402
+from specc.paradigms import compile_spec  # noqa: E402
 from specc.load import load_spec  # noqa: E402
 from specc.render import resolve  # noqa: E402
 

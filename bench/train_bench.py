@@ -88,7 +88,7 @@ def by_hand(data: tuple, epochs: int, **compile_args) -> EpochClock:
 
 def via_specc(resolved: dict, epochs: int, runs_dir: str) -> EpochClock:
     clock = EpochClock()
-    train(resolved, str(SPEC), options=TrainOptions(runs_dir=runs_dir, quiet=True, export=False,
+    train(resolved, str(SPEC), options=TrainOptions(runs_dir=runs_dir, export=False,
                                                     callbacks=[clock]))
     return clock
 

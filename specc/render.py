@@ -16,11 +16,13 @@ from typing import Any, Optional
 
 import yaml
 
-from specc import tasks
-from specc.catalog import layer_info, short_arg
+from specc.layer_items import layer_key, normalize_item
+from specc.registries import TASK_TYPES, task_type
+from specc.tasks import supervised
 
-META_KEYS = ("from", "repeat", "name", "trainable")
 DEFAULT_OUTPUT = "output"
+# the model sections of composite task types (encoder, decoder, generator, discriminator)
+MODEL_PARTS = tuple(dict.fromkeys(part for name in TASK_TYPES for part in TASK_TYPES.get(name).parts))
 
 DEFAULTS = {
     "description": "",
@@ -38,7 +40,6 @@ DEFAULTS = {
 }
 ORDER = ("description", "seed", "plugins", "data", "task", "model", "loss", "loss_weights",
          "metrics", "optimizer", "schedule", "batch", "train", "device", "export")
-FEW_SHOT = {"method": "prototypical", "ways": 5, "shots": 1, "queries": 5, "episodes": 100}
 EARLY_STOPPING = {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "mode": "auto",
                   "restore_best_weights": True}
 
@@ -99,24 +100,21 @@ def output_tasks(task: dict) -> dict:
 
 
 def resolve_task(task: dict) -> dict:
+    """The task with its type's defaults (specc/tasks) filled in."""
     if "outputs" in task:
         return {"outputs": {name: resolve_task(sub) for name, sub in task["outputs"].items()}}
-    task = dict(task)
-    if task.get("type") == "regression":
-        task.setdefault("targets", 1)
-        task.setdefault("range", "any")
-        task.setdefault("outliers", False)
-    if task.get("type") == "multiclass":
-        task.setdefault("encoding", "sparse")
-    if task.get("type") == "few_shot":
-        for key, value in FEW_SHOT.items():
-            task.setdefault(key, value)
-    return task
+    declared = task_type(task)
+    return declared.resolve(task) if declared else dict(task)
+
+
+def _classifies(task: dict) -> bool:
+    declared = task_type(task)
+    return declared is not None and declared.supervised and declared.class_labels
 
 
 def resolve_data(data: dict, task: dict) -> dict:
     data = dict(data)
-    classify = all(t.get("type") in tasks.CLASSIFICATION for t in output_tasks(task).values())
+    classify = all(_classifies(t) for t in output_tasks(task).values())
     split = {"validation": 0.1, "test": 0.2, "stratify": classify, **data.get("split", {})}
     data["split"] = split
     data["preprocessing"] = [normalize_item(i) for i in data.get("preprocessing", [])]
@@ -134,7 +132,7 @@ def resolve_model(model: dict, task: dict) -> dict:
     if "nodes" in model:
         model["nodes"] = {name: normalize_item(i) for name, i in model["nodes"].items()}
         model.setdefault("outputs", {DEFAULT_OUTPUT: list(model["nodes"])[-1]})
-    for part in ("encoder", "decoder", "generator", "discriminator"):
+    for part in MODEL_PARTS:
         if part in model:
             model[part] = resolve_model(model[part], {})
             model[part].pop("head", None)
@@ -184,7 +182,7 @@ def _append_heads(model: dict, head: Any, task: dict) -> None:
 
 def _head_item(head: Any, task: dict) -> Optional[dict]:
     if head == "auto":
-        made = tasks.auto_head(task)
+        made = supervised.auto_head(task)
         return normalize_item(made) if made else None
     return normalize_item(head)
 
@@ -200,7 +198,8 @@ def resolve_loss(loss: Any, task: dict) -> Any:
 
 def _one_loss(loss: Any, task: dict) -> Any:
     if loss == "auto":
-        loss = tasks.auto_loss(task)
+        declared = task_type(task)
+        loss = declared.auto_loss(task) if declared else None
     return compact_call(resolve_call(loss)) if loss is not None else None
 
 
@@ -210,9 +209,14 @@ def resolve_metrics(metrics: Any, task: dict) -> Any:
         return {name: [compact_call(resolve_call(m)) for m in metrics.get(name, [])] for name in heads}
     if metrics is None:
         if "outputs" in task:
-            return {name: tasks.auto_metrics(t) for name, t in heads.items()}
-        return tasks.auto_metrics(task)
+            return {name: _auto_metrics(t) for name, t in heads.items()}
+        return _auto_metrics(task)
     return [compact_call(resolve_call(m)) for m in metrics]
+
+
+def _auto_metrics(task: dict) -> list:
+    declared = task_type(task)
+    return declared.auto_metrics(task) if declared else []
 
 
 def resolve_batch(batch: dict) -> dict:
@@ -232,7 +236,7 @@ def resolve_train(train: dict) -> dict:
     return train
 
 
-# --- short forms ---------------------------------------------------------------------------
+# --- calls -----------------------------------------------------------------------------------
 
 def resolve_call(value: Any) -> Optional[dict]:
     """`adam` -> `{adam: {}}`; `{adam: null}` -> `{adam: {}}`; GAN optimizer pairs pass through."""
@@ -252,44 +256,3 @@ def compact_call(call: Optional[dict]) -> Any:
         if not args:
             return name
     return call
-
-
-def layer_key(item: dict) -> Optional[str]:
-    """The layer (or block) name of a layer item: its one key that is not from/repeat/name."""
-    keys = [k for k in item if k not in META_KEYS]
-    return keys[0] if len(keys) == 1 else None
-
-
-def normalize_item(item: Any) -> dict:
-    """A layer item in its long form: `{layer: {args}}` plus any from/repeat/name/trainable."""
-    if isinstance(item, str):
-        return {item: {}}
-    item = dict(item)
-    key = layer_key(item)
-    if key is None:
-        return item
-    value = item[key]
-    if value is None:
-        value = {}
-    elif not isinstance(value, dict):
-        arg = short_arg(key)
-        value = {arg: value} if arg else value
-    item[key] = _normalize_args(key, value)
-    if "from" in item and isinstance(item["from"], str):
-        item["from"] = [item["from"]]
-    return item
-
-
-def _normalize_args(key: str, args: Any) -> Any:
-    """Wrapped layer specs get their long form: `bidirectional: {lstm: 16}` ->
-    `bidirectional: {layer: {lstm: {units: 16}}}`."""
-    info = layer_info(key) or {}
-    if not info.get("wrapper") or not isinstance(args, dict):
-        return args
-    own = {arg["name"] for arg in info.get("args", [])}
-    if args and not set(args) & own:
-        args = {"layer": args}
-    for name in ("layer", "backward_layer"):
-        if isinstance(args.get(name), (dict, str)):
-            args = {**args, name: normalize_item(args[name])}
-    return args

@@ -24,7 +24,7 @@ SPEC = {
 def test_accumulate_updates_once_per_n_batches(tmp_path):
     spec_file = tmp_path / "accumulate.yaml"
     spec_file.write_text("# written by the test\n")
-    outcome = train(resolve(SPEC), str(spec_file), options=TrainOptions(runs_dir=str(tmp_path), quiet=True, export=False))
+    outcome = train(resolve(SPEC), str(spec_file), options=TrainOptions(runs_dir=str(tmp_path), export=False))
     model = open_run(str(outcome.record.path)).load_model("last")
     train_samples = outcome.record.read()["data"]["train"]
     batches = 2 * math.ceil(train_samples / 8)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from specc.api import load_and_check, resolved_spec
-from specc.compile import build_model
+from specc.paradigms import build_model
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "mlp-wine.yaml"  # names initializers
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from specc import catalog
+from specc.suggest import suggest
 
 ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = "out of date with the installed Keras; run tools/gen_catalog.py"
@@ -115,12 +116,12 @@ def test_catalog_does_not_import_tensorflow():
 
 def test_suggest():
     layers = catalog.layer_names()
-    assert "conv2d" in catalog.suggest("conv2", layers)
-    assert catalog.suggest("Dense", layers)[0] == "dense"
-    assert catalog.suggest("conv_2d", layers)[0] == "conv2d"
-    assert catalog.suggest("Conv2D", layers)[0] == "conv2d"
-    assert catalog.suggest("adamW", catalog.names("optimizers"))[0] == "adamw"
-    assert catalog.suggest("zzzzzz", layers) == []
+    assert "conv2d" in suggest("conv2", layers)
+    assert suggest("Dense", layers)[0] == "dense"
+    assert suggest("conv_2d", layers)[0] == "conv2d"
+    assert suggest("Conv2D", layers)[0] == "conv2d"
+    assert suggest("adamW", catalog.names("optimizers"))[0] == "adamw"
+    assert suggest("zzzzzz", layers) == []
 
 
 def test_other_kinds():

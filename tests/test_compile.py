@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 keras = pytest.importorskip("keras")
 
-from specc.compile import (adapt_preprocessing, build_model, compile_spec, load_plugins, plot,  # noqa: E402
-                           summarize)
+from specc.compile import adapt_preprocessing, load_plugins, plot  # noqa: E402
+from specc.paradigms import build_model, compile_spec, summarize  # noqa: E402
 from specc.errors import Position, SpecInvalid, SpeccError  # noqa: E402
 from specc.load import load_spec  # noqa: E402
 from specc.render import resolve  # noqa: E402
@@ -62,7 +62,7 @@ def test_every_spec_builds_compiles_and_round_trips_its_config(path):
     _, resolved, model = compiled(path)
     assert model.optimizer is not None and model.compiled
     config = model.get_config()
-    again = keras.Model.from_config(copy.deepcopy(config))
+    again = type(model).from_config(copy.deepcopy(config))  # a paradigm's own class, or Functional
     assert again.get_config() == config
     assert model.name == resolved["name"]
 
@@ -77,6 +77,8 @@ def test_saved_models_reload_in_a_fresh_process(tmp_path):
     code = (
         "import json, sys, keras\n"
         "from specc.compile import load_plugins\n"
+        "from specc.paradigms import register_serializables\n"
+        "register_serializables()\n"
         "out = {}\n"
         "for target, (names, plugins, folder) in json.loads(sys.argv[1]).items():\n"
         "    load_plugins(plugins, folder)\n"

@@ -47,13 +47,17 @@ def train_run(spec: Path, runs: Path, *overrides: str, callbacks=()):
     doc = apply_overrides(doc, sets)
     assert [p for p in validate(doc) if p.severity == "error"] == []
     return train(resolve(doc.data), str(spec), where=doc.position_of,
-                 options=TrainOptions(runs_dir=str(runs), quiet=True, callbacks=list(callbacks)))
+                 options=TrainOptions(runs_dir=str(runs), callbacks=list(callbacks)))
 
 
-def assert_complete(record, parts: tuple) -> dict:
+def assert_complete(record, parts: tuple, best_is_last: bool = False) -> dict:
+    """Every file of a completed run; a paradigm whose best epoch is its last writes no
+    best.keras (its record says best is last.keras)."""
     folder = Path(record.path)
-    for name in RECORD_FILES + tuple(f"checkpoints/{p}.keras" for p in parts):
+    files = [f for f in RECORD_FILES if not (best_is_last and f == "checkpoints/best.keras")]
+    for name in files + [f"checkpoints/{p}.keras" for p in parts]:
         assert (folder / name).exists(), name
+    assert (folder / "checkpoints" / "best.keras").exists() != best_is_last
     assert (folder / "tensorboard").is_dir()
     data = json.loads((folder / "record.json").read_text())
     assert data["status"] == "completed"
@@ -71,7 +75,7 @@ def digits_x(count: int = 64) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", [AE, GAN, PROTO], ids=lambda p: p.stem)
 def test_specs_validate_render_and_compile(spec):
-    from specc.compile import compile_spec, summarize
+    from specc.paradigms import compile_spec, summarize
 
     doc = load_spec(str(spec))
     assert validate(doc) == []
@@ -124,7 +128,7 @@ def test_split_by_class_gives_each_split_its_own_classes(tmp_path):
 
 @pytest.fixture(scope="module")
 def ae_run(tmp_path_factory):
-    from specc.compile import compile_spec
+    from specc.paradigms import compile_spec
     from specc.run.data import prepare_data
     from specc.run.evaluate import evaluate_table
 
@@ -132,7 +136,9 @@ def ae_run(tmp_path_factory):
     resolved = resolve(load_spec(str(AE)).data)
     untrained = compile_spec(resolved, total_steps=10, spec_dir=str(AE.parent))
     test = prepare_data(resolved, AE.parent).splits.test
-    before = evaluate_table(untrained, test)["loss"]
+    from specc.paradigms import paradigm_of
+
+    before = evaluate_table(paradigm_of(resolved), untrained, test)["loss"]
     outcome = train_run(AE, runs, "train.epochs=6")
     return outcome, before
 
@@ -178,7 +184,9 @@ def gan_run(tmp_path_factory):
 
 
 def test_gan_trains_logs_both_losses_and_saves_its_networks(gan_run):
-    assert_complete(gan_run.record, ("generator", "discriminator"))
+    data = assert_complete(gan_run.record, ("generator", "discriminator"), best_is_last=True)
+    assert data["checkpoints"]["best"] == "checkpoints/last.keras"
+    assert data["best"] == {"epoch": 3, "monitor": "last epoch", "value": None}
     history = json.loads((Path(gan_run.record.path) / "history.json").read_text())
     assert {"d_loss", "g_loss", "loss", "val_d_loss", "val_g_loss", "val_loss"} <= set(history[0])
     for split in ("train", "validation", "test"):
@@ -215,7 +223,7 @@ def test_gan_resumes_where_it_stopped(tmp_path, gan_run):
     record = find_run("gan-digits/latest", str(tmp_path))
     assert record.read()["status"] == "interrupted"
     resumed = train(open_run(record.run_id, str(tmp_path)).resolved, str(GAN),
-                    options=TrainOptions(runs_dir=str(tmp_path), quiet=True, resume=record.run_id))
+                    options=TrainOptions(runs_dir=str(tmp_path), resume=record.run_id))
     assert resumed.record.read()["status"] == "completed"
     assert resumed.metrics["test"] == pytest.approx(gan_run.metrics["test"], rel=1e-5)
 

@@ -408,35 +408,48 @@ def test_fingerprint_stable_and_sensitive(tmp_path):
 
 # ---------------------------------------------------------------- pipeline
 
-def test_pipeline_batching():
-    from specc.data.pipeline import make_dataset, to_arrays
+def _batches(feed, epochs: int = 1) -> list:
+    """The batches of `epochs` epochs of a training feed."""
+    return list(feed.dataset.take(feed.steps * epochs))
+
+
+def test_feed_batching_strategies():
+    from specc.data.feed import seeded_batches
+    from specc.data.pipeline import tf_ready, to_arrays
 
     digits = load_source({"builtin": "digits"}, Path("."), 0)
     part = split_table(digits, {"test": 0.2}, 0)
     train = part.train.take(np.arange(100))
     shapes = {"image": [8, 8, 1]}
-    mini = list(make_dataset(train, 32, True, 0, False, ["image"], None, shapes))
+    arrays = tf_ready(to_arrays(train, ["image"], shapes))
+
+    def feed(batch, seed=0, first=0, epochs=1):
+        return seeded_batches(arrays, 100, batch, seed, first, epochs, "digits")
+
+    mini = _batches(feed({"strategy": "mini_batch", "size": 32}))
     assert [x.shape[0] for x, _ in mini] == [32, 32, 32, 4]
     assert tuple(mini[0][0].shape[1:]) == (8, 8, 1) and mini[0][1].dtype.name == "int64"
-    full = list(make_dataset(train, None, False, 0, False, ["image"], None, shapes))
+    full = _batches(feed({"strategy": "full_batch", "shuffle": False}))
     assert len(full) == 1 and tuple(full[0][0].shape) == (100, 8, 8, 1)
     np.testing.assert_array_equal(full[0][0].numpy().reshape(100, 64), train.features["x"])
-    sgd = make_dataset(train.take(np.arange(10)), 1, True, 0, False, ["image"], None, shapes)
-    batches = list(sgd)
-    assert len(batches) == 10 and all(tuple(x.shape) == (1, 8, 8, 1) for x, _ in batches)
-    dropped = list(make_dataset(train, 32, False, 0, True, ["image"], None, shapes))
-    assert len(dropped) == 3
-    raises(["batch size 500 with drop_remainder leaves no batch for 100 samples"],
-           make_dataset, train, 500, False, 0, True, ["image"], None, shapes)
+    sgd = feed({"strategy": "stochastic"})
+    assert sgd.steps == 100 and all(tuple(x.shape) == (1, 8, 8, 1) for x, _ in _batches(sgd)[:10])
+    dropped = feed({"strategy": "mini_batch", "size": 32, "drop_remainder": True})
+    assert dropped.steps == 3 and [x.shape[0] for x, _ in _batches(dropped)] == [32, 32, 32]
+    bigger = feed({"strategy": "mini_batch", "size": 500, "drop_remainder": True})  # one batch of all 100
+    assert bigger.steps == 1 and bigger.batch_size == 100
 
-    def first_epoch_labels(seed):
-        return np.concatenate([y.numpy() for _, y in make_dataset(train, 25, True, seed, False, ["x"])])
+    def epoch_labels(seed, epoch):
+        one = feed({"strategy": "mini_batch", "size": 25}, seed=seed, first=epoch, epochs=epoch + 1)
+        return np.concatenate([y.numpy() for _, y in _batches(one)])
 
-    assert np.array_equal(first_epoch_labels(3), first_epoch_labels(3))
-    assert not np.array_equal(first_epoch_labels(3), train.labels)
-    epochs = make_dataset(train, 100, True, 3, False, ["x"])
-    first, second = [next(iter(epochs))[1].numpy() for _ in range(2)]
-    assert not np.array_equal(first, second) and sorted(first) == sorted(second)
+    # the order of epoch e is a function of (seed, e) alone: a resumed run sees the same batches
+    assert np.array_equal(epoch_labels(3, 0), epoch_labels(3, 0))
+    assert not np.array_equal(epoch_labels(3, 0), train.labels)
+    two = np.concatenate([y.numpy() for _, y in _batches(feed({"strategy": "mini_batch", "size": 25},
+                                                              seed=3, epochs=2), epochs=2)])
+    assert np.array_equal(two[:100], epoch_labels(3, 0)) and np.array_equal(two[100:], epoch_labels(3, 1))
+    assert not np.array_equal(two[:100], two[100:]) and sorted(two[:100]) == sorted(two[100:])
 
     x, y = to_arrays(train, ["image"], {"image": {"shape": [8, 8, 1], "dtype": "float32"}})
     assert x.shape == (100, 8, 8, 1) and y.shape == (100,)
@@ -446,8 +459,9 @@ def test_pipeline_batching():
     assert seq.shape == (100, 64, 1)
 
 
-def test_pipeline_multi_input(tmp_path):
-    from specc.data.pipeline import make_dataset, to_arrays
+def test_feed_multi_input(tmp_path):
+    from specc.data.feed import seeded_batches
+    from specc.data.pipeline import tf_ready, to_arrays
 
     write_csv(tmp_path / "h.csv", """
 age,city,rooms,price,sold
@@ -460,8 +474,11 @@ age,city,rooms,price,sold
     spec = {"csv": {"path": "h.csv", "label": {"sold": "sold", "price": "price"}, "categorical": ["city"],
                     "features": {"numbers": ["age", "rooms"], "city": ["city"]}}}
     table = load_source(spec, tmp_path, 0)
-    batches = list(make_dataset(table, 2, False, 0, False, ["numbers", "city"], ["sold", "price"],
-                                {"numbers": [2], "city": {"shape": [], "dtype": "string"}}))
+    arrays = to_arrays(table, ["numbers", "city"], {"numbers": [2], "city": {"shape": [], "dtype": "string"}},
+                       ["sold", "price"])
+    feed = seeded_batches(tf_ready(arrays), len(table), {"strategy": "mini_batch", "size": 2, "shuffle": False},
+                          0, 0, 1, "h.csv")
+    batches = _batches(feed)
     assert len(batches) == 3
     inputs, targets = batches[0]
     assert set(inputs) == {"numbers", "city"} and set(targets) == {"sold", "price"}
@@ -476,12 +493,12 @@ age,city,rooms,price,sold
     assert set(x) == {"numbers", "city"} and y.tolist() == [1, 0, 1, 0, 1]
 
 
-def test_pipeline_without_labels_yields_inputs():
-    from specc.data.pipeline import make_dataset
+def test_arrays_without_labels_are_inputs_alone():
+    from specc.data.pipeline import to_arrays
 
     table = Table(features={"x": np.arange(12, dtype=np.float32).reshape(6, 2)}, origin="t")
-    batch = next(iter(make_dataset(table, None, False, 0, False, ["x"])))
-    assert tuple(batch.shape) == (6, 2)
+    x, y = to_arrays(table, ["x"])
+    assert x.shape == (6, 2) and y is None
 
 
 # ---------------------------------------------------------------- import discipline

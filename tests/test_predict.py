@@ -187,7 +187,7 @@ def test_predict_csv_of_wine_rows_two_outputs(wine_io_run, tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="the CSV loader keeps no class names for a label mapping "
-                   "(specc/data/csvfile.py), so the multi-output run predicts class ids")
+                   "(specc/data/sources/csv.py), so the multi-output run predicts class ids")
 def test_predict_names_the_classes_of_a_multi_output_csv_run(wine_io_run, tmp_path):
     given, out = tmp_path / "wine.csv", tmp_path / "predictions.csv"
     given.write_text("\n".join(WINE_CSV.read_text().splitlines()[:4]) + "\n")

@@ -234,7 +234,7 @@ def test_crash_during_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     def crash(fd):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(records.os, "fsync", crash)
+    monkeypatch.setattr(records.files.os, "fsync", crash)
     with pytest.raises(OSError, match="disk on fire"):
         atomic_write_json(path, {"status": "completed"})
     assert path.read_bytes() == before
@@ -313,7 +313,7 @@ def test_package_versions():
 
 
 def test_no_tensorflow_or_matplotlib_on_import():
-    code = ("import sys, specc.run.records, specc.run.compare, specc.cli_runs; "
+    code = ("import sys, specc.run.records, specc.run.compare, specc.cli.runs_commands; "
             "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

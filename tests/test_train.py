@@ -145,7 +145,7 @@ RESUME_SETTINGS = ("train.epochs=4", "train.checkpoints.every_seconds=0")
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     spec = resolved(LENET, *RESUME_SETTINGS)  # dropout: its random state must be restored too
-    options = TrainOptions(runs_dir=str(tmp_path / "cut"), quiet=True, export=False,
+    options = TrainOptions(runs_dir=str(tmp_path / "cut"), export=False,
                            callbacks=[InterruptAfter(2)])
     with pytest.raises(KeyboardInterrupt):
         train(spec, str(LENET), options=options)
@@ -200,7 +200,7 @@ def test_resume_refuses_data_that_changed(tmp_path):
     spec.write_text(SMALL_CSV_SPEC)
     rows = [f"{i % 5},{i % 3},{i % 2}" for i in range(40)]
     (tmp_path / "small.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
-    options = TrainOptions(runs_dir=str(tmp_path / "runs"), quiet=True, export=False,
+    options = TrainOptions(runs_dir=str(tmp_path / "runs"), export=False,
                            callbacks=[InterruptAfter(1)])
     with pytest.raises(KeyboardInterrupt):
         train(resolved(spec), str(spec), options=options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from specc.checks.composite import check_composite
+from specc.checks.paradigm import check_paradigm
 from specc.checks.model import check_blocks, check_graphs, check_layer_items, check_model_form
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
 from specc.checks.task import check_head_and_loss, check_names, check_task
@@ -31,7 +31,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("export",), ("model",), check_export),
     (("train",), ("data",), check_train),
     (("data", "task"), (), check_data),
-    (("task",), ("model", "data", "loss", "metrics", "optimizer"), check_composite),
+    (("task",), ("model", "data", "loss", "metrics", "optimizer", "export", "train", "batch"), check_paradigm),
 ]
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from specc import catalog
-from specc.checks._common import items, mapping, text
-from specc.checks._common import problem as _p
+from specc.registries import TASK_TYPES, task_type
+from specc.spec_data import items, mapping, text
+from specc.spec_data import problem as _p
 from specc.errors import Problem
 from specc.suggest import did_you_mean, one_of
 
-META_KEYS = ("from", "repeat", "name", "trainable")
-COMPOSITES = {"autoencoder": ("encoder", "decoder"), "gan": ("generator", "discriminator")}
+from specc.layer_items import META_KEYS
 
 
 # --- model structure -------------------------------------------------------------------------
@@ -22,19 +22,23 @@ def check_model_form(doc) -> list[Problem]:
     """Exactly one architecture form, and the one the task needs."""
     model, task = doc.data["model"], mapping(doc.data["task"])
     forms = [k for k in ("layers", "nodes") if k in model]
-    parts = [k for k in ("encoder", "decoder", "generator", "discriminator") if k in model]
-    kind = text(task.get("type"))
+    owners = {part: name for name in TASK_TYPES for part in TASK_TYPES.get(name).parts}
+    parts = [k for k in owners if k in model]
+    declared = task_type(task)
+    kind = declared.name if declared else None
     out = []
-    if kind in COMPOSITES:
-        need = COMPOSITES[kind]
+    if declared is not None and declared.parts:
+        need = declared.parts
         for part in need:
             if part not in model:
+                shown = ", ".join(f"{p}: ..." for p in need)
                 out.append(_p(doc, ("model",), f"a {kind} model needs `{part}:`",
-                              f"a {kind} spec has model: {{{need[0]}: ..., {need[1]}: ...}}", missing=part))
+                              f"a {kind} spec has model: {{{shown}}}", missing=part))
         return out
     if parts:
-        out.append(_p(doc, ("model", parts[0]), f"`{parts[0]}:` belongs to an autoencoder or gan task",
-                      f"set task.type to {'autoencoder' if parts[0] in ('encoder', 'decoder') else 'gan'}, or use layers:/nodes:", key=True))
+        composite = [n for n in TASK_TYPES if TASK_TYPES.get(n).parts]
+        out.append(_p(doc, ("model", parts[0]), f"`{parts[0]}:` belongs to an {' or '.join(composite)} task",
+                      f"set task.type to {owners[parts[0]]}, or use layers:/nodes:", key=True))
     if len(forms) == 2:
         out.append(_p(doc, ("model", "nodes"), "give either `layers:` (a stack) or `nodes:` (a graph), not both",
                       "a stack is a graph where each node takes the previous one", key=True))

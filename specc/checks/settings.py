@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from specc import tasks
-from specc.checks._common import integer, items, mapping, text
-from specc.checks._common import problem as _p
-
-ONNX_PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+from specc.registries import EXPORT_FORMATS, task_type
+from specc.spec_data import integer, items, mapping, text
+from specc.spec_data import problem as _p
 
 
 def check_batch(doc) -> list:
@@ -48,30 +46,34 @@ def check_export(doc) -> list:
     export = doc.data["export"]
     formats = items(export.get("formats"))
     out = []
-    if export.get("quantize", "none") != "none" and "litert" not in formats:
-        out.append(_p(doc, ("export", "quantize"), "quantize applies to the litert format, which is not listed",
-                      "add litert to export.formats", code="export"))
-    if "onnx" in formats:
-        missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+    quantizable = [n for n, info in EXPORT_FORMATS.items() if info.quantizable]
+    if export.get("quantize", "none") != "none" and not set(quantizable) & set(formats):
+        names = " or ".join(quantizable)
+        out.append(_p(doc, ("export", "quantize"), f"quantize applies to the {names} format, which is not listed",
+                      f"add {names} to export.formats", code="export"))
+    for index, name in enumerate(formats):
+        info = EXPORT_FORMATS.find(name)
+        if info is None:
+            continue  # the schema reports an unknown format
+        missing = [package for package in info.needs if importlib.util.find_spec(package) is None]
         if missing:
-            out.append(_p(doc, ("export", "formats", formats.index("onnx")),
-                          f"onnx export needs {', '.join(missing)}, not installed",
-                          "pip install 'specc[onnx]'", code="export-preflight"))
-    if "litert" in formats:
-        out += _dynamic_shapes(doc, formats.index("litert"))
+            out.append(_p(doc, ("export", "formats", index), f"{name} export needs {', '.join(missing)}, "
+                          "not installed", f"pip install 'specc[{info.extra}]'", code="export-preflight"))
+        if info.fixed_shapes:
+            out += _dynamic_shapes(doc, index, name)
     return out
 
 
-def _dynamic_shapes(doc, index) -> list:
+def _dynamic_shapes(doc, index: int, fmt: str) -> list:
     model = doc.data.get("model")
     inputs = model.get("inputs") if isinstance(model, dict) else None
     for name, value in (inputs.items() if isinstance(inputs, dict) else []):
         shape = items(value if isinstance(value, list) else mapping(value).get("shape"))
         if any(dim is None for dim in shape):
             shown = "[" + ", ".join("null" if d is None else str(d) for d in shape) + "]"
-            return [_p(doc, ("export", "formats", index), f"litert needs fixed input shapes; input "
+            return [_p(doc, ("export", "formats", index), f"{fmt} needs fixed input shapes; input "
                        f"'{name}' has shape {shown}", "give every dimension a size (null means any "
-                       "size), or drop litert", code="export-preflight")]
+                       f"size), or drop {fmt}", code="export-preflight")]
     return []
 
 
@@ -97,8 +99,8 @@ def check_data(doc) -> list:
         out.append(_p(doc, ("data", "split"), f"validation + test take {sum(fractions):g} of the data, leaving none to train on",
                       "keep their sum below 1, e.g. validation: 0.1, test: 0.2", code="data"))
     outputs = mapping(task.get("outputs")) or {"": task}
-    kinds = {text(t.get("type")) for t in outputs.values() if isinstance(t, dict)} - {None}
-    other = sorted(kinds - set(tasks.CLASSIFICATION))
+    declared = [task_type(t) for t in outputs.values()]
+    other = sorted({d.name for d in declared if d is not None and not (d.supervised and d.class_labels)})
     if split.get("stratify") is True and other:
         out.append(_p(doc, ("data", "split", "stratify"), "stratify keeps class proportions; a "
                       f"{'/'.join(other)} task has no classes", "remove stratify", code="data"))

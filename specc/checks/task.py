@@ -3,17 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from specc import catalog, tasks
-from specc.checks._common import integer, items, mapping, text
-from specc.checks._common import problem as _p
+from specc import catalog
+from specc.layer_items import META_KEYS
+from specc.registries import TASK_TYPES, task_type
+from specc.spec_data import integer, items, mapping, text
+from specc.spec_data import problem as _p
 from specc.suggest import did_you_mean, one_of
-
-NEEDS = {"multiclass": "classes", "multilabel": "labels"}
-FIELDS = {
-    "binary": set(), "multiclass": {"classes", "encoding"}, "multilabel": {"labels"},
-    "regression": {"targets", "range", "outliers"}, "autoencoder": {"noise"},
-    "gan": {"latent_dim"}, "few_shot": {"method", "ways", "shots", "queries", "episodes"},
-}
+from specc.tasks import supervised as table
 
 
 def check_task(doc) -> list:
@@ -30,7 +26,7 @@ def check_task(doc) -> list:
         return out
     if "type" not in task:
         return [_p(doc, ("task",), "the task has no `type:`",
-                   f"one of: {one_of(list(FIELDS))}; or `outputs:` for several outputs",
+                   f"one of: {one_of(TASK_TYPES.names())}; or `outputs:` for several outputs",
                    missing="type")]
     return _check_one_task(doc, ("task",), task)
 
@@ -38,21 +34,34 @@ def check_task(doc) -> list:
 def _check_one_task(doc, base, task) -> list:
     kind = task.get("type")
     if kind is None:
-        return [_p(doc, base, "this output has no `type:`", f"one of: {one_of(list(FIELDS))}",
+        return [_p(doc, base, "this output has no `type:`", f"one of: {one_of(TASK_TYPES.names())}",
                    missing="type")]
-    if not isinstance(kind, str) or kind not in FIELDS:
+    declared = task_type(task)
+    if declared is None:
         return []  # the schema reports the unknown type
     out = []
-    if kind in NEEDS and NEEDS[kind] not in task:
-        out.append(_p(doc, base, f"a {kind} task needs `{NEEDS[kind]}:`",
-                      f"task table row: {tasks.TABLE_ROWS[kind]}", code="task", missing=NEEDS[kind]))
+    if base != ("task",) and not declared.supervised:
+        supervised_types = [n for n in TASK_TYPES if TASK_TYPES.get(n).supervised]
+        out.append(_p(doc, base + ("type",), f"a {kind} task cannot be one output of several",
+                      f"each output is a row of the task table: {one_of(supervised_types)}", code="task"))
+    for field in declared.required:
+        if field not in task:
+            out.append(_p(doc, base, f"a {kind} task needs `{field}:`", _required_hint(declared, field),
+                          code="task", missing=field))
     for key in task:
-        owners = [k for k, fields in FIELDS.items() if key in fields]
-        if owners and key not in FIELDS[kind]:  # unknown keys are the schema's to report
+        owners = [n for n in TASK_TYPES if key in TASK_TYPES.get(n).fields]
+        if owners and key not in declared.fields:  # unknown keys are the schema's to report
             out.append(_p(doc, base + (key,), f"`{key}` does not apply to a {kind} task",
                           f"`{key}` belongs to {' and '.join(owners)} tasks; remove it, or change "
                           f"task.type", code="task", key=True))
     return out
+
+
+def _required_hint(declared, field: str) -> str:
+    if declared.table_row:
+        return f"task table row: {declared.table_row}"
+    description = declared.fields[field].get("description", "").split(": ", 1)[-1]
+    return f"e.g. task: {{type: {declared.name}, {field}: ...}}; {field}: {description}"
 
 
 # --- head, output activation, loss --------------------------------------------------------
@@ -63,7 +72,8 @@ def check_head_and_loss(doc) -> list:
     heads = mapping(task.get("outputs")) or {"output": task}
     out = []
     for name, sub in heads.items():
-        if not isinstance(sub, dict) or text(sub.get("type")) not in tasks.SUPERVISED:
+        declared = task_type(sub)
+        if declared is None or not declared.supervised:
             continue
         out += _check_head(doc, sub, model)
         loss, path = _loss_for(doc.data.get("loss", "auto"), name, "outputs" in task)
@@ -83,10 +93,10 @@ def _loss_for(loss: Any, output: str, several: bool) -> tuple[Optional[str], tup
 
 
 def _check_loss(doc, path, task, loss) -> list:
-    if loss not in catalog.names("losses") or tasks.loss_fits(task, loss):
+    if loss not in catalog.names("losses") or table.loss_fits(task, loss):
         return []  # an unknown name is reported by check_names
     kind = task["type"]
-    hint = f"task table row: {tasks.TABLE_ROWS[kind]}; or write `loss: auto`"
+    hint = f"task table row: {table.TABLE_ROWS[kind]}; or write `loss: auto`"
     if kind == "multiclass" and loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         enc = task.get("encoding", "sparse")
         msg = f"{loss} does not fit {enc} labels (task.encoding: {enc})"
@@ -114,9 +124,9 @@ def _check_head(doc, task, model) -> list:
 
 def _check_dense_head(doc, path, task, args) -> list:
     kind, out = task["type"], []
-    row = f"task table row: {tasks.TABLE_ROWS[kind]}"
+    row = f"task table row: {table.TABLE_ROWS[kind]}"
     units, act = integer(args.get("units")), args.get("activation", "linear")
-    want_units = tasks.output_units(task)
+    want_units = table.output_units(task)
     if act == "softmax" and units == 1:
         fix = ("use activation: sigmoid" if kind in ("binary", "multilabel")
                else f"use units: {want_units}" if kind == "multiclass" and want_units else row)
@@ -125,8 +135,8 @@ def _check_dense_head(doc, path, task, args) -> list:
     if units is not None and isinstance(want_units, int) and units != want_units:
         out.append(_p(doc, path + ("units",), f"the output layer has {units} unit(s); a {kind} task "
                       f"{_units_reason(task)} needs {want_units}", row, code="task-table"))
-    if isinstance(act, str) and act not in tasks.COMPATIBLE_ACTIVATIONS[kind]:
-        want = tasks.output_activation(task)
+    if isinstance(act, str) and act not in table.COMPATIBLE_ACTIVATIONS[kind]:
+        want = table.output_activation(task)
         if "activation" not in args:
             out.append(_p(doc, path, f"the output layer has no activation (so it is linear); a {kind} "
                           f"task takes {want}", f"add activation: {want} ({row})", code="task-table",
@@ -156,7 +166,7 @@ def _split(item) -> tuple[Optional[str], Any]:
         return item, {}
     if not isinstance(item, dict):
         return None, None
-    keys = [k for k in item if k not in ("from", "repeat", "name", "trainable")]
+    keys = [k for k in item if k not in META_KEYS]
     return (keys[0], item[keys[0]]) if len(keys) == 1 else (None, None)
 
 
@@ -170,19 +180,30 @@ def check_names(doc) -> list:
     outputs = list(task["outputs"]) if isinstance(task.get("outputs"), dict) else None
     out = _check_losses(doc, outputs) + _check_metrics(doc, outputs) + _check_loss_weights(doc, outputs)
     opt = data.get("optimizer")
-    if isinstance(opt, dict) and set(opt) == {"generator", "discriminator"}:
+    if isinstance(opt, dict) and _is_pair(opt):
         for part, value in opt.items():
             out += _check_call(doc, ("optimizer", part), value, "optimizers", "optimizer")
     elif isinstance(opt, dict) and len(opt) > 1:
         keys = ", ".join(f"'{k}'" for k in opt)
         out.append(_p(doc, ("optimizer",), f"give one optimizer, found {keys}",
-                      "e.g. optimizer: {adam: {learning_rate: 1.0e-3}}; only a gan task takes "
-                      "{generator: ..., discriminator: ...}", code="optimizer"))
+                      "e.g. optimizer: {adam: {learning_rate: 1.0e-3}}; " + _pairs_note(), code="optimizer"))
     elif opt is not None:
         out += _check_call(doc, ("optimizer",), opt, "optimizers", "optimizer")
     if data.get("schedule"):
         out += _check_call(doc, ("schedule",), data["schedule"], "schedules", "schedule")
     return out
+
+
+def _is_pair(optimizer: dict) -> bool:
+    """An optimizer per network of a task type that has several (a gan's)."""
+    return any(set(optimizer) == set(TASK_TYPES.get(n).optimizer_parts) for n in TASK_TYPES
+               if TASK_TYPES.get(n).optimizer_parts)
+
+
+def _pairs_note() -> str:
+    notes = [f"only a {n} task takes {{" + ", ".join(f"{p}: ..." for p in TASK_TYPES.get(n).optimizer_parts) + "}"
+             for n in TASK_TYPES if TASK_TYPES.get(n).optimizer_parts]
+    return "; ".join(notes)
 
 
 def _check_losses(doc, outputs) -> list:
@@ -285,5 +306,6 @@ def _auto_loss_note(doc, path) -> str:
     task = doc.data.get("task")
     if isinstance(task, dict) and len(path) == 2 and isinstance(task.get("outputs"), dict):
         task = task["outputs"].get(path[1])
-    auto = tasks.auto_loss(task) if isinstance(task, dict) else None
+    declared = task_type(task)
+    auto = declared.auto_loss(task) if declared else None
     return f"`loss: auto` gives {auto} for this task" if auto else ""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from specc.compile.objects import problem
 from specc.errors import Problem, SpecInvalid, json_path
-from specc.render import layer_key
+from specc.layer_items import layer_key
 from specc.suggest import did_you_mean
 
 if TYPE_CHECKING:

@@ -24,15 +24,13 @@ import keras
 
 from specc.compile.blocks import call_block
 from specc.compile.layers import build_layer, input_mode
-from specc.compile.preprocessing import adapt_preprocessing, add_preprocessing  # noqa: F401 (re-exported)
+from specc.compile.preprocessing import add_preprocessing
 from specc.compile.objects import problem
 from specc.compile.shapes import check_outputs, connect, shape_text
 from specc.errors import Problem, SpecInvalid, json_path
-from specc.render import DEFAULT_OUTPUT, layer_key, output_tasks
+from specc.layer_items import layer_key
+from specc.render import DEFAULT_OUTPUT, output_tasks
 from specc.suggest import did_you_mean
-
-PARTS = ("encoder", "decoder", "generator", "discriminator")
-
 
 @dataclass
 class Scope:
@@ -84,49 +82,8 @@ class Builder:
 # --- entry points ----------------------------------------------------------------------------
 
 def build(resolved: dict, where: Optional[Callable] = None) -> Any:
-    """The uncompiled keras.Model of a resolved spec (see the module docstring)."""
-    model_spec = resolved["model"]
-    if any(part in model_spec for part in PARTS):
-        parts = build_parts(resolved, where)
-        if "encoder" in parts and "decoder" in parts:
-            return _autoencoder(resolved, parts)
-        raise problem(("model",), "a generator/discriminator spec is two networks, not one model",
-                      "build them with specc.compile.build_parts(resolved)", where)
-    return build_network(model_spec, resolved, where, ("model",), resolved.get("name", "model"), top=True)
-
-
-def build_parts(resolved: dict, where: Optional[Callable] = None) -> dict:
-    """Part name -> keras.Model for a composite spec (encoder/decoder, generator/discriminator).
-
-    A part without `inputs` takes the previous part's output (the decoder the encoder's).
-    """
-    model_spec = resolved["model"]
-    parts: dict = {}
-    previous = None
-    for part in PARTS:
-        if part not in model_spec:
-            continue
-        spec = dict(model_spec[part])
-        if not spec.get("inputs"):
-            if previous is None:
-                raise problem(("model", part), f"model.{part} needs `inputs:`",
-                              "give its input shape, e.g. `inputs: {x: [16]}`", where)
-            shape = [d for d in tuple(previous.outputs[0].shape)[1:]]
-            spec["inputs"] = {f"{part}_input": {"shape": shape, "dtype": "float32"}}
-        parts[part] = build_network(spec, resolved, where, ("model", part), part,
-                                    top=(part == "encoder"))
-        previous = parts[part]
-    return parts
-
-
-def _autoencoder(resolved: dict, parts: dict):
-    encoder, decoder = parts["encoder"], parts["decoder"]
-    inputs = encoder.inputs
-    outputs = decoder(encoder(inputs if len(inputs) > 1 else inputs[0]))
-    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=resolved.get("name"))
-    _remember(model, {**getattr(encoder, "specc_paths", {}), **getattr(decoder, "specc_paths", {})},
-              getattr(encoder, "specc_preprocessing", {}))
-    return model
+    """The uncompiled keras.Model of a resolved spec's `model:` (see the module docstring)."""
+    return build_network(resolved["model"], resolved, where, ("model",), resolved.get("name", "model"), top=True)
 
 
 def build_network(spec: dict, resolved: dict, where: Optional[Callable], path: tuple, name: str,
@@ -158,7 +115,7 @@ def build_network(spec: dict, resolved: dict, where: Optional[Callable], path: t
     if top:
         check_outputs(outputs, output_tasks(resolved.get("task", {})), out_paths, where)
     model = _functional(list(inputs.values()), outputs, name, path, where, len(builder.paths))
-    _remember(model, builder.paths, builder.preprocessing)
+    remember(model, builder.paths, builder.preprocessing)
     return model
 
 
@@ -187,7 +144,7 @@ def _functional(inputs: list, outputs: dict, name: str, path: tuple, where, laye
         sys.setrecursionlimit(limit)
 
 
-def _remember(model, paths: dict, preprocessing: dict) -> None:
+def remember(model: Any, paths: dict, preprocessing: dict) -> None:
     """Keep the spec paths and preprocessing layer names on the model (for summary/adapt)."""
     object.__setattr__(model, "specc_paths", dict(paths))
     object.__setattr__(model, "specc_preprocessing", {k: list(v) for k, v in preprocessing.items()})

@@ -9,7 +9,6 @@ a did-you-mean instead of a Keras traceback.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from functools import lru_cache
 from typing import Any, Callable, Optional
@@ -20,38 +19,11 @@ from keras.src.utils.naming import to_snake_case
 from specc.compile.objects import check_args, init_arg_names, keras_object, kind_of_arg, problem
 from specc.compile.shapes import clean_message
 from specc.errors import SpecInvalid
-from specc.render import META_KEYS, layer_key, normalize_item
+from specc.layer_items import META_KEYS, layer_key, normalize_item
 from specc.suggest import did_you_mean
 
-# keras.layers classes a spec cannot name: abstract bases, cells, and layers that wrap code.
-EXCLUDED = {"Layer", "InputLayer", "Wrapper", "RNN", "Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer",
-            "TorchModuleWrapper", "Pipeline", "StackedRNNCells", "GRUCell", "LSTMCell",
-            "SimpleRNNCell"}
 # Arguments that hold a nested layer spec (wrappers).
 LAYER_ARGS = ("layer", "backward_layer")
-
-
-@lru_cache(maxsize=None)
-def builtin_layers() -> dict:
-    """snake_case name -> Keras layer class, for every layer a spec may name."""
-    table: dict = {}
-    try:
-        from specc.catalog import layer_info, layer_names
-
-        for name in layer_names():
-            info = layer_info(name) or {}
-            module = importlib.import_module(info.get("module", "keras.layers"))
-            cls = getattr(module, info.get("class", ""), None)
-            if inspect.isclass(cls):
-                table[name] = cls
-    except Exception:  # noqa: BLE001 - without a catalog, Keras's own names still work
-        pass
-    for attr in dir(keras.layers):
-        cls = getattr(keras.layers, attr)
-        if attr in EXCLUDED or not inspect.isclass(cls) or not issubclass(cls, keras.layers.Layer):
-            continue
-        table.setdefault(to_snake_case(attr), cls)
-    return table
 
 
 def custom_layers() -> dict:
@@ -69,6 +41,13 @@ def custom_layers() -> dict:
 def all_layer_names(extra=()) -> list:
     """Every layer name a spec may use (built-in, plugins, and `extra` such as block names)."""
     return sorted(set(builtin_layers()) | set(custom_layers()) | set(extra))
+
+
+def builtin_layers() -> dict:
+    """snake_case name -> Keras layer class (specc.compile.names keeps the one table)."""
+    from specc.compile.names import builtin_layers as table
+
+    return table()
 
 
 def layer_class(key: str, path: tuple, where: Optional[Callable] = None, blocks=()) -> type:
@@ -175,12 +154,9 @@ def _takes_layer(cls, arg: str) -> bool:
 
 
 def _value_hint(cls, key: str) -> Optional[str]:
-    try:
-        from specc.catalog import layer_info
+    from specc.catalog import layer_info
 
-        info = layer_info(key)
-    except Exception:  # noqa: BLE001
-        info = None
+    info = layer_info(key)
     if info and info.get("doc"):
         return f"{key}: {info['doc']}"
     return None

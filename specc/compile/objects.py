@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Any, Callable, Optional
 
 import keras
-from keras.src.utils.naming import to_snake_case
 
+from specc.compile import names
 from specc.errors import Problem, SpecInvalid
 from specc.suggest import did_you_mean, one_of, suggest
 
@@ -21,7 +21,6 @@ ARG_KINDS = (("activation", "activations"), ("initializer", "initializers"),
              ("regularizer", "regularizers"), ("constraint", "constraints"))
 KIND_WORDS = {"activations": "activation", "initializers": "initializer",
               "regularizers": "regularizer", "constraints": "constraint"}
-_NOT_NAMES = {"get", "serialize", "deserialize", "initializer", "regularizer", "constraint"}
 
 
 def kind_of_arg(arg: str) -> Optional[str]:
@@ -30,74 +29,6 @@ def kind_of_arg(arg: str) -> Optional[str]:
         if arg == suffix or arg.endswith("_" + suffix):
             return kind
     return None
-
-
-@lru_cache(maxsize=None)
-def object_classes(kind: str) -> dict:
-    """snake_case name -> class for initializers, regularizers, constraints (from the catalog
-    and from Keras itself)."""
-    module = getattr(keras, kind)
-    table = {}
-    try:
-        from specc.catalog import load_catalog
-
-        for name, entry in load_catalog().get(kind, {}).items():
-            cls = getattr(module, entry.get("class") or "", None)
-            if inspect.isclass(cls):
-                table[name] = cls
-    except Exception:  # noqa: BLE001 - the catalog is optional here
-        pass
-    for attr in dir(module):
-        obj = getattr(module, attr)
-        if attr.startswith("_") or not inspect.isclass(obj) or to_snake_case(attr) in _NOT_NAMES:
-            continue
-        table.setdefault(to_snake_case(attr), obj)
-        table.setdefault(attr.lower(), obj)
-    return table
-
-
-@lru_cache(maxsize=None)
-def known_names(kind: str) -> tuple:
-    """The snake_case names a spec may use for one kind (`activations`, `initializers`, ...)."""
-    module = getattr(keras, kind)
-    names = []
-    if kind == "activations":
-        names = [a for a in dir(module) if not a.startswith("_") and a not in _NOT_NAMES
-                 and callable(getattr(module, a))]
-    else:
-        names = _without_drawing(lambda: [n for n in object_classes(kind) if _gettable(kind, n)])
-    try:
-        from specc.catalog import names as catalog_names
-
-        names += [n for n in catalog_names(kind) if n not in names]
-    except Exception:  # noqa: BLE001 - the catalog is optional here
-        pass
-    return tuple(sorted(dict.fromkeys(names)))
-
-
-def _without_drawing(probe: Callable):
-    """Run `probe` and put Python's and NumPy's random state back: making an initializer
-    to see whether a name resolves draws a seed, which would change the weights of the
-    next model built in this process (two trainings in one session would differ)."""
-    import random
-
-    import numpy as np
-
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        return probe()
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-def _gettable(kind: str, name: str) -> bool:
-    """Whether Keras resolves the name alone, or it names a class (`constant` needs a value)."""
-    try:
-        getattr(keras, kind).get(name)
-        return True
-    except Exception:  # noqa: BLE001
-        return name in object_classes(kind) and name == to_snake_case(object_classes(kind)[name].__name__)
 
 
 def problem(path: tuple, message: str, hint: Optional[str], where: Optional[Callable]) -> SpecInvalid:
@@ -190,7 +121,7 @@ def keras_object(kind: str, value: Any, path: tuple, where=None) -> Any:
                               f"use the activation as a layer instead, e.g. `{name}` or "
                               "`activation: {activation: " + name + "}` without arguments", where)
             return name
-        cls = object_classes(kind).get(name) or type(getattr(keras, kind).get(name))
+        cls = names.classes(kind).get(name) or type(getattr(keras, kind).get(name))
         if args is None or args == {}:
             return cls()
         if not isinstance(args, dict):
@@ -205,21 +136,15 @@ def keras_object(kind: str, value: Any, path: tuple, where=None) -> Any:
         except Exception as err:  # noqa: BLE001
             raise problem(tuple(path) + (name,), f"{word} '{name}': {_first_line(err)}", None, where)
     raise problem(path, f"expected a {word} name or {{name: {{args}}}}, found {value!r}",
-                  f"{word}s: {one_of(known_names(kind))}", where)
+                  f"{word}s: {one_of(names.names(kind))}", where)
 
 
 def _check_name(kind: str, name: Any, path: tuple, where, with_args: bool = False) -> None:
-    names = known_names(kind)
-    if isinstance(name, str) and (name in names or with_args and name in object_classes(kind)):
+    if isinstance(name, str) and (name in names.names(kind) or with_args and name in names.classes(kind)):
         return
-    try:
-        getattr(keras, kind).get(name)
+    if names.resolves(kind, name):
         return
-    except Exception:  # noqa: BLE001
-        pass
-    word = KIND_WORDS[kind]
-    hint = did_you_mean(str(name), names) or f"{word}s: {one_of(names, 20)}"
-    raise problem(path, f"unknown {word} '{name}'", hint, where)
+    raise names.unknown(kind, name, path, where)
 
 
 def _first_line(err: BaseException) -> str:

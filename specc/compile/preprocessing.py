@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from specc.compile.shapes import connect
-from specc.render import layer_key
+from specc.layer_items import layer_key
 
 if TYPE_CHECKING:
     from specc.compile.graph import Builder

@@ -171,16 +171,18 @@ def check_outputs(outputs: dict, tasks: dict, paths: dict, where: Optional[Calla
         paths: Output name -> spec path of the layer that makes it.
         where: Maps a spec path to a Position.
     """
-    from specc.tasks import output_units
+    from specc.registries import task_type
+    from specc.tasks.supervised import output_units
 
     if len(outputs) == 1 and len(tasks) == 1 and next(iter(tasks)) not in outputs:
         tasks = {next(iter(outputs)): next(iter(tasks.values()))}
     problems = []
     for name, tensor in outputs.items():
         task = tasks.get(name) or {}
-        kind = task.get("type")
-        if kind not in ("binary", "multiclass", "multilabel", "regression"):
+        declared = task_type(task)
+        if declared is None or not declared.supervised:
             continue
+        kind = declared.name
         path = tuple(paths.get(name, ("model",)))
         rank = len(tensor.shape)
         units = output_units(task)

@@ -13,7 +13,7 @@ import keras
 from specc.compile.shapes import shape_text
 from specc.errors import ExportError
 from specc.render import output_tasks
-from specc.tasks import auto_loss
+from specc.tasks.supervised import auto_loss
 
 
 class PlotUnavailable(ExportError):
@@ -127,7 +127,7 @@ def summarize(model, resolved: dict, where: Optional[Callable] = None, total_ste
     """
     paths = getattr(model, "specc_paths", {}) or {}
     rows = [("layer", "kind", "spec", "output shape", "params", "mult-adds")]
-    for layer in _flat_layers(model):
+    for layer in model.layers:
         in_shape, out_shape = _io_shapes(layer)
         kind = type(layer).__name__
         if kind == "InputLayer":
@@ -160,26 +160,26 @@ def training_lines(model, resolved: dict, total_steps: Optional[int] = None) -> 
     lines = []
     if isinstance(loss, dict) and set(loss) <= set(tasks) and len(tasks) > 1:
         for out, one in loss.items():
-            lines.append(f"Loss[{out}]: {_call_text(one)}{_auto_note(one, tasks.get(out, {}))}")
+            lines.append(f"Loss[{out}]: {call_text(one)}{_auto_note(one, tasks.get(out, {}))}")
     else:
         only = next(iter(tasks.values()), {})
-        lines.append(f"Loss: {_call_text(loss)}{_auto_note(loss, only)}")
+        lines.append(f"Loss: {call_text(loss)}{_auto_note(loss, only)}")
     if resolved.get("loss_weights"):
         lines.append("Loss weights: " + ", ".join(f"{k}={v}" for k, v in resolved["loss_weights"].items()))
-    lines.append(f"Optimizer: {_call_text(resolved.get('optimizer'))}")
+    lines.append(f"Optimizer: {call_text(resolved.get('optimizer'))}")
     optimizer = getattr(model, "optimizer", None)
     rate = getattr(optimizer, "_learning_rate", None) if optimizer is not None else None
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         lines.append(f"Schedule: {_schedule_text(rate)}")
     elif resolved.get("schedule"):
         extra = f" (decay steps default: {total_steps})" if total_steps else ""
-        lines.append(f"Schedule: {_call_text(resolved['schedule'])}{extra}")
+        lines.append(f"Schedule: {call_text(resolved['schedule'])}{extra}")
     metrics = resolved.get("metrics")
     if isinstance(metrics, dict):
         for out, items in metrics.items():
-            lines.append(f"Metrics[{out}]: {', '.join(_call_text(m) for m in items) or 'none'}")
+            lines.append(f"Metrics[{out}]: {', '.join(call_text(m) for m in items) or 'none'}")
     else:
-        lines.append(f"Metrics: {', '.join(_call_text(m) for m in metrics or []) or 'none'}")
+        lines.append(f"Metrics: {', '.join(call_text(m) for m in metrics or []) or 'none'}")
     return lines
 
 
@@ -198,7 +198,7 @@ def _auto_note(loss: Any, task: dict) -> str:
     return "  (the task's default)" if loss is not None and loss == auto_loss(task) else ""
 
 
-def _call_text(value: Any) -> str:
+def call_text(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, str):
@@ -223,13 +223,6 @@ def _snake(name: str) -> str:
 
 def _count(weight) -> int:
     return int(math.prod(weight.shape)) if weight.shape else 1
-
-
-def _flat_layers(model) -> list:
-    out = []
-    for layer in model.layers:
-        out.append(layer)
-    return out
 
 
 def _place(where: Optional[Callable], path) -> str:

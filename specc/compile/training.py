@@ -8,12 +8,11 @@ with a did-you-mean. `decay_steps` of a schedule defaults to the number of train
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
 from typing import Any, Callable, Optional
 
 import keras
-from keras.src.utils.naming import to_snake_case
 
+from specc.compile import names
 from specc.compile.objects import check_args, init_arg_names, problem
 from specc.compile.shapes import clean_message
 from specc.errors import SpecInvalid
@@ -23,45 +22,6 @@ from specc.suggest import did_you_mean, one_of
 STEP_ARGS = {"cosine_decay": "decay_steps", "exponential_decay": "decay_steps",
              "polynomial_decay": "decay_steps", "inverse_time_decay": "decay_steps",
              "cosine_decay_restarts": "first_decay_steps"}
-NOT_OPTIMIZERS = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
-
-
-# --- name tables ---------------------------------------------------------------------------------
-
-def _catalog(kind: str) -> dict:
-    try:
-        from specc.catalog import load_catalog
-
-        return load_catalog().get(kind, {})
-    except Exception:  # noqa: BLE001
-        return {}
-
-
-@lru_cache(maxsize=None)
-def _classes(kind: str) -> dict:
-    """snake_case name -> class for `losses`, `metrics`, `optimizers` or `schedules`."""
-    module = {"losses": keras.losses, "metrics": keras.metrics, "optimizers": keras.optimizers,
-              "schedules": keras.optimizers.schedules}[kind]
-    table = {}
-    for name, entry in _catalog(kind).items():
-        cls = getattr(module, entry.get("class") or "", None)
-        if inspect.isclass(cls):
-            table[name] = cls
-    for attr in dir(module):
-        cls = getattr(module, attr)
-        if not inspect.isclass(cls) or attr in NOT_OPTIMIZERS or attr.startswith("_"):
-            continue
-        table.setdefault(attr.lower() if kind == "optimizers" else to_snake_case(attr), cls)
-    return table
-
-
-def _names(kind: str) -> list:
-    names = set(_classes(kind)) | set(_catalog(kind))
-    if kind in ("losses", "metrics"):
-        module = keras.losses if kind == "losses" else keras.metrics
-        names |= {a for a in dir(module) if a.islower() and not a.startswith("_")
-                  and a not in ("get", "serialize", "deserialize")}
-    return sorted(names)
 
 
 def split_call(value: Any, path: tuple, what: str, where) -> tuple[str, dict]:
@@ -77,12 +37,6 @@ def split_call(value: Any, path: tuple, what: str, where) -> tuple[str, dict]:
                           f"write `{{{name}: {{argument: value}}}}`", where)
         return name, dict(args)
     raise problem(path, f"expected a {what} name or {{name: {{args}}}}, found {value!r}", None, where)
-
-
-def _unknown(kind: str, what: str, name: str, path: tuple, where) -> SpecInvalid:
-    names = _names(kind)
-    return problem(tuple(path), f"unknown {what} '{name}'",
-                   did_you_mean(str(name), names) or f"{what}s: {one_of(names, 16)}", where)
 
 
 def _construct(cls, args: dict, what: str, path: tuple, where):
@@ -102,12 +56,9 @@ def make_loss(value: Any, path: tuple = ("loss",), where: Optional[Callable] = N
     if value is None:
         return None
     name, args = split_call(value, path, "loss", where)
-    cls = _classes("losses").get(name)
-    if cls is None:
-        alias = _catalog("losses").get(name, {}).get("alias_of")
-        cls = _classes("losses").get(alias) if alias else None
+    cls = names.get_class("losses", name)
     if cls is None or not issubclass(cls, keras.losses.Loss):
-        raise _unknown("losses", "loss", name, path, where)
+        raise names.unknown("losses", name, path, where)
     return _construct(cls, args, f"loss '{name}'", tuple(path) + (name,) if args else tuple(path), where)
 
 
@@ -116,19 +67,13 @@ def make_metric(value: Any, path: tuple, where: Optional[Callable] = None) -> An
     the labels), else a constructed Keras metric."""
     name, args = split_call(value, path, "metric", where)
     if not args:
-        if name in ("accuracy", "acc", "crossentropy", "ce") or name in _names("metrics"):
+        if name in ("accuracy", "acc", "crossentropy", "ce") or name in names.names("metrics") \
+                or names.resolves("metrics", name):
             return name
-        try:
-            keras.metrics.get(name)
-            return name
-        except Exception:  # noqa: BLE001
-            raise _unknown("metrics", "metric", name, path, where) from None
-    cls = _classes("metrics").get(name)
+        raise names.unknown("metrics", name, path, where)
+    cls = names.get_class("metrics", name)
     if cls is None:
-        alias = _catalog("metrics").get(name, {}).get("alias_of")
-        cls = _classes("metrics").get(alias) if alias else None
-    if cls is None:
-        raise _unknown("metrics", "metric", name, path, where)
+        raise names.unknown("metrics", name, path, where)
     return _construct(cls, args, f"metric '{name}'", tuple(path) + (name,), where)
 
 
@@ -177,9 +122,9 @@ def make_optimizer(optimizer: Any, schedule: Any = None, total_steps: int = 1000
     if name in ("generator", "discriminator"):
         raise problem(("optimizer",), "a generator/discriminator optimizer pair belongs to a GAN trainer",
                       "compile each network with its own optimizer", where)
-    cls = _classes("optimizers").get(name)
+    cls = names.get_class("optimizers", name)
     if cls is None:
-        raise _unknown("optimizers", "optimizer", name, ("optimizer", name), where)
+        raise names.unknown("optimizers", name, ("optimizer", name), where)
     path = ("optimizer", name)
     check_args(cls, args, f"optimizer '{name}'", path, where)
     rate = args.get("learning_rate", _default(cls, "learning_rate", 0.001))
@@ -199,9 +144,9 @@ def make_schedule(schedule: Any, base_rate: Optional[float], total_steps: int, p
     the decay steps to `total_steps` (minus warmup); `warmup_steps` adds linear warmup from 0
     (or from `initial_learning_rate` when `warmup_target` is given) to the schedule's start."""
     name, args = split_call(schedule, path, "schedule", where)
-    cls = _classes("schedules").get(name)
+    cls = names.get_class("schedules", name)
     if cls is None or not issubclass(cls, keras.optimizers.schedules.LearningRateSchedule):
-        raise _unknown("schedules", "schedule", name, path, where)
+        raise names.unknown("schedules", name, path, where)
     arg_path = tuple(path) + (name,)
     warmup_steps = int(args.pop("warmup_steps", 0) or 0)
     warmup_target = args.pop("warmup_target", None)

@@ -9,6 +9,7 @@ import numpy as np
 
 from specc.errors import DataError
 from specc.data.table import Table, label_count
+from specc.registries import task_type
 
 
 def did_you_mean(name: str, options) -> str:
@@ -138,8 +139,8 @@ def check_labels(table: Table, task: dict) -> None:
     if outputs:
         _check_outputs(table, outputs)
         return
-    kind = task.get("type")
-    if kind in (None, "autoencoder", "gan"):
+    declared = task_type(task)
+    if declared is None or declared.labels is None:
         return
     labels = table.labels
     if isinstance(labels, dict):
@@ -162,7 +163,8 @@ def _check_outputs(table: Table, outputs: dict) -> None:
                         f"but the data has a single label set",
                         hint="give one label column per output (label: {output: column})")
     for name, sub in outputs.items():
-        if sub.get("type") in (None, "autoencoder", "gan"):
+        declared = task_type(sub)
+        if declared is None or declared.labels is None:
             continue
         if name not in labels:
             raise missing_key(table.origin, "labels for output", name, list(labels), "the label mapping")
@@ -178,13 +180,12 @@ def _check_one(table: Table, labels, task: dict, key: str, column: Optional[str]
         raise DataError(f"{table.origin}: there are no labels, but {key}.type is {kind}",
                         hint="name the label column / array in data.source")
     labels = np.asarray(labels)
-    if kind in ("multiclass", "few_shot", "binary", "multilabel") and not (
-            np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
+    declared = task_type(task)
+    if declared is None or declared.labels is None:
+        return
+    if declared.class_labels and not (np.issubdtype(labels.dtype, np.number) or labels.dtype == bool):
         raise DataError(f"{table.origin}: labels of dtype {labels.dtype} are not numbers ({key}.type: {kind})")
-    checks = {"multiclass": _multiclass, "few_shot": _multiclass, "binary": _binary,
-              "multilabel": _multilabel, "regression": _regression}
-    if kind in checks:
-        checks[kind](table, labels, task, key, column)
+    LABEL_CHECKS[declared.labels](table, labels, task, key, column)
 
 
 def _at(table: Table, index: int, column: Optional[str]) -> str:
@@ -274,3 +275,8 @@ def _regression(table, labels, task, key, column) -> None:
     values = labels.astype(np.float64).reshape(len(labels), -1)
     _first_bad(table, labels, ~np.isfinite(values).all(axis=1), column,
                "is not a finite number; regression targets must be finite")
+
+
+# What each kind of label (TaskType.labels, specc/tasks) must look like.
+LABEL_CHECKS = {"class_ids": _multiclass, "zero_one": _binary, "zero_one_rows": _multilabel,
+                "numbers": _regression}

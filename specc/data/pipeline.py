@@ -1,6 +1,5 @@
-"""Turn a Table into what Keras consumes: numpy (x, y) or a batched tf.data.Dataset.
-
-TensorFlow is imported inside make_dataset only, so importing this module is cheap.
+"""Turn a Table into what Keras consumes: numpy (x, y) keyed by the model's input and output
+names. No TensorFlow here (specc/data/feed.py makes the tf.data pipelines).
 """
 from __future__ import annotations
 
@@ -40,52 +39,12 @@ def to_arrays(table: Table, input_names: Optional[list] = None, input_shapes: Op
     return _inputs(table, input_names, input_shapes or {}), _targets(table, output_names)
 
 
-def make_dataset(table: Table, batch_size: Optional[int], shuffle: bool, seed: int,
-                 drop_remainder: bool = False, input_names: Optional[list] = None,
-                 output_names: Optional[list] = None, input_shapes: Optional[dict] = None):
-    """Build a tf.data.Dataset yielding (inputs, targets) batches (inputs only without labels).
-
-    Args:
-        table: The data (one split).
-        batch_size: Samples per batch; None for full batch (the whole split in one batch),
-            1 for stochastic gradient descent.
-        shuffle: Shuffle every epoch (seeded, reshuffle_each_iteration=True).
-        seed: Shuffle seed.
-        drop_remainder: Drop the last incomplete batch.
-        input_names, output_names, input_shapes: As for to_arrays.
-
-    Returns:
-        The dataset: from_tensor_slices -> cache -> [shuffle] -> batch -> prefetch(AUTOTUNE).
-
-    Raises:
-        DataError: The split is empty, or drop_remainder would leave no batch at all.
-    """
-    import tensorflow as tf
-
-    n = len(table)
-    if n == 0:
-        raise DataError(f"{table.origin}: the split is empty; there is nothing to batch")
-    size = n if batch_size is None else int(batch_size)
-    if size < 1:
-        raise DataError(f"batch size must be at least 1, got {batch_size}")
-    if drop_remainder and size > n:
-        raise DataError(f"{table.origin}: batch size {size} with drop_remainder leaves no batch "
-                        f"for {n} samples", hint="use a smaller batch size or drop_remainder: false")
-    x, y = to_arrays(table, input_names, input_shapes, output_names)
-    elements = x if y is None else (x, y)
-    dataset = tf.data.Dataset.from_tensor_slices(_tf_ready(elements)).cache()
-    if shuffle:
-        dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(size, drop_remainder=drop_remainder)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _tf_ready(value):
+def tf_ready(value):
     """Strings as numpy bytes arrays (tf.string); everything else unchanged."""
     if isinstance(value, tuple):
-        return tuple(_tf_ready(v) for v in value)
+        return tuple(tf_ready(v) for v in value)
     if isinstance(value, dict):
-        return {k: _tf_ready(v) for k, v in value.items()}
+        return {k: tf_ready(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) and value.dtype.kind in "OU":
         return np.char.encode(value.astype(str), "utf-8")
     return value

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Optional
-
-import click
+from typing import Any, Optional
 
 from specc.export.formats import check_quantize, get_format, require_packages
+from specc.report import SILENT, Reporter
 
 PARITY_SAMPLES = 500
 
 
-def export_run(record, formats: list, quantize: str = "none", out_dir: Optional[str] = None,
-               force: bool = False, quiet: bool = False, checkpoint: str = "best") -> list:
-    """Write, verify and list each format; return the manifest entries written."""
+def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Optional[str] = None,
+               force: bool = False, reporter: Reporter = SILENT, checkpoint: str = "best") -> list:
+    """Write, verify and list each format; return the manifest entries written.
+
+    Raises:
+        UsageError: An unknown format or quantization, or an artifact that exists (without force).
+        ExportError: A converter failed, a package is missing, or an artifact failed its check.
+    """
     from specc.export.manifest import update_manifest
     from specc.export.parity import ArtifactChecker
     from specc.run.session import open_run
@@ -41,7 +45,7 @@ def export_run(record, formats: list, quantize: str = "none", out_dir: Optional[
         model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
         temps = [target.with_name(f".tmp-{target.name}") for _, _, target in targets]
         parities = _write_and_verify(run, model, targets, temps, samples, checker)
-    entries = [_place(fmt, mode, temp, target, model, parity, quiet)
+    entries = [_place(fmt, mode, temp, target, model, parity, reporter)
                for (fmt, mode, target), temp, parity in zip(targets, temps, parities)]
     update_manifest(folder / "manifest.json", run.record.run_id, entries)
     _record_exports(run.record, folder, entries)
@@ -69,7 +73,7 @@ def _record_exports(record, folder: Path, entries: list) -> None:
     record.update(exports=listed)
 
 
-def artifact_name(fmt, quantize: str) -> str:
+def artifact_name(fmt: Any, quantize: str) -> str:
     if quantize == "none":
         return fmt.artifact
     stem, _, suffix = fmt.artifact.partition(".")
@@ -103,16 +107,16 @@ def _write_and_verify(run, model, targets: list, temps: list, samples, checker) 
         raise
 
 
-def _place(fmt, quantize, temp: Path, target: Path, model, parity: dict, quiet: bool) -> dict:
+def _place(fmt: Any, quantize: str, temp: Path, target: Path, model: Any, parity: dict,
+           reporter: Reporter) -> dict:
     """Move a verified artifact into place; return its manifest entry."""
     from specc.export.manifest import describe_artifact
 
     _remove(target)
     temp.replace(target)
     entry = describe_artifact(fmt.name, quantize, target, model, parity)
-    if not quiet:
-        click.echo(f"exported {fmt.name}{'' if quantize == 'none' else ' (' + quantize + ')'}: "
-                   f"{target} ({parity['summary']})")
+    reporter.line(f"exported {fmt.name}{'' if quantize == 'none' else ' (' + quantize + ')'}: "
+                  f"{target} ({parity['summary']})")
     return entry
 
 
@@ -130,7 +134,7 @@ def _first(x):
 def _parity_samples(run, model):
     """Held-out samples (test split, else validation, else train) as model-ready arrays."""
     from specc.run.data import prepare_data
-    from specc.run.feed import model_arrays, take_sample
+    from specc.data.feed import model_arrays, take_sample
 
     splits = prepare_data(run.resolved, run.spec_dir).splits
     table = splits.test or splits.validation or splits.train
@@ -142,7 +146,7 @@ def _calibration(run, model):
     """A representative-dataset generator for int8 quantization: 200 training samples, each
     a dict keyed by input name (the converter matches them to the signature by name)."""
     from specc.run.data import prepare_data
-    from specc.run.feed import model_arrays, take_sample
+    from specc.data.feed import model_arrays, take_sample
 
     def generate():
         splits = prepare_data(run.resolved, run.spec_dir).splits

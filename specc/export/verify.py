@@ -24,92 +24,6 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def run_keras(path, inputs, plugins, spec_dir):
-    import keras
-
-    from specc.compile import load_plugins
-
-    load_plugins(plugins, spec_dir)
-    model = keras.saving.load_model(path)
-    signature = [_spec(t.name.split(":")[0], t.shape, t.dtype) for t in model.inputs]
-    return model.predict(_single(inputs), verbose=0), signature
-
-
-def run_saved_model(path, inputs, plugins, spec_dir):
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(path)
-    serve = loaded.signatures["serving_default"]
-    specs = serve.structured_input_signature[1]
-    signature = [_spec(name, spec.shape, spec.dtype.name) for name, spec in specs.items()]
-    feed = _feed(list(specs), inputs)
-    outputs = serve(**{k: tf.constant(v) for k, v in feed.items()})
-    return {k: v.numpy() for k, v in outputs.items()}, signature
-
-
-def run_litert(path, inputs, plugins, spec_dir):
-    runner = _litert_interpreter(path).get_signature_runner()
-    details = runner.get_input_details()
-    signature = [_spec(name, [None if d < 0 else int(d) for d in info["shape_signature"]], info["dtype"])
-                 for name, info in details.items()]
-    feed = _feed(list(details), inputs)
-    batch = len(next(iter(feed.values())))
-    rows = [runner(**{k: v[i:i + 1] for k, v in feed.items()}) for i in range(batch)]
-    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}, signature
-
-
-def _litert_interpreter(path):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_path=path)
-
-
-def run_onnx(path, inputs, plugins, spec_dir):
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    signature = [_spec(i.name, [d if isinstance(d, int) else None for d in i.shape], i.type)
-                 for i in session.get_inputs()]
-    values = session.run(None, _feed([i.name for i in session.get_inputs()], inputs))
-    return {o.name: v for o, v in zip(session.get_outputs(), values)}, signature
-
-
-def _feed(names: list, inputs: dict) -> dict:
-    """The inputs keyed by the artifact's input names; a single input is passed whatever its
-    name (the parent process then reports a name that is not the spec's)."""
-    if len(names) == 1 and len(inputs) == 1:
-        return {names[0]: next(iter(inputs.values()))}
-    missing = [name for name in names if name not in inputs]
-    if missing:
-        raise KeyError(f"the artifact's inputs {names} are not the model's {list(inputs)}")
-    return {name: inputs[name] for name in names}
-
-
-def _spec(name: str, shape, dtype) -> dict:
-    dims = [None if d is None else int(d) for d in (shape if shape is not None else [])]
-    return {"name": str(name), "shape": dims, "dtype": _dtype_name(dtype)}
-
-
-ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16"}
-
-
-def _dtype_name(dtype) -> str:
-    """float32 for Keras's 'float32', tf.float32, numpy.float32 and ONNX's 'tensor(float)'."""
-    text = getattr(dtype, "__name__", None) or str(dtype)
-    return ONNX_TYPES.get(text, text.removeprefix("tensor(").removesuffix(")"))
-
-
-RUNNERS = {"keras": run_keras, "saved_model": run_saved_model, "litert": run_litert, "onnx": run_onnx}
-
-
-def _single(inputs: dict):
-    return next(iter(inputs.values())) if len(inputs) == 1 else inputs
-
-
 def name_outputs(result, output_names: list) -> dict:
     """Key a runtime's outputs by the model's output names."""
     if isinstance(result, dict):
@@ -141,19 +55,21 @@ def main(argv: list[str]) -> int:
 
 def preload(fmt: str) -> None:
     """Import a format's runtime now, while the parent is still writing the artifacts."""
-    modules = {"keras": "keras", "saved_model": "tensorflow", "onnx": "onnxruntime",
-               "litert": "ai_edge_litert.interpreter"}
+    from specc.export.formats import get_format
+
     try:
-        __import__(modules.get(fmt, "json"))
+        __import__(get_format(fmt).module.RUNTIME)
     except ImportError:  # reported when the artifact is run
         pass
 
 
 def run_job(job: dict, inputs: dict, request: dict) -> None:
     """Run one artifact; write its outputs and its input signature, or the error it raised."""
+    from specc.export.formats import get_format
+
     try:
-        result, signature = RUNNERS[job["format"]](job["path"], inputs, request["plugins"],
-                                                   request["spec_dir"])
+        result, signature = get_format(job["format"]).module.run(job["path"], inputs, request["plugins"],
+                                                                 request["spec_dir"])
         np.savez(job["outputs"], **name_outputs(result, request["output_names"]))
         report = {"inputs": signature}
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the export

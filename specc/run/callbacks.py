@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-import click
 import keras
+
+from specc.report import Reporter
 
 BAR = 20
 
@@ -18,12 +19,21 @@ class RecordCallback(keras.callbacks.Callback):
     the files are written at most every `every_seconds` (0: after every epoch), and always
     at the end, on Ctrl-C and before a NaN stop. The best weights are kept in memory between
     writes, so `best.keras` is always the best epoch seen.
+
+    `best` is the paradigm's rule (specc/tasks): `monitor` keeps the epoch with the best value
+    of `monitor`; `last` makes every epoch the best one (a GAN's losses do not rank its
+    generators), so best.keras is not written at all and "best" means last.keras.
+    `optimizers(model)` lists every optimizer the model trains with (a GAN has two): an
+    in-memory snapshot holds all of their states.
     """
 
-    def __init__(self, record, monitor: str, mode: str, keep: str, state: Optional[dict] = None,
-                 every_seconds: float = 10.0, min_delta: float = 0.0):
+    def __init__(self, record: Any, monitor: str, mode: str, keep: str, state: Optional[dict] = None,
+                 every_seconds: float = 10.0, min_delta: float = 0.0, best: str = "monitor",
+                 optimizers: Optional[Callable[[Any], list]] = None):
         super().__init__()
         self.record, self.monitor, self.keep = record, monitor, keep
+        self.rule = best
+        self.optimizers = optimizers or (lambda model: [model.optimizer] if model.optimizer else [])
         self.every_seconds = every_seconds
         self.min_delta = abs(min_delta)  # as EarlyStopping's, so best.keras is its best epoch
         self.sign = -1.0 if mode == "max" or (mode == "auto" and _is_higher_better(monitor)) else 1.0
@@ -64,6 +74,9 @@ class RecordCallback(keras.callbacks.Callback):
         self.flush(checkpoint=not self.diverged)
 
     def _maybe_best(self, epoch, logs):
+        if self.rule == "last":
+            self.best_epoch = epoch + 1
+            return
         value = logs.get(self.monitor)
         if value is None:
             return
@@ -95,16 +108,16 @@ class RecordCallback(keras.callbacks.Callback):
             self.save("last")
 
     def _snapshot(self) -> dict:
-        """The end-of-epoch state (weights, optimizer, layers' random state), in memory."""
-        optimizer = self.model.optimizer
+        """The end-of-epoch state (weights, every optimizer, layers' random state), in memory."""
         return {"weights": self.model.get_weights(),
-                "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if optimizer else [],
+                "optimizers": [[keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+                               for optimizer in self.optimizers(self.model)],
                 "seeds": seed_states(self.model)}
 
     def _restore(self, snapshot: dict) -> None:
         self.model.set_weights(snapshot["weights"])
-        if self.model.optimizer is not None:
-            for variable, value in zip(self.model.optimizer.variables, snapshot["optimizer"]):
+        for optimizer, values in zip(self.optimizers(self.model), snapshot["optimizers"], strict=True):
+            for variable, value in zip(optimizer.variables, values, strict=True):
                 variable.assign(value)
         restore_seed_states(self.model, snapshot["seeds"])
 
@@ -128,7 +141,7 @@ class RecordCallback(keras.callbacks.Callback):
             self.write_state()
 
     def write_state(self) -> None:
-        from specc.run.records import atomic_write_json
+        from specc.run.records.files import atomic_write_json
 
         atomic_write_json(self.record.checkpoint_dir / "state.json", self.state())
 
@@ -185,11 +198,11 @@ def _is_higher_better(monitor: str) -> bool:
 
 
 class ProgressLine(keras.callbacks.Callback):
-    """One line per epoch: a bar of epochs done, the metrics, the time it took."""
+    """One line per epoch to the reporter: a bar of epochs done, the metrics, the time it took."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, reporter: Reporter):
         super().__init__()
-        self.epochs = epochs
+        self.epochs, self.reporter = epochs, reporter
         self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -200,5 +213,5 @@ class ProgressLine(keras.callbacks.Callback):
         bar = "#" * done + "." * (BAR - done)
         metrics = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if k != "learning_rate")
         width = len(str(self.epochs))
-        click.echo(f"epoch {epoch + 1:>{width}}/{self.epochs} [{bar}] {metrics}  "
-                   f"({time.perf_counter() - self.started:.2f}s)")
+        self.reporter.line(f"epoch {epoch + 1:>{width}}/{self.epochs} [{bar}] {metrics}  "
+                           f"({time.perf_counter() - self.started:.2f}s)")

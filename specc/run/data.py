@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from specc.data import Splits, check_labels, fingerprint, load_source, split_table
 
@@ -14,13 +14,11 @@ class Prepared:
     fingerprint: str
     spec_dir: Path
 
-    def validation_dataset(self, model):
-        """The validation split for model.fit, or None when there is none."""
-        from specc.run.feed import eval_dataset
-
+    def validation_dataset(self, paradigm: Any, model: Any) -> Any:
+        """The validation split as the paradigm feeds it to evaluation, or None without one."""
         if self.splits.validation is None:
             return None
-        return eval_dataset(self.splits.validation, model)
+        return paradigm.evaluation_data(model, self.splits.validation)
 
 
 def prepare_data(resolved: dict, spec_dir: Path, source: Optional[dict] = None) -> Prepared:

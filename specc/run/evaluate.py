@@ -1,14 +1,14 @@
-"""Evaluate a model on the splits of a run, and predict for new inputs."""
+"""Evaluate a model on the splits of a run (the paradigm says how a split is fed)."""
 from __future__ import annotations
 
-from specc.run.feed import eval_dataset
+from typing import Any
 
 
-def evaluate_splits(model, splits) -> dict:
+def evaluate_splits(paradigm: Any, model: Any, splits: Any) -> dict:
     """Final metrics per split: {"train": {"loss": ..., "accuracy": ...}, ...}."""
-    return {name: evaluate_table(model, table) for name, table in splits.items()}
+    return {name: evaluate_table(paradigm, model, table) for name, table in splits.items()}
 
 
-def evaluate_table(model, table) -> dict:
-    values = model.evaluate(eval_dataset(table, model), verbose=0, return_dict=True)
+def evaluate_table(paradigm: Any, model: Any, table: Any) -> dict:
+    values = model.evaluate(paradigm.evaluation_data(model, table), verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}

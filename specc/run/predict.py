@@ -10,9 +10,6 @@ import numpy as np
 from specc.data.table import Table
 from specc.errors import DataError, UsageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
-
-
 def read_inputs(path_text: str, resolved: dict, spec_dir: Path) -> Table:
     """A Table of the samples to predict for (labels, if present, are ignored)."""
     path = Path(path_text)
@@ -30,7 +27,7 @@ def read_inputs(path_text: str, resolved: dict, spec_dir: Path) -> Table:
 
 
 def _csv(path: Path, resolved: dict) -> Table:
-    from specc.data.csvfile import load_csv
+    from specc.data.sources.csv import load_csv
 
     source = resolved["data"]["source"]
     spec = dict(source["csv"]) if "csv" in source else {"features": "auto"}
@@ -65,13 +62,13 @@ def _count(features: dict) -> int:
 
 
 def _image_folder(folder: Path, resolved: dict) -> Table:
-    from specc.data.sources import _decode_image
+    from specc.data.sources.image_folder import IMAGE_SUFFIXES, decode_image
 
     shape = next(iter(resolved["model"]["inputs"].values()))["shape"]
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    images = [_decode_image(f, str(f), list(shape[:2]), shape[2] if len(shape) > 2 else 3) for f in files]
+    images = [decode_image(f, str(f), list(shape[:2]), shape[2] if len(shape) > 2 else 3) for f in files]
     table = Table(features={"x": np.stack(images).astype(np.float32)}, origin=str(folder),
                   rows=np.arange(len(files)))
     table.feature_names = [str(f.relative_to(folder)) for f in files]

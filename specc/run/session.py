@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import yaml
 
 from specc.errors import DataError, UsageError
+from specc.registries import DATA_SOURCES
+from specc.run.records import RunRecord, find_run
 
 
 @dataclass
 class OpenRun:
-    record: object
+    """A run folder opened for evaluation, prediction, export or resuming."""
+
+    record: RunRecord
     resolved: dict
     spec_file: str
 
@@ -21,7 +25,19 @@ class OpenRun:
     def spec_dir(self) -> Path:
         return Path(self.spec_file).resolve().parent
 
+    @property
+    def paradigm(self) -> Any:
+        from specc.paradigms import paradigm_of
+
+        return paradigm_of(self.resolved)
+
     def checkpoint(self, which: str) -> Path:
+        """The checkpoint file `best` or `last`. What "best" is, is the paradigm's rule: the
+        best monitored epoch, or (a GAN) the last one."""
+        from specc.paradigms import declaration_of
+
+        if which == "best" and declaration_of(self.resolved).best == "last":
+            which = "last"
         path = Path(self.record.checkpoint_dir) / f"{which}.keras"
         if which == "best" and not path.exists():
             path = Path(self.record.checkpoint_dir) / "last.keras"
@@ -30,20 +46,20 @@ class OpenRun:
                              "it stopped before its first epoch ended; train it again")
         return path
 
-    def load_model(self, which: str = "best"):
-        """The Keras model of a checkpoint, with the spec's plugins imported first."""
+    def load_model(self, which: str = "best") -> Any:
+        """The Keras model of a checkpoint, with its paradigm and the spec's plugins imported
+        first (they register the classes the file names)."""
         import keras
 
         from specc.compile import load_plugins
 
+        self.paradigm  # noqa: B018  (imports the paradigm's model classes)
         load_plugins(self.resolved.get("plugins", []), self.spec_dir)
         return keras.saving.load_model(self.checkpoint(which))
 
 
 def open_run(ref: str, runs_dir: Optional[str] = None) -> OpenRun:
     """Find a run by id, prefix, NAME/latest or path, and read its resolved spec."""
-    from specc.run.records import find_run
-
     record = find_run(ref, runs_dir or "runs")
     resolved = yaml.safe_load((Path(record.path) / "spec.yaml").read_text(encoding="utf-8"))
     spec_file = record.read().get("spec_file") or str(Path(record.path) / "spec.yaml")
@@ -61,8 +77,7 @@ def parse_source(text: str) -> dict:
         raise UsageError(f"--data is not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(value, dict) or len(value) != 1:
         raise UsageError("--data takes one source mapping, e.g. '{csv: {path: new.csv, label: y}}'",
-                         "the forms are those of data.source: builtin, csv, npz, npy, image_folder, "
-                         "tfrecord, synthetic")
+                         f"the forms are those of data.source: {', '.join(DATA_SOURCES.names())}")
     return value
 
 
@@ -75,19 +90,20 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
 
     run = open_run(ref, runs_dir)
     model = run.load_model(checkpoint)
+    paradigm = run.paradigm
     if source:
         table = load_source(parse_source(source), Path.cwd(), run.resolved["seed"], key="--data")
         align_classes(table, run.record.read().get("class_names"))
         check_labels(table, run.resolved["task"])
-        return {"data": evaluate_table(model, table)}
+        return {"data": evaluate_table(paradigm, model, table)}
     splits = prepare_data(run.resolved, run.spec_dir).splits
     if split == "all":
-        return evaluate_splits(model, splits)
+        return evaluate_splits(paradigm, model, splits)
     table = getattr(splits, split)
     if table is None:
         raise UsageError(f"the spec of run {run.record.run_id} has no {split} split",
                          "use --split train, or another split the spec makes")
-    return {split: evaluate_table(model, table)}
+    return {split: evaluate_table(paradigm, model, table)}
 
 
 def align_classes(table, class_names: Optional[list]) -> None:
@@ -113,7 +129,7 @@ def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "
     run = open_run(ref, runs_dir)
     model = run.load_model(checkpoint)
     table = read_inputs(input_path, run.resolved, run.spec_dir)
-    from specc.run.feed import model_arrays
+    from specc.data.feed import model_arrays
 
     x, _ = model_arrays(_unlabelled(table), model)
     predictions = model.predict(x, verbose=0, batch_size=256)
@@ -126,11 +142,6 @@ def _unlabelled(table):
     from dataclasses import replace
 
     return replace(table, labels=None)
-
-
-def as_2d(array: np.ndarray) -> np.ndarray:
-    array = np.asarray(array)
-    return array.reshape(len(array), -1)
 
 
 __all__ = ["OpenRun", "open_run", "evaluate_run", "predict_run", "parse_source", "DataError"]

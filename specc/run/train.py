@@ -1,4 +1,7 @@
-"""Train a spec: data -> model -> fit with checkpoints -> final metrics -> run record.
+"""Train a spec: data -> model -> epochs with checkpoints -> final metrics -> run record.
+
+One flow for every paradigm: the paradigm (specc/paradigms) builds the model, feeds it and
+compiles it; the loop (specc/run/loop.py) runs the epochs; everything else is here.
 
 The order matters for "nothing is lost": the data is loaded and checked before the run
 folder exists (bad data leaves nothing behind); once training starts, every way out
@@ -10,57 +13,66 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
-import click
-
-from specc.errors import TrainingError, UsageError
+from specc.errors import DataError, TrainingError, UsageError
+from specc.report import SILENT, Reporter
 from specc.run.data import Prepared, prepare_data
-
-STEPS_PER_EXECUTION_CAP = 64
+from specc.run.records import RunRecord, find_run
 
 
 @dataclass
 class TrainOptions:
     """How to run `train` (the spec says what to train).
 
-    runs_dir: where run records go (default: the spec's train.runs_dir).
-    quiet: print nothing but errors.
-    resume: a run to continue from its last checkpoint (id, prefix, NAME/latest or folder).
-    export: apply the spec's `export:` section when training completes.
-    callbacks: extra Keras callbacks (Python API only), called after specc's own, so at the
-        end of an epoch the record and checkpoints already hold that epoch.
+    Attributes:
+        runs_dir: Where run records go (default: the spec's train.runs_dir).
+        resume: A run to continue from its last checkpoint (id, prefix, NAME/latest or folder).
+        export: Apply the spec's `export:` section when training completes (the
+            `specc.workflows` layer does; `train` itself never exports).
+        callbacks: Extra Keras callbacks (Python API only), called after specc's own, so at
+            the end of an epoch the record and checkpoints already hold that epoch.
+        reporter: Where progress lines go (default: nowhere).
+        loop: The epoch loop (default: Keras's `fit`).
     """
 
     runs_dir: Optional[str] = None
-    quiet: bool = False
     resume: Optional[str] = None
     export: bool = True
     callbacks: list = field(default_factory=list)
+    reporter: Reporter = SILENT
+    loop: Any = None
 
 
 @dataclass
 class Outcome:
-    record: object
+    """What a finished training run gives back."""
+
+    record: RunRecord
     metrics: dict
     seconds: float
     samples_per_second: float
+    epochs: int
 
 
 def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
           options: Optional[TrainOptions] = None, source_files: tuple = ()) -> Outcome:
-    """Train the resolved spec and return its record and final metrics."""
+    """Train the resolved spec and return its record and final metrics.
+
+    Raises:
+        DataError: The data does not fit the spec (nothing is written).
+        TrainingError: The loss became NaN (the record says `diverged`).
+        KeyboardInterrupt: Ctrl-C (the record says `interrupted`; resume with `--resume`).
+    """
     options = options or TrainOptions()
-    say = (lambda *a, **k: None) if options.quiet else click.echo
-    spec_dir = Path(spec_file).resolve().parent
-    prepared = prepare_data(resolved, spec_dir)
-    say(prepared.splits.train.description.replace(":", " (train):", 1))
+    prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
+    options.reporter.line(prepared.splits.train.description.replace(":", " (train):", 1))
     record, state = _open_record(resolved, spec_file, source_files, options, prepared.fingerprint)
     record.update(data_fingerprint=prepared.fingerprint, seed=resolved["seed"],
                   data={name: len(t) for name, t in prepared.splits.items()},
                   class_names=prepared.splits.train.class_names)
     try:
-        return _train_in_record(resolved, prepared, record, state, where, options, say)
+        return _train_in_record(resolved, prepared, record, state, where, options)
     except KeyboardInterrupt:
         message = (f"stopped by Ctrl-C; `specc train --resume {record.run_id}` continues "
                    "from the last checkpoint")
@@ -75,9 +87,8 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         raise
 
 
-def _open_record(resolved, spec_file, source_files, options, data_fingerprint):
-    from specc.run.records import RunRecord, find_run
-
+def _open_record(resolved: dict, spec_file: str, source_files: tuple, options: TrainOptions,
+                 data_fingerprint: str) -> tuple[RunRecord, dict]:
     runs_dir = options.runs_dir or resolved["train"]["runs_dir"]
     if options.resume:
         record = find_run(options.resume, runs_dir)
@@ -88,10 +99,8 @@ def _open_record(resolved, spec_file, source_files, options, data_fingerprint):
     return RunRecord.create(runs_dir, resolved, spec_file, list(source_files)), {}
 
 
-def _check_resumable(record, data_fingerprint: str) -> None:
+def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
     """A completed run has nothing left to do; a run whose data changed cannot be continued."""
-    from specc.errors import DataError
-
     data = record.read()
     if data.get("status") == "completed":
         raise UsageError(f"run {record.run_id} has completed; there is nothing to resume",
@@ -102,8 +111,8 @@ def _check_resumable(record, data_fingerprint: str) -> None:
                         "restore the data it was trained on, or train the spec again")
 
 
-def read_state(record) -> dict:
-    """The resume state written with the last checkpoint ({} when there is none)."""
+def read_state(record: RunRecord) -> dict:
+    """The resume state written with the last checkpoint."""
     path = Path(record.checkpoint_dir) / "state.json"
     if not path.exists():
         raise UsageError(f"run {record.run_id} has no checkpoint to resume from",
@@ -111,24 +120,29 @@ def read_state(record) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _train_in_record(resolved, prepared: Prepared, record, state, where, options, say) -> Outcome:
+def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, state: dict,
+                     where: Optional[Callable], options: TrainOptions) -> Outcome:
+    from specc.paradigms import paradigm_of
     from specc.run.devices import configure
+    from specc.run.loop import KerasFit
+    from specc.run.trainable import prepare
 
     setup = configure(resolved["device"], resolved["seed"])
     record.update(device=setup.info)
+    say = options.reporter.line
     say(f"run {record.run_id}: {record.path}")
     say(f"device: {setup.info['target']}, strategy {setup.info['strategy']}, "
         f"precision {setup.info['precision']}, XLA {'on' if setup.jit else 'off'}")
+    paradigm = paradigm_of(resolved)
     with setup.strategy.scope():
-        model, feed, first_epoch = _model_and_feed(resolved, prepared, record, state, setup, where)
-    callbacks, recorder = _callbacks(resolved, record, state, options)
-    callbacks += getattr(feed, "callbacks", [])  # composite paradigms: save their parts
+        trainable = prepare(paradigm, resolved, prepared, record.checkpoint_dir, state, setup.jit, where)
+    callbacks, recorder = _callbacks(resolved, record, state, options, trainable)
+    loop = options.loop or KerasFit()
+    validation = prepared.validation_dataset(paradigm, trainable.model)
     started = time.perf_counter()
-    epochs = resolved["train"]["epochs"]
     try:
-        model.fit(feed.dataset, epochs=epochs, initial_epoch=first_epoch, steps_per_epoch=feed.steps,
-                  validation_data=prepared.validation_dataset(model), callbacks=callbacks, verbose=0,
-                  shuffle=False)
+        loop.run(trainable.model, trainable.feed, validation, resolved["train"]["epochs"],
+                 trainable.first_epoch, callbacks)
     except KeyboardInterrupt:
         recorder.interrupted()
         raise
@@ -136,54 +150,16 @@ def _train_in_record(resolved, prepared: Prepared, record, state, where, options
     if recorder.diverged:
         raise TrainingError(recorder.diverged, "lower the learning rate, add clipnorm to the "
                             "optimizer, or normalize the inputs (data.preprocessing: [normalization])")
-    return _finish(resolved, prepared, model, record, recorder, seconds, first_epoch, feed, options, say)
+    from specc.run.finish import finish
+
+    return finish(resolved, prepared, trainable, record, recorder, seconds)
 
 
-def _model_and_feed(resolved, prepared, record, state, setup, where):
+def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOptions,
+               trainable: Any) -> tuple[list, Any]:
     import keras
 
-    from specc.compile import adapt_preprocessing, build_model, compile_model, load_plugins
-    from specc.run.feed import model_arrays, training_feed
-
-    if resolved["task"].get("type") in ("autoencoder", "gan", "few_shot"):
-        from specc.run.composite import model_and_feed
-
-        return model_and_feed(resolved, prepared, record, state, setup, where)
-    first_epoch = state.get("epoch", -1) + 1
-    epochs = resolved["train"]["epochs"]
-    if state:
-        from specc.run.callbacks import restore_seed_states
-
-        load_plugins(resolved.get("plugins", []), str(prepared.spec_dir))
-        model = keras.saving.load_model(record.checkpoint_dir / "last.keras")
-        restore_seed_states(model, state.get("seed_states"))
-    else:
-        model = build_model(resolved, where=where, spec_dir=str(prepared.spec_dir))
-        adapt_preprocessing(model, model_arrays(prepared.splits.train, model)[0])
-    feed = training_feed(prepared.splits.train, model, resolved["batch"], resolved["seed"],
-                         first_epoch, epochs)
-    if not state:
-        spe = _steps_per_execution(resolved["train"]["steps_per_execution"], feed.steps)
-        total = max(1, epochs * feed.steps)  # Keras advances schedules every batch
-        compile_model(model, resolved, total_steps=total, steps_per_execution=spe,
-                      jit_compile=setup.jit)
-    return model, feed, first_epoch
-
-
-def _steps_per_execution(wanted, steps: int) -> int:
-    """auto: a whole epoch per call, up to 64 steps (what a careful Keras user would set).
-
-    Over 64 steps, the largest divisor of the epoch's steps up to 64: Keras runs whole calls,
-    so 100 steps at 64 per call would train 128 steps per epoch on the repeating feed."""
-    if wanted == "auto":
-        cap = max(1, min(steps, STEPS_PER_EXECUTION_CAP))
-        return next(n for n in range(cap, 0, -1) if steps % n == 0)
-    return int(wanted)
-
-
-def _callbacks(resolved, record, state, options):
-    import keras
-
+    from specc.paradigms import declaration_of
     from specc.run.callbacks import ProgressLine, RecordCallback
 
     train = resolved["train"]
@@ -192,17 +168,19 @@ def _callbacks(resolved, record, state, options):
     monitor = stop["monitor"] if stop else checkpoints["monitor"]
     recorder = RecordCallback(record, monitor, stop["mode"] if stop else "auto",
                               checkpoints["keep"], state, checkpoints["every_seconds"],
-                              min_delta=stop["min_delta"] if stop else 0.0)
+                              min_delta=stop["min_delta"] if stop else 0.0,
+                              best=declaration_of(resolved).best,
+                              optimizers=trainable.paradigm.optimizers)
     callbacks = [recorder]
     if stop:
         callbacks.append(_early_stopping(stop, record, state))
     callbacks.append(keras.callbacks.TensorBoard(str(record.tensorboard_dir), write_graph=False))
-    if not options.quiet:
-        callbacks.append(ProgressLine(train["epochs"]))
+    if options.reporter is not SILENT:
+        callbacks.append(ProgressLine(train["epochs"], options.reporter))
     return callbacks + list(options.callbacks), recorder
 
 
-def _early_stopping(stop: dict, record, state: dict):
+def _early_stopping(stop: dict, record: RunRecord, state: dict) -> Any:
     """Keras EarlyStopping; on resume it starts from the interrupted run's wait and best."""
     import keras
 
@@ -216,31 +194,9 @@ def _early_stopping(stop: dict, record, state: dict):
         restore_best_weights=stop["restore_best_weights"])
 
 
-def _finish(resolved, prepared, model, record, recorder, seconds, first_epoch, feed, options, say) -> Outcome:
-    from specc.run.evaluate import evaluate_splits
-
-    epochs_done = recorder.last_epoch + 1
-    samples = feed.samples * max(0, epochs_done - first_epoch)
-    metrics = evaluate_splits(model, prepared.splits)
-    record.write_metrics(metrics)
-    record.update(epochs_completed=epochs_done, train_seconds=round(seconds, 3),
-                  samples_per_second=round(samples / seconds, 1) if seconds else None,
-                  best={"epoch": recorder.best_epoch, "monitor": recorder.monitor, "value": recorder.best},
-                  checkpoints={"best": "checkpoints/best.keras", "last": "checkpoints/last.keras"})
-    record.finish("completed")
-    outcome = Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0)
-    if options.export and resolved["export"]["formats"]:
-        from specc.export import export_run
-
-        export_run(record, resolved["export"]["formats"], quantize=resolved["export"]["quantize"],
-                   quiet=options.quiet)
-    say(summary_text(outcome, epochs_done))
-    return outcome
-
-
-def summary_text(outcome: Outcome, epochs: int) -> str:
-    """The one-screen summary printed at the end of training."""
-    lines = [f"trained {epochs} epoch(s) in {outcome.seconds:.1f}s "
+def summary_text(outcome: Outcome) -> str:
+    """The one-screen summary the command line prints at the end of training."""
+    lines = [f"trained {outcome.epochs} epoch(s) in {outcome.seconds:.1f}s "
              f"({outcome.samples_per_second:,.0f} samples/s)"]
     for split, values in outcome.metrics.items():
         shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())

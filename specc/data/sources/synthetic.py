@@ -1,5 +1,7 @@
-"""Generated data sets, deterministic for their seed, that small models can learn."""
+"""`synthetic`: generated data sets, deterministic for their seed, that small models can learn."""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +13,11 @@ DEFAULT_FEATURES = 8
 DEFAULT_CLASSES = 3
 DEFAULT_SEQUENCE_SHAPE = (16, 4)
 DEFAULT_IMAGE_SHAPE = (8, 8, 1)
+
+
+def load(spec: Any, context: Any) -> Table:
+    """The `load(spec, context)` of a data source (see specc/data/sources/__init__.py)."""
+    return load_synthetic(spec or {}, context.seed)
 
 
 def load_synthetic(spec: dict, seed: int) -> Table:

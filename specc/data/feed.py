@@ -12,14 +12,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-from specc.data.pipeline import _tf_ready, to_arrays
+from specc.data.pipeline import tf_ready, to_arrays
 from specc.data.table import Table
 from specc.errors import DataError
 
 
 @dataclass
 class Feed:
-    """A training stream for `model.fit(feed.dataset, steps_per_epoch=feed.steps)`."""
+    """A training stream for `model.fit(feed.dataset, steps_per_epoch=feed.steps)`: `steps`
+    batches of `batch_size` per epoch, `samples` samples per epoch."""
 
     dataset: Any
     steps: int
@@ -51,12 +52,12 @@ def training_feed(table: Table, model, batch: dict, seed: int, first_epoch: int,
                   epochs: int) -> Feed:
     """Batches for epochs first_epoch..epochs-1, each epoch in its own seeded order."""
     x, y = model_arrays(table, model)
-    return seeded_batches(_tf_ready((x, y)), len(table), batch, seed, first_epoch, epochs,
+    return seeded_batches(tf_ready((x, y)), len(table), batch, seed, first_epoch, epochs,
                           table.origin)
 
 
-def seeded_batches(arrays, n: int, batch: dict, seed: int, first_epoch: int, epochs: int,
-                   origin: str, feed_class=Feed) -> Feed:
+def seeded_batches(arrays: Any, n: int, batch: dict, seed: int, first_epoch: int, epochs: int,
+                   origin: str) -> Feed:
     """Batches of `arrays` (a structure of n-sample arrays) as the batch strategy says, epoch
     `e` in the order of the stateless seed (seed, e)."""
     import tensorflow as tf
@@ -71,7 +72,7 @@ def seeded_batches(arrays, n: int, batch: dict, seed: int, first_epoch: int, epo
     order = _epoch_orders(n, size, drop, seed, first_epoch, epochs, batch.get("shuffle", True))
     dataset = tf.data.Dataset.zip(order, data).map(_gather, num_parallel_calls=tf.data.AUTOTUNE,
                                                    deterministic=True)
-    return feed_class(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
+    return Feed(dataset.prefetch(tf.data.AUTOTUNE), steps, size, n)
 
 
 def _epoch_orders(n, size, drop, seed, first_epoch, epochs, shuffle):
@@ -95,14 +96,12 @@ def _gather(indices, arrays):
 
 
 def eval_dataset(table: Table, model, batch_size: int = 256):
-    """Unshuffled batches of a split for evaluate / predict."""
+    """Unshuffled batches of a split (inputs and labels by the model's names), for evaluate."""
     import tensorflow as tf
 
-    if hasattr(model, "specc_eval_dataset"):  # autoencoder, gan, few_shot (specc/compile/composite.py)
-        return model.specc_eval_dataset(table, batch_size)
     x, y = model_arrays(table, model)
     elements = x if y is None else (x, y)
-    return tf.data.Dataset.from_tensor_slices(_tf_ready(elements)).batch(batch_size)
+    return tf.data.Dataset.from_tensor_slices(tf_ready(elements)).batch(batch_size)
 
 
 def take_sample(table: Table, count: int, seed: int) -> Optional[Table]:

@@ -1,4 +1,5 @@
-"""The task table: which head, output activation and loss each kind of task takes.
+"""The supervised task types: the task table (which head, output activation and loss each
+kind of task takes) and the four rows' declarations.
 
 Pure data and small functions, no TensorFlow: validation, `render` and `compile` all
 read this one table, so what `auto` becomes is decided in exactly one place.
@@ -13,6 +14,8 @@ read this one table, so what `auto` becomes is decided in exactly one place.
 from __future__ import annotations
 
 from typing import Optional
+
+from specc.tasks.base import TaskType
 
 CLASSIFICATION = ("binary", "multilabel", "multiclass")
 SUPERVISED = CLASSIFICATION + ("regression",)
@@ -83,12 +86,6 @@ def auto_loss(task: dict) -> Optional[str]:
         return "sparse_categorical_crossentropy"
     if kind == "regression":
         return "huber" if task.get("outliers") else "mean_squared_error"
-    if kind == "autoencoder":
-        return "mean_squared_error"
-    if kind == "gan":  # of the discriminator's real/fake scores; the paradigm fixes it
-        return "binary_crossentropy"
-    if kind == "few_shot":  # softmax over -(squared distance to each class prototype)
-        return "sparse_categorical_crossentropy"
     return None
 
 
@@ -124,3 +121,44 @@ def loss_fits(task: dict, loss: str) -> bool:
         if not sparse and loss == "sparse_categorical_crossentropy":
             return False
     return loss in allowed
+
+
+# --- the declarations -----------------------------------------------------------------------
+
+IMPLEMENTATION = "specc.paradigms.supervised:Supervised"
+
+BINARY = TaskType(
+    name="binary", description="two classes; labels 0/1", implementation=IMPLEMENTATION,
+    table_row=TABLE_ROWS["binary"], labels="zero_one", class_labels=True, auto_loss=auto_loss, auto_metrics=auto_metrics)
+
+MULTICLASS = TaskType(
+    name="multiclass", description="one of N classes; labels are class ids (or one-hot rows)",
+    implementation=IMPLEMENTATION, table_row=TABLE_ROWS["multiclass"], class_labels=True,
+    fields={
+        "classes": {"description": "multiclass: number of classes.", "type": "integer", "minimum": 2},
+        "encoding": {"description": "multiclass labels: sparse (class ids) or one_hot.",
+                     "enum": ["sparse", "one_hot"]},
+    },
+    required=("classes",), defaults={"encoding": "sparse"}, auto_loss=auto_loss, auto_metrics=auto_metrics)
+
+MULTILABEL = TaskType(
+    name="multilabel", description="any of N labels; one 0/1 per label", implementation=IMPLEMENTATION,
+    table_row=TABLE_ROWS["multilabel"], labels="zero_one_rows", class_labels=True,
+    fields={"labels": {"description": "multilabel: number of labels.", "type": "integer", "minimum": 1}},
+    required=("labels",), auto_loss=auto_loss, auto_metrics=auto_metrics)
+
+REGRESSION = TaskType(
+    name="regression", description="one or more numbers", implementation=IMPLEMENTATION,
+    table_row=TABLE_ROWS["regression"], labels="numbers",
+    fields={
+        "targets": {"description": "regression: number of targets (default 1).", "type": "integer",
+                    "minimum": 1},
+        "range": {"description": "regression: the range of the targets; picks the output activation (any: "
+                                 "none; positive: softplus; unit: sigmoid; symmetric: tanh).",
+                  "enum": ["any", "positive", "unit", "symmetric"]},
+        "outliers": {"description": "regression: are there outliers? (true picks Huber loss for loss: auto).",
+                     "type": "boolean"},
+    },
+    defaults={"targets": 1, "range": "any", "outliers": False}, auto_loss=auto_loss, auto_metrics=auto_metrics)
+
+TYPES = (BINARY, MULTILABEL, MULTICLASS, REGRESSION)

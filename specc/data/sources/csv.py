@@ -1,14 +1,20 @@
-"""Read a CSV source (header row required) into a Table, with the csv module only."""
+"""`csv`: a CSV file with a header row, read with the csv module only."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from specc.errors import DataError
 from specc.data.checks import existing_path, missing_key
 from specc.data.table import Table
+
+
+def load(spec: dict, context: Any) -> Table:
+    """The `load(spec, context)` of a data source (see specc/data/sources/__init__.py)."""
+    return load_csv(spec, context.base_dir, context.key)
 
 
 def load_csv(spec: dict, base_dir: Path, key: str) -> Table:

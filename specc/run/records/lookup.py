@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from specc.errors import UsageError
-from specc.run.records import METRICS, RECORD, PathLike, RunRecord, _read_json
+from specc.run.records.files import PathLike, read_json
+from specc.run.records.record import METRICS, RECORD, RunRecord
 
 # --- finding runs --------------------------------------------------------------------------
 
@@ -36,7 +37,7 @@ def _run_folders(runs_dir: Path, name: Optional[str] = None) -> list:
 def _sort_key(folder: Path) -> tuple:
     """Newest first by created time, then by id (ids start with the time too)."""
     try:
-        created = str((_read_json(folder / RECORD) or {}).get("created") or "")
+        created = str((read_json(folder / RECORD) or {}).get("created") or "")
     except (OSError, ValueError):
         created = ""
     return (created, folder.name)
@@ -102,11 +103,11 @@ def _pid_alive(pid: Any) -> bool:
 def summarize(folder: Path) -> dict:
     """One row of `list_runs` for a run folder."""
     try:
-        record = _read_json(folder / RECORD) or {}
+        record = read_json(folder / RECORD) or {}
     except (OSError, ValueError):
         record = {"status": "unreadable"}
     try:
-        metrics = _read_json(folder / METRICS, default={}) or {}
+        metrics = read_json(folder / METRICS, default={}) or {}
     except (OSError, ValueError):
         metrics = {}
     status = record.get("status")

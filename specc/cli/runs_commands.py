@@ -7,17 +7,17 @@ from typing import Any, Optional
 
 import click
 
-from specc.cli_base import SpeccGroup
+from specc.cli.group import SpeccGroup, main
 
 RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
 
 
-def runs_dir_option(func):
+def runs_dir_option(func: Any) -> Any:
     return click.option("--runs-dir", default="runs", show_default=True, metavar="DIR",
                         type=click.Path(file_okay=False), help=RUNS_DIR_HELP)(func)
 
 
-@click.group(cls=SpeccGroup)
+@main.group(cls=SpeccGroup)
 def runs() -> None:
     """List, inspect and compare training runs (runs/<name>/<run id>/).
 

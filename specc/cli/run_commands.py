@@ -1,16 +1,19 @@
-"""CLI commands that build, train, evaluate, predict or export. TensorFlow is imported inside
-each command (through the library), never when the CLI starts."""
+"""`specc compile`, `train`, `evaluate`, `predict` and `export`. TensorFlow is imported inside
+each command (through the library), never when the command line starts."""
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
-from specc.cli import load_checked, main, spec_options
+from specc.cli.common import load_checked, refuse_existing, reporter, spec_options
+from specc.cli.group import main
+from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
 
 RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
-CHECKPOINT_HELP = "Which checkpoint to use: best (default) or last."
+CHECKPOINT_HELP = "Which checkpoint to use: best (default; what best means is the task type's rule) or last."
+FORMATS = ", ".join(EXPORT_FORMATS.names())
 
 
 def _quiet_tensorflow() -> None:
@@ -28,36 +31,21 @@ def _quiet_tensorflow() -> None:
 def compile_cmd(file: str, overrides: tuple, out: Optional[str], plot: Optional[str]) -> None:
     """Build the Keras model of a spec and print its summary."""
     _quiet_tensorflow()
-    from specc.api import resolved_spec
-    from specc.compile import compile_spec, summarize
-    from specc.compile.summary import plot as plot_model
+    from specc.api import resolved_spec, spec_dir
+    from specc.compile import plot as plot_model
+    from specc.paradigms import compile_spec, summarize
 
     doc = load_checked(file, overrides)
     resolved = resolved_spec(doc)
-    model = compile_spec(resolved, where=doc.position_of, spec_dir=_spec_dir(doc))
+    model = compile_spec(resolved, where=doc.position_of, spec_dir=str(spec_dir(doc)))
     click.echo(summarize(model, resolved, where=doc.position_of))
     if out:
-        _refuse_existing(out)
+        refuse_existing(out)
         model.save(out)
         click.echo(f"saved {out}")
     if plot:
         plot_model(model, plot)
         click.echo(f"wrote {plot}")
-
-
-def _spec_dir(doc):
-    from specc.api import spec_dir
-
-    return spec_dir(doc)
-
-
-def _refuse_existing(path: str, force: bool = False) -> None:
-    from pathlib import Path
-
-    from specc.errors import UsageError
-
-    if Path(path).exists() and not force:
-        raise UsageError(f"{path} exists already", "remove it, or pass --force")
 
 
 @main.command()
@@ -70,31 +58,32 @@ def _refuse_existing(path: str, force: bool = False) -> None:
 def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume: Optional[str],
           quiet: bool, no_export: bool) -> None:
     """Train a spec; write a run record under runs/<name>/<run id>/."""
-    _quiet_tensorflow()
-    from specc.run.train import TrainOptions, train as train_spec
+    from specc.errors import UsageError
 
-    options = TrainOptions(runs_dir=runs_dir, quiet=quiet, resume=resume, export=not no_export)
     if resume and overrides:
-        from specc.errors import UsageError
-
         raise UsageError("--set cannot be combined with --resume",
                          "a resumed run continues with the spec it started with")
+    if not resume and file is None:
+        raise click.UsageError("give a spec FILE (or --resume RUN)")
+    _quiet_tensorflow()
+    from specc.run.train import TrainOptions, summary_text
+    from specc.workflows import train_and_export
+
+    options = TrainOptions(runs_dir=runs_dir, resume=resume, export=not no_export, reporter=reporter(quiet))
     if resume:
         resolved, spec_file = _resume_target(resume, runs_dir, file)
-        outcome = train_spec(resolved, spec_file, options=options)
+        outcome = train_and_export(resolved, spec_file, options=options)
     else:
-        if file is None:
-            raise click.UsageError("give a spec FILE (or --resume RUN)")
         from specc.api import resolved_spec
 
+        assert file is not None
         doc = load_checked(file, overrides)
-        outcome = train_spec(resolved_spec(doc), file, where=doc.position_of, options=options,
-                             source_files=tuple(doc.files))
-    if quiet:
-        click.echo(str(outcome.record.path))
+        outcome = train_and_export(resolved_spec(doc), file, where=doc.position_of, options=options,
+                                   source_files=tuple(doc.files))
+    click.echo(str(outcome.record.path) if quiet else summary_text(outcome))
 
 
-def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str]):
+def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str]) -> tuple[dict, str]:
     from specc.run.session import open_run
 
     run = open_run(ref, runs_dir)
@@ -137,10 +126,10 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
 def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
             force: bool) -> None:
     """Predict with a trained run; write one row per input sample."""
+    refuse_existing(output_path, force)
     _quiet_tensorflow()
     from specc.run.session import predict_run
 
-    _refuse_existing(output_path, force)
     count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir)
     click.echo(f"wrote {count} prediction(s) to {output_path}")
 
@@ -148,9 +137,11 @@ def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_d
 @main.command()
 @click.argument("run")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT",
-              help="keras, saved_model, litert or onnx (repeatable; default: the spec's export.formats).")
-@click.option("--quantize", default=None, help="litert: none, float16, dynamic or int8.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the artifacts (default: the run's export/).")
+              help=f"{FORMATS} (repeatable; default: the spec's export.formats).")
+@click.option("--quantize", default=None,
+              help=f"{', '.join(n for n, i in EXPORT_FORMATS.items() if i.quantizable)}: "
+                   f"{', '.join(QUANTIZE_MODES)}.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the artifacts (default: the run's exports/).")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--force", is_flag=True, help="Replace artifacts that exist already.")
@@ -163,9 +154,9 @@ def export(run: str, formats: tuple, quantize: Optional[str], out_dir: Optional[
     from specc.run.session import open_run
 
     opened = open_run(run, runs_dir)
-    settings = opened.resolved.get("export", {})
+    settings: Any = opened.resolved.get("export", {})
     chosen = list(formats) or list(settings.get("formats", []))
     if not chosen:
-        raise UsageError("no format to export", "pass --format keras|saved_model|litert|onnx")
+        raise UsageError("no format to export", f"pass --format {'|'.join(EXPORT_FORMATS.names())}")
     export_run(opened.record, chosen, quantize=quantize or settings.get("quantize", "none"),
-               out_dir=out_dir, force=force, checkpoint=checkpoint)
+               out_dir=out_dir, force=force, checkpoint=checkpoint, reporter=reporter(False))

@@ -1,4 +1,7 @@
-"""Helpers shared by the checks."""
+"""Helpers for reading spec data that may have failed the schema, and for placing problems in it.
+
+Shared by the semantic checks (specc/checks) and the task types' own checks (specc/tasks).
+"""
 from __future__ import annotations
 
 from specc.errors import Problem

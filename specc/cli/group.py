@@ -1,8 +1,10 @@
-"""The click group class every specc command group uses: specc errors -> message + exit code."""
+"""The `specc` command group, and the click group class every specc command group uses:
+specc errors -> message + exit code, never a traceback."""
 from __future__ import annotations
 
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +15,7 @@ from specc.errors import SpeccError
 class SpeccGroup(click.Group):
     """Runs a command and turns every specc error into its message and exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SpeccError as exc:
@@ -37,3 +39,14 @@ def _internal_error(exc: Exception) -> int:
         where = "no details could be saved"
     click.echo(f"internal error: {type(exc).__name__}: {exc} ({where}; please report it)", err=True)
     return errors.EXIT_INTERNAL
+
+
+@click.group(cls=SpeccGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="specc")
+def main() -> None:
+    """specc: declarative model specs for Keras -- validate, compile, train, evaluate, export.
+
+    \b
+    Exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 bad data, 4 training failed,
+    5 export failed, 70 internal error, 130 interrupted.
+    """

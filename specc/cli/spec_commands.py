@@ -1,45 +1,14 @@
-"""The `specc` command line: parse arguments, call the library, map errors to exit codes.
-
-Nothing heavy is imported here: commands import TensorFlow lazily, inside their bodies.
-"""
+"""`specc validate`, `render` and `schema`: they never import TensorFlow."""
 from __future__ import annotations
 
 import json
 import sys
-from typing import Callable, Sequence
 
 import click
 
 from specc import errors
-from specc.cli_base import SpeccGroup
-
-SET_HELP = "Override a setting before validation: --set optimizer.adam.learning_rate=3e-4 (repeatable)."
-
-
-@click.group(cls=SpeccGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="specc")
-def main() -> None:
-    """specc: declarative model specs for Keras -- validate, compile, train, evaluate, export.
-
-    \b
-    Exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 bad data, 4 training failed,
-    5 export failed, 70 internal error, 130 interrupted.
-    """
-
-
-def spec_options(func: Callable) -> Callable:
-    func = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)(func)
-    return func
-
-
-def load_checked(path: str, overrides: Sequence[str] = ()):
-    """Load, apply overrides, validate; print warnings; raise on errors. Returns the Document."""
-    from specc.api import load_and_check
-
-    doc, warnings = load_and_check(path, overrides)
-    for problem in warnings:
-        click.echo(problem.format(), err=True)
-    return doc
+from specc.cli.common import load_checked, spec_options
+from specc.cli.group import main
 
 
 # --- validate / render / schema (never import TensorFlow) ----------------------------------
@@ -66,12 +35,12 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...], fmt: str) -> No
     sys.exit(worst)
 
 
-def _json_result(path, problems, code) -> dict:
+def _json_result(path: str, problems: list, code: int) -> dict:
     return {"file": path, "valid": code == errors.EXIT_OK, "exit_code": code,
             "problems": [p.to_json() for p in problems]}
 
 
-def _print_text_result(path, problems, code) -> None:
+def _print_text_result(path: str, problems: list, code: int) -> None:
     for problem in problems:
         click.echo(problem.format(), err=True)
     n = sum(1 for p in problems if p.severity == "error")
@@ -107,13 +76,3 @@ def schema(section: str | None) -> None:
         hint = did_you_mean(section, names) or f"sections: {', '.join(names)}"
         raise errors.UsageError(f"no section '{section}' in the schema", hint)
     click.echo(json.dumps(schemas.section_schema(section), indent=1))
-
-
-def register_heavy_commands() -> None:
-    """Commands that need TensorFlow live in their own module; it imports TF lazily too."""
-    from specc import cli_run  # noqa: F401  (registers compile/train/evaluate/...)
-
-
-register_heavy_commands()
-from specc.cli_runs import runs  # noqa: E402
-main.add_command(runs)

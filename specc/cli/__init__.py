@@ -1,0 +1,13 @@
+"""The `specc` command line: parse arguments, call the library, map errors to exit codes.
+
+    group.py           the `specc` group and its error handling (one place for exit codes)
+    spec_commands.py   validate, render, schema (never import TensorFlow)
+    run_commands.py    compile, train, evaluate, predict, export (TensorFlow imported lazily)
+    runs_commands.py   runs list / show / compare (no TensorFlow)
+
+Only this package prints; the library reports through `specc.report.Reporter`.
+"""
+from specc.cli import run_commands, runs_commands, spec_commands  # noqa: F401  (register the commands)
+from specc.cli.group import main
+
+__all__ = ["main"]

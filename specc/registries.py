@@ -1,0 +1,101 @@
+"""Every registry of specc, filled in this one file.
+
+    TASK_TYPES      task.type -> TaskType (declared in specc/tasks/, implemented in specc/paradigms/)
+    DATA_SOURCES    data.source form -> DataSourceInfo (implemented in specc/data/sources/)
+    EXPORT_FORMATS  export format -> ExportFormatInfo (implemented in specc/export/formats/)
+    QUANTIZE_MODES  LiteRT quantization modes
+
+Keras's own names (layers, losses, metrics, optimizers, schedules, activations,
+initializers, regularizers, constraints) are not re-listed: the shipped catalog
+(specc/catalog) knows them without TensorFlow, and `specc.compile.names` looks them up.
+
+The schema's enums (task types, export formats), the `--format` help and the hints of
+messages are made from these tables; `tools/bundle_schema.py` writes them into the schema.
+No TensorFlow here: implementations in higher layers are named by `module:attribute`
+and imported only when used (`specc.registry.load_object`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from specc.registry import Registry
+from specc.tasks import autoencoder, few_shot, gan, supervised
+from specc.tasks.base import TaskType
+
+TASK_TYPES: Registry[TaskType] = Registry("task type", {
+    **{t.name: t for t in supervised.TYPES},
+    "autoencoder": autoencoder.AUTOENCODER,
+    "gan": gan.GAN,
+    "few_shot": few_shot.FEW_SHOT,
+})
+
+
+@dataclass(frozen=True)
+class DataSourceInfo:
+    """A `data.source` form.
+
+    Attributes:
+        name: The form's key (`csv`).
+        module: The module that loads it; it has `load(spec, context) -> Table`.
+        files: Whether the source reads files (paths in it are relative to the spec).
+    """
+
+    name: str
+    module: str
+    files: bool = True
+
+
+DATA_SOURCES: Registry[DataSourceInfo] = Registry("data source", {
+    "builtin": DataSourceInfo("builtin", "specc.data.sources.builtin", files=False),
+    "csv": DataSourceInfo("csv", "specc.data.sources.csv"),
+    "npz": DataSourceInfo("npz", "specc.data.sources.npz"),
+    "npy": DataSourceInfo("npy", "specc.data.sources.npy"),
+    "image_folder": DataSourceInfo("image_folder", "specc.data.sources.image_folder"),
+    "tfrecord": DataSourceInfo("tfrecord", "specc.data.sources.tfrecord"),
+    "synthetic": DataSourceInfo("synthetic", "specc.data.sources.synthetic", files=False),
+})
+
+
+@dataclass(frozen=True)
+class ExportFormatInfo:
+    """What validation must know of an export format before anything is built.
+
+    Attributes:
+        name: The format's name (`onnx`).
+        module: Its implementation (artifact name, writer, runtime, tolerance).
+        needs: Optional packages it needs (checked by `specc validate`).
+        extra: The pip extra that installs them (`pip install 'specc[onnx]'`).
+        fixed_shapes: Whether every input dimension must have a size.
+        quantizable: Whether `quantize:` applies to it.
+    """
+
+    name: str
+    module: str
+    needs: tuple[str, ...] = ()
+    extra: Optional[str] = None
+    fixed_shapes: bool = False
+    quantizable: bool = False
+
+
+EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
+    "keras": ExportFormatInfo("keras", "specc.export.formats.keras"),
+    "saved_model": ExportFormatInfo("saved_model", "specc.export.formats.saved_model"),
+    "litert": ExportFormatInfo("litert", "specc.export.formats.litert", fixed_shapes=True, quantizable=True),
+    "onnx": ExportFormatInfo("onnx", "specc.export.formats.onnx", needs=("tf2onnx", "onnx", "onnxruntime"),
+                             extra="onnx"),
+})
+
+QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
+
+
+def task_type(task: object) -> Optional[TaskType]:
+    """The declaration of a (single-output) task mapping, or None when it has none."""
+    if not isinstance(task, dict) or "outputs" in task:
+        return None
+    return TASK_TYPES.find(task.get("type"))
+
+
+def spec_task_type(spec: dict) -> Optional[TaskType]:
+    """The task type of a spec with one task (None for several outputs or no valid type)."""
+    return task_type(spec.get("task")) if isinstance(spec, dict) else None

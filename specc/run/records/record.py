@@ -1,0 +1,258 @@
+"""Run records: one folder per training run, everything needed to tell runs apart and redo them.
+
+    runs/<spec name>/<run id>/
+        record.json          status, times, hashes, git, packages, device, best epoch, ...
+                             (its fields: specc/run/records/fields.py)
+        spec.yaml            the resolved spec (what was actually run)
+        spec.source.yaml     the spec file as the user wrote it; extends files under sources/
+        history.csv/.json    one row per epoch: epoch + every logged metric
+        metrics.json         final metrics per split {"train": {...}, "validation": ..., "test": ...}
+        curves.png           learning curves (one subplot per metric, train vs val_)
+        checkpoints/ tensorboard/ exports/   written by the trainer and exporters
+
+A run id is the UTC start time plus four hex digits of randomness (`20261121-235800-3f2a`);
+the folder is created exclusively, so two runs started in the same second still get two ids.
+Every file is written atomically (specc/run/records/files.py).
+
+No TensorFlow here (`specc runs list` must be fast); matplotlib is imported only to draw.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from specc.errors import UsageError
+from specc.run.records.fields import FINAL_STATUSES, RECORD_FORMAT, RecordFields, check_fields
+from specc.run.records.files import (PathLike, atomic_write_bytes, atomic_write_json, atomic_write_text,
+                                     read_json)
+from specc.run.records.history import history_csv, history_row
+from specc.run.records.provenance import (as_float, git_info, host_info, new_run_id, package_versions,
+                                          spec_hash, timestamp, utc_now)
+
+RECORD = "record.json"
+SPEC = "spec.yaml"
+SPEC_SOURCE = "spec.source.yaml"
+SOURCES = "sources"
+HISTORY_CSV = "history.csv"
+HISTORY_JSON = "history.json"
+METRICS = "metrics.json"
+CURVES = "curves.png"
+SPLITS = ("train", "validation", "test")  # the splits of metrics.json, in this order
+
+
+class RunRecord:
+    """One run folder. Create it when a run starts; the trainer updates it as it goes."""
+
+    def __init__(self, path: PathLike, run_id: str, name: str):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.name = name
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"RunRecord({str(self.path)!r})"
+
+    # creating and opening
+
+    @classmethod
+    def create(cls, runs_dir: PathLike, resolved: dict, spec_file: Optional[PathLike],
+               source_files: Sequence[PathLike] = ()) -> "RunRecord":
+        """Make `runs_dir/<name>/<run id>/` with spec.yaml, the spec sources and record.json.
+
+        `source_files` are the files the spec was read from (its extends chain); their texts go
+        under sources/ (the spec file itself is spec.source.yaml and is not repeated).
+        """
+        from specc.render import dump_yaml
+
+        name = str(resolved["name"])
+        if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+            raise UsageError(f"the spec name '{name}' cannot be used as a folder name",
+                             hint="use letters, digits, '_', '.' and '-'")
+        runs_dir = Path(runs_dir)
+        digest = spec_hash(resolved)  # fails before any folder exists if the spec is not JSON
+        git = git_info(spec_file if spec_file else Path.cwd(), exclude=[runs_dir])
+        parent = runs_dir / name
+        parent.mkdir(parents=True, exist_ok=True)
+        created = utc_now()
+        for _attempt in range(1000):
+            run_id = new_run_id(created)
+            try:
+                (parent / run_id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - 65536 ids in one second
+            raise UsageError(f"cannot make a new run folder under {parent}")
+        record = cls(parent / run_id, run_id, name)
+
+        atomic_write_text(record.path / SPEC, dump_yaml(resolved))
+        sources = record._copy_sources(spec_file, source_files)
+        data: RecordFields = {
+            "format": RECORD_FORMAT,
+            "run_id": run_id,
+            "name": name,
+            "status": "running",
+            "created": timestamp(created),
+            "finished": None,
+            "spec_file": str(Path(spec_file).absolute()) if spec_file else None,
+            "sources": sources,
+            "spec_hash": digest,
+            "data_fingerprint": None,
+            "git": git,
+            "packages": package_versions(),
+            "host": host_info(),
+            "device": {},
+            "seed": resolved.get("seed"),
+            "epochs_completed": 0,
+            "best": {"epoch": None, "monitor": None, "value": None},
+            "message": None,
+            "checkpoints": {},
+            "exports": [],
+        }
+        atomic_write_json(record.path / RECORD, data)
+        return record
+
+    def _copy_sources(self, spec_file: Optional[PathLike], source_files: Sequence[PathLike]) -> dict:
+        """Copy the spec text (and its extends files); returns {copy in the run: original}."""
+        copied: dict = {}
+        main = Path(spec_file).absolute() if spec_file else None
+        if main is not None and main.is_file():
+            atomic_write_bytes(self.path / SPEC_SOURCE, main.read_bytes())
+            copied[SPEC_SOURCE] = str(main)
+        used: set = set()
+        for index, source in enumerate(source_files or ()):
+            source = Path(source).absolute()
+            if source == main or not source.is_file():
+                continue
+            target = source.name
+            if target in used or target == SPEC_SOURCE:
+                target = f"{index:02d}-{source.name}"
+            used.add(target)
+            atomic_write_bytes(self.path / SOURCES / target, source.read_bytes())
+            copied[f"{SOURCES}/{target}"] = str(source)
+        return copied
+
+    @classmethod
+    def open(cls, path: PathLike) -> "RunRecord":
+        """An existing run folder (one holding record.json)."""
+        path = Path(path)
+        try:
+            data = read_json(path / RECORD)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the run record {path / RECORD}: {exc}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{path} is not a run folder (no {RECORD} in it)",
+                             hint="`specc runs list` shows the runs")
+        return cls(path, str(data.get("run_id") or path.name), str(data.get("name") or path.parent.name))
+
+    # record.json
+
+    def read(self) -> dict:
+        """The contents of record.json."""
+        data = read_json(self.path / RECORD)
+        if not isinstance(data, dict):
+            raise UsageError(f"{self.path} has no {RECORD}")
+        return data
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level fields of record.json (a shallow merge: a dict value replaces the old one).
+
+        Raises:
+            ValueError: A field record.json does not declare (specc/run/records/fields.py).
+        """
+        check_fields(fields)
+        with self._lock:
+            data = self.read()
+            data.update(fields)
+            atomic_write_json(self.path / RECORD, data)
+
+    def finish(self, status: str, message: Optional[str] = None) -> None:
+        """Record the end of the run (status, message, finished time) and draw curves.png."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"finish status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}")
+        self.update(status=status, message=message, finished=timestamp())
+        history = self.history()
+        if history:
+            from specc.run.records.plots import plot_curves
+
+            try:
+                plot_curves(history, self.path / CURVES)
+            except Exception as exc:  # a plot is not worth failing a finished run for
+                self.update(curves_error=f"{type(exc).__name__}: {exc}")
+
+    # history and metrics
+
+    def history(self) -> list:
+        """The rows of history.json, oldest epoch first ([] before the first epoch)."""
+        rows = read_json(self.path / HISTORY_JSON, default=[])
+        return rows if isinstance(rows, list) else []
+
+    def append_epoch(self, epoch: int, logs: dict) -> None:
+        """Add (or, for an epoch run again after a resume, replace) one row of the history."""
+        self.append_epochs([(epoch, logs)])
+
+    def append_epochs(self, epochs: list) -> None:
+        """Add rows `(epoch, logs)` to the history in one write.
+
+        Rewrites history.json and history.csv atomically and sets `epochs_completed`.
+        """
+        new_rows = [history_row(epoch, logs) for epoch, logs in epochs]
+        if not new_rows:
+            return
+        numbers = {row["epoch"] for row in new_rows}
+        with self._lock:
+            rows = [r for r in self.history() if r.get("epoch") not in numbers] + new_rows
+            rows.sort(key=lambda r: r.get("epoch", 0))
+            atomic_write_json(self.path / HISTORY_JSON, rows)
+            atomic_write_text(self.path / HISTORY_CSV, history_csv(rows))
+            self.update(epochs_completed=len(rows))
+
+    def metrics(self) -> dict:
+        """metrics.json ({} before the run wrote any)."""
+        data = read_json(self.path / METRICS, default={})
+        return data if isinstance(data, dict) else {}
+
+    def write_metrics(self, metrics: dict) -> None:
+        """Write final metrics per split; splits already in metrics.json and not given are kept."""
+        with self._lock:
+            merged = self.metrics()
+            for split, values in metrics.items():
+                merged[str(split)] = {str(k): as_float(v) for k, v in (values or {}).items()}
+            atomic_write_json(self.path / METRICS, merged)
+
+    # folders the trainer and exporters fill
+
+    def _folder(self, name: str) -> Path:
+        folder = self.path / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self._folder("checkpoints")
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self._folder("tensorboard")
+
+    @property
+    def export_dir(self) -> Path:
+        return self._folder("exports")
+
+    def spec(self) -> dict:
+        """The resolved spec this run used (spec.yaml)."""
+        import yaml
+
+        try:
+            text = (self.path / SPEC).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        data = yaml.safe_load(text)
+        return data if isinstance(data, dict) else {}
+
+    def files(self) -> dict:
+        """What is in the run folder: {label: path} of the files and folders that exist."""
+        names = [RECORD, SPEC, SPEC_SOURCE, SOURCES, HISTORY_CSV, HISTORY_JSON, METRICS, CURVES,
+                 "checkpoints", "tensorboard", "exports"]
+        return {n: self.path / n for n in names if (self.path / n).exists()}

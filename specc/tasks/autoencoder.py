@@ -1,0 +1,49 @@
+"""The autoencoder task type: reconstruct the input through a code (no labels).
+
+Its Keras side is specc/paradigms/autoencoder.py. No TensorFlow here.
+"""
+from __future__ import annotations
+
+from specc.spec_data import mapping
+from specc.spec_data import problem as _p
+from specc.tasks.base import TaskType
+
+NOISE = {
+    "description": "autoencoder: corrupt the inputs during training only, e.g. {gaussian: 0.1} (a denoising "
+                   "autoencoder); gaussian is the noise's standard deviation, dropout the fraction of inputs "
+                   "zeroed.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "gaussian": {"type": "number", "minimum": 0,
+                     "description": "Standard deviation of Gaussian noise added to the inputs in training."},
+        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
+                    "description": "Fraction of input values set to zero in training."},
+    },
+}
+
+
+def check_encoder_inputs(doc) -> list:
+    """The encoder names the input shape (the decoder takes the code's)."""
+    encoder = mapping(doc.data.get("model")).get("encoder")
+    if isinstance(encoder, dict) and not encoder.get("inputs"):
+        return [_p(doc, ("model", "encoder"), "the encoder needs `inputs:` (the shape of one sample)",
+                   "e.g. encoder: {inputs: {image: [64]}, layers: [...]}", missing="inputs")]
+    return []
+
+
+def _mse(task: dict) -> str:
+    return "mean_squared_error"
+
+
+AUTOENCODER = TaskType(
+    name="autoencoder",
+    description="reconstruct the input through a code (encoder, decoder); labels are ignored",
+    implementation="specc.paradigms.autoencoder:AutoencoderParadigm",
+    fields={"noise": NOISE},
+    parts=("encoder", "decoder"),
+    labels=None,
+    auto_loss=_mse,
+    kept=("encoder", "decoder"),
+    checks=(check_encoder_inputs,),
+)

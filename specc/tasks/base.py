@@ -1,0 +1,88 @@
+"""What a task type is, declared without TensorFlow.
+
+A `TaskType` says everything the core (validation, render, the schema) and the layers above
+it need to know about one kind of learning problem: its `task:` fields and their defaults,
+the parts its model has, whether it needs labels, its loss and metrics, which epoch "best"
+means, whether it can be exported, its own semantic checks, and where its Keras
+implementation lives (imported only when a model is built or loaded).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+Check = Callable[[Any], list]  # (doc) -> [Problem]; the doc's task has this type
+
+
+def _no_loss(task: dict) -> Optional[str]:
+    return None
+
+
+def _no_metrics(task: dict) -> list:
+    return []
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """One task type (a row of the task table, or a composite paradigm).
+
+    Attributes:
+        name: The `task.type` value.
+        description: One line for the schema and README: what is learned.
+        implementation: `module:Class` of its `specc.paradigms.base.Paradigm` (the Keras side).
+        fields: `task:` keys it takes -> their JSON Schema (each with a description).
+        required: Fields a spec must give (e.g. `classes` of a multiclass task).
+        defaults: Field values `render` fills in when a spec leaves them out.
+        parts: Model sections of a composite model (`encoder`, `decoder`); empty for a
+            model of `layers:` or `nodes:`.
+        table_row: The task-table row, for a supervised type (its head and loss are
+            checked against it); None for a composite paradigm.
+        labels: What training needs of the data's labels: `class_ids` (one class id per
+            sample, or one-hot rows with task.encoding), `zero_one` (one 0/1 per sample),
+            `zero_one_rows` (a row of 0/1 per sample), `numbers` (finite numbers), or None
+            (labels are not used).
+        class_labels: Whether the labels name classes (stratified splits, numeric class ids).
+        auto_loss: The loss `loss: auto` becomes, from the task.
+        auto_metrics: The metrics of a spec that names none.
+        fixed_loss: Why the loss is not the spec's to choose (None: it is).
+        own_metrics: What the model reports itself when `metrics:` cannot apply.
+        optimizer_parts: Networks that may each take their own optimizer.
+        best: Which epoch `best.keras` holds: `monitor` (the best value of
+            train.checkpoints.monitor) or `last` (the last epoch: losses do not rank it).
+        exports: Whether `export:` can write its model.
+        kept: The part checkpoints training keeps (named in messages).
+        split_by_class: Whether `data.split.by: class` suits it.
+        accumulate: Whether it honours `batch.accumulate`.
+        checks: Semantic checks of its own (beyond what the fields above imply).
+    """
+
+    name: str
+    description: str
+    implementation: str
+    fields: Mapping[str, dict] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()
+    table_row: Optional[str] = None
+    labels: Optional[str] = "class_ids"
+    class_labels: bool = False
+    auto_loss: Callable[[dict], Optional[str]] = _no_loss
+    auto_metrics: Callable[[dict], list] = _no_metrics
+    fixed_loss: Optional[str] = None
+    own_metrics: Optional[str] = None
+    optimizer_parts: tuple[str, ...] = ()
+    best: str = "monitor"
+    exports: bool = True
+    kept: tuple[str, ...] = ()
+    split_by_class: bool = False
+    accumulate: bool = True
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def supervised(self) -> bool:
+        """A row of the task table (it can also be one output of `task.outputs`)."""
+        return self.table_row is not None
+
+    def resolve(self, task: dict) -> dict:
+        """The task with this type's defaults filled in (a new dict)."""
+        return {**task, **{k: v for k, v in self.defaults.items() if k not in task}}
