@@ -8,6 +8,9 @@ The public API, imported lazily (so `import specc` never imports TensorFlow):
     outcome = specc.train(resolved, "spec.yaml", options=specc.TrainOptions(runs_dir="runs"))
     specc.export_run(outcome.record, ["onnx"])
     specc.evaluate_run(str(outcome.record.path), split="test")
+
+Names of submodules (`specc.validate`, `specc.render`, ...) stay the modules: the facade never
+shadows one.
 """
 from __future__ import annotations
 
@@ -19,9 +22,7 @@ _EXPORTS = {
     "load_and_check": "specc.api",
     "problems_of": "specc.api",
     "resolved_spec": "specc.api",
-    "validate": "specc.validate",
     "resolve": "specc.render",
-    "render": "specc.render",
     "build_model": "specc.paradigms",
     "compile_spec": "specc.paradigms",
     "summarize": "specc.paradigms",
@@ -40,6 +41,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
 
 
 def __getattr__(name: str) -> Any:

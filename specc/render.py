@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import yaml
 
-from specc.layer_items import layer_key, normalize_item
+from specc.layer_items import normalize_item
 from specc.registries import TASK_TYPES, task_type
 from specc.tasks import supervised
 

@@ -8,7 +8,6 @@ and the `.keras` file is reloaded in a fresh one.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -57,3 +57,18 @@ def test_reference_doc_is_up_to_date():
 
 def test_installed_schema_equals_the_repository_file():
     assert load_schema() == json.loads((ROOT / "schemas" / "specc-v1.schema.json").read_text())
+
+
+def test_the_schema_speaks_the_registries():
+    """Task types, their fields, model parts, export formats and data sources: the schema
+    lists exactly what specc/registries.py registers."""
+    from specc.registries import DATA_SOURCES, EXPORT_FORMATS, TASK_TYPES
+
+    defs = load_schema()["$defs"]
+    assert defs["task"]["properties"]["type"]["enum"] == TASK_TYPES.names()
+    fields = {f for name in TASK_TYPES for f in TASK_TYPES.get(name).fields}
+    assert set(defs["task"]["properties"]) == fields | {"type", "outputs"}
+    parts = {p for name in TASK_TYPES for p in TASK_TYPES.get(name).parts}
+    assert parts <= set(defs["model"]["properties"])
+    assert defs["export"]["properties"]["formats"]["items"]["enum"] == EXPORT_FORMATS.names()
+    assert set(defs["source"]["properties"]) == set(DATA_SOURCES.names())

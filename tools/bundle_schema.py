@@ -1,11 +1,14 @@
-"""Splice the generated layer definitions into the spec schema (one file, for editors).
+"""Splice the generated parts into the spec schema (one file, for editors).
 
     python tools/bundle_schema.py          # rewrite schemas/specc-v1.schema.json
     python tools/bundle_schema.py --check  # exit 1 if it is out of date
 
-The hand-written part of schemas/specc-v1.schema.json is everything except
-the `$defs/layer.<name>` entries and the layer-name entries of `$defs/layer_item/properties`, which come
-from schemas/layers-v1.defs.json (written by tools/gen_catalog.py from the installed Keras).
+The hand-written part of schemas/specc-v1.schema.json is everything except:
+- the `$defs/layer.<name>` entries and the layer-name entries of `$defs/layer_item/properties`,
+  from schemas/layers-v1.defs.json (written by tools/gen_catalog.py from the installed Keras);
+- what the registries say (specc/registries.py): the task types (`task.type`) and their
+  fields, the model parts of composite task types, the export formats and quantization modes,
+  and the builtin data sets.
 """
 from __future__ import annotations
 
@@ -14,9 +17,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from specc.data.sources.builtin import NAMES as BUILTIN_NAMES  # noqa: E402
+from specc.layer_items import META_KEYS as META  # noqa: E402
+from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES  # noqa: E402
+
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
 DEFS = ROOT / "schemas" / "layers-v1.defs.json"
-META = ("from", "repeat", "name", "trainable")
 LAYER_PREFIX = "layer."
 
 
@@ -33,6 +41,34 @@ def bundled(schema: dict, defs: dict) -> dict:
     for name in sorted(defs["layer_args"]):
         props[name] = {"$ref": f"#/$defs/{LAYER_PREFIX}{name}"}
     item["properties"] = props
+    return from_registries(schema)
+
+
+def from_registries(schema: dict) -> dict:
+    """The registries' names and fields in the schema (in place; returned)."""
+    defs = schema["$defs"]
+    task = defs["task"]["properties"]
+    kept = {k: v for k, v in task.items() if k in ("type", "outputs")}
+    kept["type"] = {"description": "The kind of problem: " + ", ".join(
+        f"{name} ({TASK_TYPES.get(name).description})" for name in TASK_TYPES) + ".",
+        "enum": TASK_TYPES.names()}
+    fields: dict = {}
+    for name in TASK_TYPES:
+        for field, field_schema in TASK_TYPES.get(name).fields.items():
+            if fields.setdefault(field, field_schema) != field_schema:
+                raise SystemExit(f"task field {field!r} is declared twice, differently")
+    defs["task"]["properties"] = {"type": kept["type"], **fields, "outputs": kept["outputs"]}
+    model = defs["model"]["properties"]
+    parts = [part for name in TASK_TYPES for part in TASK_TYPES.get(name).parts]
+    others = {k: v for k, v in model.items() if v != {"$ref": "#/$defs/network"}}
+    before = list(others)[:list(others).index("head") + 1]
+    defs["model"]["properties"] = {**{k: others[k] for k in before},
+                                   **{part: {"$ref": "#/$defs/network"} for part in parts},
+                                   **{k: v for k, v in others.items() if k not in before}}
+    export = defs["export"]["properties"]
+    export["formats"]["items"]["enum"] = EXPORT_FORMATS.names()
+    export["quantize"]["enum"] = list(QUANTIZE_MODES)
+    defs["source"]["properties"]["builtin"]["enum"] = list(BUILTIN_NAMES)
     return schema
 
 

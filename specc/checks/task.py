@@ -6,7 +6,7 @@ from typing import Any, Optional
 from specc import catalog
 from specc.layer_items import META_KEYS
 from specc.registries import TASK_TYPES, task_type
-from specc.spec_data import integer, items, mapping, text
+from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
 from specc.suggest import did_you_mean, one_of
 from specc.tasks import supervised as table
@@ -235,14 +235,14 @@ def _check_metrics(doc, outputs) -> list:
         return [_p(doc, ("metrics",), "metrics per output need several outputs (task.outputs)",
                    "give a list, e.g. metrics: [accuracy]", code="metrics")]
     out = []
-    for name, items in metrics.items():
+    for name, listed in metrics.items():
         if name not in outputs:
             out.append(_not_an_output(doc, ("metrics", name), name, outputs))
-        elif not isinstance(items, list):
-            out.append(_p(doc, ("metrics", name), f"found {_kind(items)}, expected a list of metrics",
+        elif not isinstance(listed, list):
+            out.append(_p(doc, ("metrics", name), f"found {_kind(listed)}, expected a list of metrics",
                           f"e.g. {name}: [accuracy]", code="type"))
         else:
-            out += [p for i, item in enumerate(items) for p in _check_metric_item(doc, ("metrics", name, i), item)]
+            out += [p for i, item in enumerate(listed) for p in _check_metric_item(doc, ("metrics", name, i), item)]
     return out
 
 

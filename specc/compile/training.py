@@ -16,7 +16,7 @@ from specc.compile import names
 from specc.compile.objects import check_args, init_arg_names, problem
 from specc.compile.shapes import clean_message
 from specc.errors import SpecInvalid
-from specc.suggest import did_you_mean, one_of
+from specc.suggest import did_you_mean
 
 # Schedules: the argument counting decay steps (defaults to the run's total steps).
 STEP_ARGS = {"cosine_decay": "decay_steps", "exponential_decay": "decay_steps",
