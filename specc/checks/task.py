@@ -42,7 +42,7 @@ def _check_one_task(doc, base, task) -> list:
     out = []
     if base != ("task",) and not declared.supervised:
         supervised_types = [n for n in TASK_TYPES if TASK_TYPES.get(n).supervised]
-        out.append(_p(doc, base + ("type",), f"a {kind} task cannot be one output of several",
+        out.append(_p(doc, base + ("type",), f"{_a(kind)} {kind} task cannot be one output of several",
                       f"each output is a row of the task table: {one_of(supervised_types)}", code="task"))
     for field in declared.required:
         if field not in task:
@@ -57,11 +57,15 @@ def _check_one_task(doc, base, task) -> list:
     return out
 
 
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _required_hint(declared, field: str) -> str:
     if declared.table_row:
         return f"task table row: {declared.table_row}"
-    description = declared.fields[field].get("description", "").split(": ", 1)[-1]
-    return f"e.g. task: {{type: {declared.name}, {field}: ...}}; {field}: {description}"
+    description = declared.fields[field].get("description", "").split(": ", 1)[-1].split(" (required")[0]
+    return f"e.g. task: {{type: {declared.name}, {field}: ...}} ({field}: {description.rstrip('.')})"
 
 
 # --- head, output activation, loss --------------------------------------------------------
