@@ -6,7 +6,7 @@ as a wall. No TensorFlow here.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -14,6 +14,9 @@ from jsonschema.exceptions import ValidationError
 from specc.errors import Problem
 from specc.schema import load_schema
 from specc.suggest import did_you_mean, one_of, suggest
+
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
 TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
               int: "an integer", float: "a number", type(None): "null"}
@@ -24,14 +27,14 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(load_schema())
 
 
-def schema_problems(doc) -> list[Problem]:
+def schema_problems(doc: Document) -> list[Problem]:
     """One problem per schema violation, reduced and positioned."""
     problems = _errors_to_problems(doc, validator().iter_errors(doc.data))
     return problems + wrapper_problems(doc, problems)
 
 
 def _errors_to_problems(doc, errors: Iterable[ValidationError], prefix: tuple = ()) -> list[Problem]:
-    out = []
+    out: list[Problem] = []
     for error in errors:
         for leaf in reduce_error(error):
             if not _block_param(leaf, prefix):
@@ -39,7 +42,7 @@ def _errors_to_problems(doc, errors: Iterable[ValidationError], prefix: tuple = 
     return out
 
 
-def wrapper_problems(doc, found: list[Problem]) -> list[Problem]:
+def wrapper_problems(doc: Document, found: list[Problem]) -> list[Problem]:
     """The arguments of wrapped layers (`bidirectional: {layer: {lstm: {unit: 16}}}`).
 
     In the schema a wrapper's long form is one branch of an anyOf whose other branch (a layer
@@ -96,7 +99,7 @@ def _shallow_mismatch(errors: list[ValidationError]) -> bool:
                for e in errors)
 
 
-def to_problems(doc, error: ValidationError, prefix: tuple = ()) -> Iterator[Problem]:
+def to_problems(doc: Document, error: ValidationError, prefix: tuple = ()) -> Iterator[Problem]:
     """Turn one (leaf) schema error into one or more problems (`prefix`: where the validated
     value sits in the document, when it is not the whole document)."""
     path = prefix + tuple(error.absolute_path)

@@ -8,14 +8,17 @@ No TensorFlow here.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from specc.errors import Problem, SpecInvalid
 from specc.schema import SUPPORTED_VERSIONS
 from specc.schema_errors import schema_problems, show
 
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
-def validate(doc) -> list[Problem]:
+
+def validate(doc: Document) -> list[Problem]:
     """All problems in the document, errors before warnings, each group in file order."""
     version = doc.data.get("specc")
     if version is not None and version not in SUPPORTED_VERSIONS:
@@ -53,7 +56,7 @@ def _drop_echoes(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if not (p.missing and (p.path, p.missing) in meant)]
 
 
-def check(doc) -> list[Problem]:
+def check(doc: Document) -> list[Problem]:
     """Like `validate`, but raise `SpecInvalid` when there is any error; returns warnings."""
     problems = validate(doc)
     if any(p.severity == "error" for p in problems):
@@ -63,7 +66,7 @@ def check(doc) -> list[Problem]:
 
 def sort_problems(problems: list[Problem]) -> list[Problem]:
     """Errors first, then in file order (problems without a place last)."""
-    def key(p: Problem):
+    def key(p: Problem) -> tuple:
         pos = p.position
         return (p.severity != "error", pos is None, pos.file if pos else "",
                 pos.line if pos else 0, pos.column if pos else 0)
@@ -99,7 +102,7 @@ def _version_problem(doc, version) -> Problem:
 
 # --- numbers that are not finite ----------------------------------------------------------
 
-def nonfinite_problems(doc) -> list[Problem]:
+def nonfinite_problems(doc: Document) -> list[Problem]:
     """NaN or infinity anywhere in a spec is an error: no setting takes them."""
     return [Problem(path, f"found {value!r}, expected a finite number",
                     "NaN and infinity are not valid settings; write a number",

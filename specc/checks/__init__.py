@@ -7,13 +7,16 @@ errors still runs, so that every problem is reported at once. No TensorFlow here
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from specc.checks.paradigm import check_paradigm
 from specc.checks.model import check_blocks, check_graphs, check_layer_items, check_model_form
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
 from specc.checks.task import check_head_and_loss, check_names, check_task
 from specc.errors import Problem
+
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
 Check = Callable[[Any], list]
 
@@ -35,7 +38,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
 ]
 
 
-def semantic_problems(doc, skip: Iterable[str] = (), shaky: Iterable[str] = ()) -> list[Problem]:
+def semantic_problems(doc: Document, skip: Iterable[str] = (), shaky: Iterable[str] = ()) -> list[Problem]:
     """Run every check whose needed sections are present and well-formed.
 
     Args:

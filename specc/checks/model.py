@@ -4,7 +4,7 @@ No TensorFlow here: layer names and arguments come from the shipped Keras catalo
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc import catalog
 from specc.registries import TASK_TYPES, task_type
@@ -15,10 +15,13 @@ from specc.suggest import did_you_mean, one_of
 
 from specc.layer_items import META_KEYS
 
+if TYPE_CHECKING:
+    from specc.load.document import Document
+
 
 # --- model structure -------------------------------------------------------------------------
 
-def check_model_form(doc) -> list[Problem]:
+def check_model_form(doc: Document) -> list[Problem]:
     """Exactly one architecture form, and the one the task needs."""
     model, task = doc.data["model"], mapping(doc.data["task"])
     forms = [k for k in ("layers", "nodes") if k in model]
@@ -54,7 +57,7 @@ def check_model_form(doc) -> list[Problem]:
     return out
 
 
-def _layer_items(model: dict, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
+def _layer_items(model: Any, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
     """(path, item, in_graph) for every layer item in a model, its blocks and sub-networks.
 
     Safe on data that failed the schema: parts of the wrong type are passed over.
@@ -87,7 +90,7 @@ def wrapped_layers(item: Any, path: tuple) -> Iterable[tuple[tuple, str, dict]]:
     (`bidirectional: {layer: {lstm: 16}, merge_mode: sum}`), wrappers inside wrappers too."""
     name = _item_name(item)
     info = catalog.layer_info(name) if name else None
-    if not info or not info.get("wrapper") or not isinstance(item, dict):
+    if not name or not info or not info.get("wrapper") or not isinstance(item, dict):
         return
     args = item[name]
     if not isinstance(args, dict):
@@ -111,7 +114,7 @@ def _item_name(item: Any) -> Optional[str]:
     return None
 
 
-def check_layer_items(doc) -> list[Problem]:
+def check_layer_items(doc: Document) -> list[Problem]:
     """Each item names one known layer or block, with known arguments."""
     model = doc.data["model"]
     blocks = list(mapping(model.get("blocks")))
@@ -219,7 +222,7 @@ def _check_catalog_name(doc, path, name, kind, key) -> list[Problem]:
 
 # --- graphs ----------------------------------------------------------------------------------
 
-def check_graphs(doc) -> list[Problem]:
+def check_graphs(doc: Document) -> list[Problem]:
     """References exist, no cycles, every node reaches an output, names unique."""
     model = doc.data["model"]
     out = []
@@ -296,7 +299,7 @@ def _find_cycle(nodes: dict, inputs: set) -> Optional[list]:
     Iterative depth-first search, so a long chain of nodes cannot exhaust the stack; a name
     that is an input refers to the input, not to a node of the same name.
     """
-    def feeds(node):
+    def feeds(node: str) -> list[str]:
         return [s for s in _sources(nodes[node]) if s in nodes and s not in inputs]
 
     done: set = set()
@@ -337,7 +340,7 @@ def _check_reach(doc, base, nodes, targets) -> list[Problem]:
 
 # --- blocks ----------------------------------------------------------------------------------
 
-def check_blocks(doc) -> list[Problem]:
+def check_blocks(doc: Document) -> list[Problem]:
     """Block params are declared, used, and given when required; calls pass known params."""
     model = doc.data["model"]
     blocks = mapping(model.get("blocks"))
@@ -358,7 +361,7 @@ def _check_block_body(doc, base, block, bname) -> list[Problem]:
         return [_p(doc, base, f"block '{bname}' has no `layers:` or `nodes:`", "give its layers",
                    missing="layers")]
     params = mapping(block.get("params"))
-    used = {}
+    used: dict[str, tuple] = {}  # `$name` -> where it is first used
     for path, value in _walk(block, base):
         if isinstance(value, str) and value.startswith("$"):
             used.setdefault(value[1:], path)

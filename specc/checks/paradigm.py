@@ -4,12 +4,17 @@ the task type's own checks. No TensorFlow here.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from specc.registries import TASK_TYPES, spec_task_type
 from specc.spec_data import integer, mapping
 from specc.spec_data import problem as _p
 
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
-def check_paradigm(doc) -> list:
+
+def check_paradigm(doc: Document) -> list:
     """What the spec asks of its task type agrees with the type's declaration."""
     data = doc.data
     declared = spec_task_type(data)

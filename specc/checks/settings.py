@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
 from specc.registries import EXPORT_FORMATS, task_type
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
 
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
-def check_batch(doc) -> list:
+
+def check_batch(doc: Document) -> list:
     """The strategy agrees with its settings."""
     batch = doc.data["batch"]
     strategy = batch.get("strategy", "mini_batch")
@@ -22,7 +26,7 @@ def check_batch(doc) -> list:
     return []
 
 
-def check_device(doc) -> list:
+def check_device(doc: Document) -> list:
     """Device, strategy and precision combinations that can run."""
     device = doc.data["device"]
     target, strategy = device.get("target", "auto"), device.get("strategy", "auto")
@@ -41,7 +45,7 @@ def check_device(doc) -> list:
     return out
 
 
-def check_export(doc) -> list:
+def check_export(doc: Document) -> list:
     """Formats can be produced here: optional packages, quantization, static shapes."""
     export = doc.data["export"]
     formats = items(export.get("formats"))
@@ -77,7 +81,7 @@ def _dynamic_shapes(doc, index: int, fmt: str) -> list:
     return []
 
 
-def check_train(doc) -> list:
+def check_train(doc: Document) -> list:
     """Early stopping on validation metrics needs a validation split."""
     stop = doc.data["train"].get("early_stopping")
     split = mapping(mapping(doc.data.get("data")).get("split"))
@@ -88,7 +92,7 @@ def check_train(doc) -> list:
     return []
 
 
-def check_data(doc) -> list:
+def check_data(doc: Document) -> list:
     """Splits leave training data; stratification needs classes."""
     data, task = doc.data["data"], mapping(doc.data["task"])
     split = mapping(data.get("split"))

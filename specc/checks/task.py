@@ -1,7 +1,7 @@
 """Checks against the task table: task fields, head, output activation, loss; known names."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from specc import catalog
 from specc.layer_items import META_KEYS
@@ -11,8 +11,11 @@ from specc.spec_data import problem as _p
 from specc.suggest import did_you_mean, one_of
 from specc.tasks import supervised as table
 
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
-def check_task(doc) -> list:
+
+def check_task(doc: Document) -> list:
     """Each task has what its row needs and nothing that belongs to another row."""
     task = doc.data["task"]
     if "outputs" in task:
@@ -70,7 +73,7 @@ def _required_hint(declared, field: str) -> str:
 
 # --- head, output activation, loss --------------------------------------------------------
 
-def check_head_and_loss(doc) -> list:
+def check_head_and_loss(doc: Document) -> list:
     """The head and loss agree with the task table's row (per output)."""
     task, model = doc.data["task"], doc.data["model"]
     heads = mapping(task.get("outputs")) or {"output": task}
@@ -87,6 +90,7 @@ def check_head_and_loss(doc) -> list:
 
 
 def _loss_for(loss: Any, output: str, several: bool) -> tuple[Optional[str], tuple]:
+    path: tuple
     if several and isinstance(loss, dict) and output in loss:
         value, path = loss[output], ("loss", output)
     else:
@@ -176,7 +180,7 @@ def _split(item) -> tuple[Optional[str], Any]:
 
 # --- names of losses, metrics, optimizers, schedules ----------------------------------------
 
-def check_names(doc) -> list:
+def check_names(doc: Document) -> list:
     """Loss, metric, optimizer and schedule names are ones Keras knows; per-output settings
     name outputs the task has."""
     data = doc.data

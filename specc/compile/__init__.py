@@ -9,10 +9,11 @@ an autoencoder, a GAN, ...) is the paradigm's to say: `specc.paradigms.build_mod
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional
+import os
+from typing import Any, Callable, Iterable, Optional, Union
 
 
-def load_plugins(names: Iterable[str], spec_dir: Optional[str] = None,
+def load_plugins(names: Iterable[str], spec_dir: Optional[Union[str, os.PathLike[str]]] = None,
                  where: Optional[Callable] = None) -> list:
     """Import the spec's plugin modules (the spec's directory searched first).
 

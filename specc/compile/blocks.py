@@ -24,7 +24,8 @@ _PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def call_block(builder: Builder, block_name: str, item: dict, ins: list, srcs: Optional[list],
-               call_path: tuple, prefix: str, scope: Scope, repetition: Optional[int], trainable):
+               call_path: tuple, prefix: str, scope: Scope, repetition: Optional[int],
+               trainable: Optional[bool]) -> Any:
     """Expand one call of a block on `ins`; return the block's output tensor."""
     block = builder.blocks[block_name]
     block_path = ("model", "blocks", block_name)
@@ -51,6 +52,7 @@ def call_block(builder: Builder, block_name: str, item: dict, ins: list, srcs: O
                           did_you_mean(output, list(body)), builder.where)
         return done[output]
     body = _substitute(copy.deepcopy(block.get("layers") or []), values, block_path + ("layers",), builder)
+    seen: dict[str, int]  # layer name -> how many layers of the body use it so far
     x, seen = ins[0], {}
     inner.path = block_path + ("layers",)
     for index, sub in enumerate(body):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import keras
 
@@ -27,7 +27,7 @@ from specc.compile.layers import build_layer, input_mode
 from specc.compile.preprocessing import add_preprocessing
 from specc.compile.objects import problem
 from specc.compile.shapes import check_outputs, connect, shape_text
-from specc.errors import Problem, SpecInvalid, json_path
+from specc.errors import Position, Problem, SpecInvalid, json_path
 from specc.layer_items import layer_key
 from specc.render import DEFAULT_OUTPUT, output_tasks
 from specc.suggest import did_you_mean
@@ -47,14 +47,14 @@ class Scope:
 class Builder:
     """State shared while one model is built."""
 
-    blocks: dict
+    blocks: dict[str, Any]
     where: Optional[Callable] = None
     defaults: dict = field(default_factory=dict)
     paths: dict = field(default_factory=dict)       # Keras layer name -> spec path
     used: dict = field(default_factory=dict)        # Keras layer name -> spec path (first user)
     preprocessing: dict = field(default_factory=dict)  # input name -> [layer names]
 
-    def place(self, path: tuple):
+    def place(self, path: tuple) -> Optional[Position]:
         return self.where(tuple(path)) if self.where else None
 
     def claim(self, name: Optional[str], path: tuple) -> None:
@@ -67,7 +67,8 @@ class Builder:
                           "give one of them another `name:`", self.where)
         self.used[name] = tuple(path)
 
-    def make(self, item: dict, path: tuple, name: Optional[str], scope: Scope, extra: Optional[dict] = None):
+    def make(self, item: dict, path: tuple, name: Optional[str], scope: Scope,
+             extra: Optional[dict] = None) -> Any:
         """Build one layer and remember which spec path it came from."""
         self.claim(name, path)
         layer = build_layer(item, path, self.where, name=name, defaults={**self.defaults, **(extra or {})},
@@ -152,7 +153,7 @@ def remember(model: Any, paths: dict, preprocessing: dict) -> None:
 
 # --- inputs ---------------------------------------------------------------------------------------
 
-def make_inputs(inputs: dict, path: tuple, where) -> dict:
+def make_inputs(inputs: dict, path: tuple, where: Optional[Callable]) -> dict:
     """Input name -> keras.Input (shape without the batch axis, dtype, name)."""
     if not inputs:
         raise problem(tuple(path) + ("inputs",), "the model has no inputs",
@@ -239,7 +240,7 @@ def _node_names(nodes: dict, outputs: dict, blocks: dict) -> dict:
     """Node -> Keras layer name: its `name:`, the output it alone makes (a plain layer node),
     or the node name."""
     explicit = {item["name"] for item in nodes.values() if item.get("name")}
-    makes = {}
+    makes: dict[str, list[str]] = {}  # node -> the outputs it makes
     for output, node in outputs.items():
         makes.setdefault(node, []).append(output)
     names = {}
@@ -298,6 +299,7 @@ def _sources(builder: Builder, nodes: dict, tensors: dict, scope: Scope, paths: 
 
 def _order(builder: Builder, nodes: dict, sources: dict, tensors: dict, paths: dict) -> list:
     """Nodes in dependency order (iterative DFS, so deep graphs do not hit the recursion limit)."""
+    state: dict[str, int]  # node -> 1 while its inputs are visited, 2 when placed in order
     order, state = [], {}
     for start in nodes:
         if state.get(start) == 2:
@@ -324,7 +326,7 @@ def _order(builder: Builder, nodes: dict, sources: dict, tensors: dict, paths: d
 # --- one item: a layer (maybe repeated) or a block call --------------------------------------------
 
 def apply_item(builder: Builder, item: dict, ins: list, srcs: Optional[list], path: tuple,
-               name: Optional[str], scope: Scope):
+               name: Optional[str], scope: Scope) -> Any:
     """Apply a layer item (or block call), `repeat` times, to `ins`; return the output tensor."""
     key = layer_key(item)
     repeat = item.get("repeat", 1) or 1
@@ -338,15 +340,17 @@ def apply_item(builder: Builder, item: dict, ins: list, srcs: Optional[list], pa
         else:
             extra = {"dtype": "float32"} if path == ("model", "head") and _mixed() else None
             layer = builder.make(item, path, rep_name, Scope(scope.path, trainable=trainable), extra)
-            x = [connect_layer(builder, layer, key, x, srcs if r == 1 else None, path, scope.note)]
+            # builder.make has refused an item that names no layer, so the key is a name
+            x = [connect_layer(builder, layer, cast(str, key), x, srcs if r == 1 else None, path, scope.note)]
         srcs = None
     return x[0]
 
 
-def connect_layer(builder: Builder, layer, key: str, ins: list, srcs: Optional[list], path: tuple,
-                  note: str = ""):
+def connect_layer(builder: Builder, layer: Any, key: str, ins: list, srcs: Optional[list], path: tuple,
+                  note: str = "") -> Any:
     """Call a layer on its inputs the way it takes them (one tensor, a list, or positional)."""
-    mode = input_mode(type(layer))
+    cls: type = type(layer)  # typed: mypy calls type(<Any>) unhashable, and input_mode is lru_cached
+    mode = input_mode(cls)
     if mode == "single" and len(ins) > 1:
         names = ", ".join(srcs or [shape_text(t) for t in ins])
         raise SpecInvalid([Problem(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from functools import lru_cache
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import keras
 from keras.src.utils.naming import to_snake_case
@@ -38,7 +38,7 @@ def custom_layers() -> dict:
     return table
 
 
-def all_layer_names(extra=()) -> list:
+def all_layer_names(extra: Iterable[str] = ()) -> list:
     """Every layer name a spec may use (built-in, plugins, and `extra` such as block names)."""
     return sorted(set(builtin_layers()) | set(custom_layers()) | set(extra))
 
@@ -50,7 +50,7 @@ def builtin_layers() -> dict:
     return table()
 
 
-def layer_class(key: str, path: tuple, where: Optional[Callable] = None, blocks=()) -> type:
+def layer_class(key: str, path: tuple, where: Optional[Callable] = None, blocks: Iterable[str] = ()) -> type:
     """The Keras class for a spec's layer name.
 
     Raises:
@@ -83,7 +83,7 @@ def input_mode(cls) -> str:
 
 
 def build_layer(item: Any, path: tuple, where: Optional[Callable] = None, name: Optional[str] = None,
-                defaults: Optional[dict] = None, blocks=()) -> Any:
+                defaults: Optional[dict] = None, blocks: Iterable[str] = ()) -> Any:
     """Construct (but do not call) the Keras layer a layer item describes.
 
     Args:
@@ -138,7 +138,8 @@ def build_layer(item: Any, path: tuple, where: Optional[Callable] = None, name: 
     return layer
 
 
-def convert_arg(cls, key: str, arg: str, value: Any, path: tuple, where, blocks=()) -> Any:
+def convert_arg(cls, key: str, arg: str, value: Any, path: tuple, where: Optional[Callable],
+                blocks: Iterable[str] = ()) -> Any:
     """One argument value as the layer constructor takes it."""
     if arg in LAYER_ARGS and isinstance(value, (dict, str)) and _takes_layer(cls, arg):
         return build_layer(value, tuple(path) + (arg,), where, blocks=blocks)

@@ -72,7 +72,7 @@ def init_arg_names(cls) -> tuple[tuple, tuple, bool]:
     return tuple(names), tuple(required), open_kwargs
 
 
-def check_args(cls, args: dict, what: str, path: tuple, where, skip: tuple = ()) -> None:
+def check_args(cls, args: dict, what: str, path: tuple, where: Optional[Callable], skip: tuple = ()) -> None:
     """Raise SpecInvalid for arguments `cls` does not take or required ones that are missing."""
     names, required, _ = init_arg_names(cls)
     problems = []
@@ -90,7 +90,7 @@ def check_args(cls, args: dict, what: str, path: tuple, where, skip: tuple = ())
         raise SpecInvalid(problems)
 
 
-def keras_object(kind: str, value: Any, path: tuple, where=None) -> Any:
+def keras_object(kind: str, value: Any, path: tuple, where: Optional[Callable] = None) -> Any:
     """Turn a spec value into what a Keras layer takes for an object argument.
 
     Args:

@@ -13,14 +13,14 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Union
 
 from specc.errors import Problem, SpecInvalid
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-def load_plugins(names: Iterable[str], spec_dir: Optional[str] = None,
+def load_plugins(names: Iterable[str], spec_dir: Optional[Union[str, os.PathLike[str]]] = None,
                  where: Optional[Callable] = None) -> list:
     """Import each plugin module; return the modules.
 

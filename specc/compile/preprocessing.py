@@ -7,7 +7,7 @@ on the training split before training.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import keras
 
@@ -33,7 +33,8 @@ def add_preprocessing(builder: Builder, inputs: dict, items: list) -> dict:
             key = layer_key(item)
             path = ("data", "preprocessing", index)
             layer = builder.make(item, path, f"{input_name}_{item.get('name') or key}", _scope(path))
-            x = connect(layer, x, key, path, builder.where, f" (on input '{input_name}')")
+            # builder.make has refused an item that names no layer, so the key is a name
+            x = connect(layer, x, cast(str, key), path, builder.where, f" (on input '{input_name}')")
             builder.preprocessing.setdefault(input_name, []).append(layer.name)
         tensors[input_name] = x
     return tensors

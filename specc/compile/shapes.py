@@ -56,8 +56,8 @@ def tensor_text(tensor: Any) -> str:
     return f"a {rank}-D tensor {shape_text(tensor)}"
 
 
-def connect(layer, inputs: Any, key: str, path: tuple, where: Optional[Callable] = None,
-            note: str = "", positional: bool = False):
+def connect(layer: Any, inputs: Any, key: str, path: tuple, where: Optional[Callable] = None,
+            note: str = "", positional: bool = False) -> Any:
     """Call `layer` on `inputs` (a tensor, or a list for merge layers); return its output.
 
     Args:
@@ -85,7 +85,7 @@ def connect(layer, inputs: Any, key: str, path: tuple, where: Optional[Callable]
         raise SpecInvalid([Problem(tuple(path), message + note, hint, position, code="shape")]) from None
 
 
-def explain(layer, key: str, tensors: Sequence, err: BaseException) -> tuple[str, Optional[str]]:
+def explain(layer: Any, key: str, tensors: Sequence, err: BaseException) -> tuple[str, Optional[str]]:
     """(message, hint) for a layer that failed on `tensors`."""
     raw = clean_message(err)
     shapes = " and ".join(shape_text(t) for t in tensors)

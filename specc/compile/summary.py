@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import keras
 
@@ -30,7 +30,7 @@ def _prod(values) -> int:
     return int(math.prod(values)) if values else 1
 
 
-def layer_macs(layer: Any, in_shape, out_shape) -> int:
+def layer_macs(layer: Any, in_shape: Sequence[Optional[int]], out_shape: Sequence[Optional[int]]) -> int:
     """Multiply-adds per sample of one layer (0 for layers not counted)."""
     name = type(layer).__name__
     ins, outs = _dims(in_shape), _dims(out_shape)
@@ -89,7 +89,7 @@ def _io_shapes(layer) -> tuple:
     return getattr(inp, "shape", None), getattr(out, "shape", None)
 
 
-def model_macs(model) -> int:
+def model_macs(model: Any) -> int:
     """Estimated multiply-adds per sample of the whole model (nested models included)."""
     total = 0
     for layer in model.layers:
@@ -116,7 +116,8 @@ def human(number: float) -> str:
 
 # --- summary ---------------------------------------------------------------------------------------
 
-def summarize(model, resolved: dict, where: Optional[Callable] = None, total_steps: Optional[int] = None) -> str:
+def summarize(model: Any, resolved: dict, where: Optional[Callable] = None,
+              total_steps: Optional[int] = None) -> str:
     """A text summary of a built (ideally compiled) model and what the spec resolved to.
 
     Args:
@@ -153,7 +154,7 @@ def summarize(model, resolved: dict, where: Optional[Callable] = None, total_ste
     return "\n".join(lines)
 
 
-def training_lines(model, resolved: dict, total_steps: Optional[int] = None) -> list:
+def training_lines(model: Any, resolved: dict, total_steps: Optional[int] = None) -> list:
     """Loss / optimizer / schedule / metrics lines, marking what `auto` chose."""
     tasks = output_tasks(resolved.get("task", {}))
     loss = resolved.get("loss")
@@ -162,7 +163,7 @@ def training_lines(model, resolved: dict, total_steps: Optional[int] = None) -> 
         for out, one in loss.items():
             lines.append(f"Loss[{out}]: {call_text(one)}{_auto_note(one, tasks.get(out, {}))}")
     else:
-        only = next(iter(tasks.values()), {})
+        only: dict = next(iter(tasks.values()), {})
         lines.append(f"Loss: {call_text(loss)}{_auto_note(loss, only)}")
     if resolved.get("loss_weights"):
         lines.append("Loss weights: " + ", ".join(f"{k}={v}" for k, v in resolved["loss_weights"].items()))
@@ -248,7 +249,7 @@ def _table(rows: list) -> list:
 
 # --- plot ------------------------------------------------------------------------------------------
 
-def plot(model, path: str, show_shapes: bool = True) -> str:
+def plot(model: Any, path: str, show_shapes: bool = True) -> str:
     """Draw the model to `path` (.png or .svg) with keras.utils.plot_model.
 
     Raises:

@@ -24,7 +24,7 @@ STEP_ARGS = {"cosine_decay": "decay_steps", "exponential_decay": "decay_steps",
              "cosine_decay_restarts": "first_decay_steps"}
 
 
-def split_call(value: Any, path: tuple, what: str, where) -> tuple[str, dict]:
+def split_call(value: Any, path: tuple, what: str, where: Optional[Callable]) -> tuple[str, dict]:
     """`adam` -> ('adam', {}); `{adam: {learning_rate: 0.1}}` -> ('adam', {...})."""
     if isinstance(value, str):
         return value, {}
@@ -77,7 +77,7 @@ def make_metric(value: Any, path: tuple, where: Optional[Callable] = None) -> An
     return _construct(cls, args, f"metric '{name}'", tuple(path) + (name,), where)
 
 
-def make_losses(loss: Any, output_names: list, where=None) -> Any:
+def make_losses(loss: Any, output_names: list, where: Optional[Callable] = None) -> Any:
     """One loss, or output name -> loss for a model with several outputs."""
     if isinstance(loss, dict) and len(output_names) > 1 and set(loss) <= set(output_names):
         return {out: make_loss(loss.get(out), ("loss", out), where) for out in output_names}
@@ -88,7 +88,7 @@ def make_losses(loss: Any, output_names: list, where=None) -> Any:
     return make_loss(loss, ("loss",), where)
 
 
-def make_metrics(metrics: Any, output_names: list, where=None) -> Any:
+def make_metrics(metrics: Any, output_names: list, where: Optional[Callable] = None) -> Any:
     """A list of metrics, or output name -> list for several outputs."""
     if metrics is None:
         return None
@@ -219,8 +219,8 @@ def _default(cls, arg: str, fallback: Any) -> Any:
 
 # --- compile ---------------------------------------------------------------------------------------------
 
-def compile_model(model, resolved: dict, total_steps: int, steps_per_execution: int = 1,
-                  jit_compile: bool = False, where: Optional[Callable] = None):
+def compile_model(model: Any, resolved: dict, total_steps: int, steps_per_execution: int = 1,
+                  jit_compile: bool = False, where: Optional[Callable] = None) -> Any:
     """Compile `model` with the spec's loss(es), metrics, optimizer, schedule, loss weights.
 
     Args:

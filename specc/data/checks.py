@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from specc.data.table import Table, label_count
 from specc.registries import task_type
 
 
-def did_you_mean(name: str, options) -> str:
+def did_you_mean(name: object, options: Iterable[object]) -> str:
     """Return " (did you mean 'x'?)" for the closest of `options`, or ""."""
     close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -46,7 +46,7 @@ def existing_path(text: str, base_dir: Path, key: str, folder: bool = False) -> 
     return path
 
 
-def missing_key(origin: str, what: str, name: str, available, key: str) -> DataError:
+def missing_key(origin: str, what: str, name: object, available: Sequence[object], key: str) -> DataError:
     """Build the error for a column / array key that is not in the data."""
     listed = ", ".join(repr(str(a)) for a in available) or "none"
     return DataError(
@@ -193,7 +193,8 @@ def _at(table: Table, index: int, column: Optional[str]) -> str:
     return f"{text}, column '{column}'" if column else text
 
 
-def _first_bad(table: Table, labels: np.ndarray, bad: np.ndarray, column, message: str) -> None:
+def _first_bad(table: Table, labels: np.ndarray, bad: Union[np.ndarray, np.bool_], column: Optional[str],
+               message: str) -> None:
     """Raise for the first sample flagged in `bad` (a boolean array over samples)."""
     if bad.any():
         index = int(np.argmax(bad))

@@ -42,13 +42,13 @@ def steps_per_epoch(samples: int, size: int, drop_remainder: bool) -> int:
     return samples // size if drop_remainder else math.ceil(samples / size)
 
 
-def model_arrays(table: Table, model) -> tuple:
+def model_arrays(table: Table, model: Any) -> tuple:
     """(x, y) numpy arrays keyed by the model's input and output names."""
     shapes = {t.name.split(":")[0]: list(t.shape[1:]) for t in model.inputs}
     return to_arrays(table, list(shapes), shapes, list(model.output_names))
 
 
-def training_feed(table: Table, model, batch: dict, seed: int, first_epoch: int,
+def training_feed(table: Table, model: Any, batch: dict, seed: int, first_epoch: int,
                   epochs: int) -> Feed:
     """Batches for epochs first_epoch..epochs-1, each epoch in its own seeded order."""
     x, y = model_arrays(table, model)
@@ -78,7 +78,7 @@ def seeded_batches(arrays: Any, n: int, batch: dict, seed: int, first_epoch: int
 def _epoch_orders(n, size, drop, seed, first_epoch, epochs, shuffle):
     import tensorflow as tf
 
-    def one_epoch(epoch):
+    def one_epoch(epoch: Any) -> Any:
         indices = tf.range(n, dtype=tf.int64)
         if shuffle:
             indices = tf.random.experimental.stateless_shuffle(
@@ -95,7 +95,7 @@ def _gather(indices, arrays):
     return tf.nest.map_structure(lambda a: tf.gather(a, indices), arrays)
 
 
-def eval_dataset(table: Table, model, batch_size: int = 256):
+def eval_dataset(table: Table, model: Any, batch_size: int = 256) -> Any:
     """Unshuffled batches of a split (inputs and labels by the model's names), for evaluate."""
     import tensorflow as tf
 

@@ -3,7 +3,7 @@ names. No TensorFlow here (specc/data/feed.py makes the tf.data pipelines).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -16,7 +16,7 @@ _CASTS = {"float32": np.float32, "float16": np.float16, "int32": np.int32,
 
 
 def to_arrays(table: Table, input_names: Optional[list] = None, input_shapes: Optional[dict] = None,
-              output_names: Optional[list] = None):
+              output_names: Optional[list] = None) -> tuple[Any, Any]:
     """Return numpy (x, y) for model.fit / evaluate / predict.
 
     Args:
@@ -39,7 +39,7 @@ def to_arrays(table: Table, input_names: Optional[list] = None, input_shapes: Op
     return _inputs(table, input_names, input_shapes or {}), _targets(table, output_names)
 
 
-def tf_ready(value):
+def tf_ready(value: Any) -> Any:
     """Strings as numpy bytes arrays (tf.string); everything else unchanged."""
     if isinstance(value, tuple):
         return tuple(tf_ready(v) for v in value)

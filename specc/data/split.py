@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, cast
 
 import numpy as np
 
@@ -22,7 +22,7 @@ class Splits:
     validation: Optional[Table] = None
     test: Optional[Table] = None
 
-    def items(self):
+    def items(self) -> Iterator[tuple[str, Table]]:
         """Yield (name, table) for the parts that exist, train first."""
         for name in ("train",) + SPLIT_NAMES:
             table = getattr(self, name)
@@ -122,7 +122,7 @@ def _stratified_parts(labels: np.ndarray, counts: dict, rng) -> dict:
             quota = _apportion(sizes, counts[name], left)
             picked[name] = quota
             left = left - quota
-    parts = {name: [] for name in picked}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in picked}
     parts["train"] = []
     for c, indices in enumerate(members):
         start = 0
@@ -172,7 +172,8 @@ def _align_classes(table: Table, train: Table, name: str) -> None:
             f"{', '.join(map(str, unknown[:10]))}",
             hint=f"training classes: {', '.join(map(str, train.class_names[:20]))}")
     mapping = np.array([index[c] for c in table.class_names], dtype=np.int64)
-    table.labels = mapping[table.labels]
+    # a table with class names has one array of class ids as its labels
+    table.labels = mapping[cast(np.ndarray, table.labels)]
     table.class_names = list(train.class_names)
 
 

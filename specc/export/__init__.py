@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, cast
 
 from specc.export.formats import check_quantize, get_format, require_packages
 from specc.report import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from specc.data.table import Table
 
 PARITY_SAMPLES = 500
 
@@ -139,7 +142,7 @@ def _parity_samples(run, model):
     splits = prepare_data(run.resolved, run.spec_dir).splits
     table = splits.test or splits.validation or splits.train
     sample = take_sample(table, PARITY_SAMPLES, run.resolved["seed"])
-    return model_arrays(sample, model)
+    return model_arrays(cast("Table", sample), model)  # loading refused empty data: there is a sample
 
 
 def _calibration(run, model):
@@ -148,9 +151,10 @@ def _calibration(run, model):
     from specc.run.data import prepare_data
     from specc.data.feed import model_arrays, take_sample
 
-    def generate():
+    def generate() -> Iterator[dict]:
         splits = prepare_data(run.resolved, run.spec_dir).splits
-        x, _ = model_arrays(take_sample(splits.train, 200, run.resolved["seed"]), model)
+        sample = take_sample(splits.train, 200, run.resolved["seed"])
+        x, _ = model_arrays(cast("Table", sample), model)  # loading refused empty data: there is a sample
         inputs = x if isinstance(x, dict) else {model.inputs[0].name.split(":")[0]: x}
         count = len(next(iter(inputs.values())))
         for i in range(count):

@@ -5,6 +5,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterable
 
 
 def sha256_of(path: Path) -> str:
@@ -26,12 +27,12 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def signature(tensors) -> list:
+def signature(tensors: Iterable[Any]) -> list:
     return [{"name": t.name.split(":")[0], "shape": [None if d is None else int(d) for d in t.shape],
              "dtype": str(t.dtype)} for t in tensors]
 
 
-def describe_artifact(fmt: str, quantize: str, path: Path, model, parity: dict) -> dict:
+def describe_artifact(fmt: str, quantize: str, path: Path, model: Any, parity: dict) -> dict:
     outputs = signature(model.outputs)
     for entry, name in zip(outputs, model.output_names):
         entry["name"] = name
@@ -45,7 +46,7 @@ def update_manifest(path: Path, run_id: str, entries: list) -> dict:
     """Merge entries into manifest.json (same format + quantize replaces), atomically."""
     from specc.run.records import atomic_write_json
 
-    manifest = json.loads(path.read_text()) if path.exists() else {"run_id": run_id, "artifacts": []}
+    manifest: dict = json.loads(path.read_text()) if path.exists() else {"run_id": run_id, "artifacts": []}
     keys = {(e["format"], e["quantize"]) for e in entries}
     kept = [a for a in manifest["artifacts"] if (a["format"], a["quantize"]) not in keys]
     manifest["artifacts"] = kept + entries

@@ -6,17 +6,21 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from specc.errors import ExportError
-from specc.export.formats import MIN_AGREEMENT, tolerance
+from specc.export.formats import MIN_AGREEMENT, Format, tolerance
 from specc.export.verify import report_path
+
+if TYPE_CHECKING:
+    from specc.run.session import OpenRun
 
 TIMEOUT_SECONDS = 900
 
 
-def input_dict(model, x) -> dict:
+def input_dict(model: Any, x: Any) -> dict:
     """Model inputs keyed by the spec's input names."""
     names = [t.name.split(":")[0] for t in model.inputs]
     if isinstance(x, dict):
@@ -24,7 +28,7 @@ def input_dict(model, x) -> dict:
     return {names[0]: np.asarray(x, dtype=np.float32)}
 
 
-def reference_outputs(model, inputs: dict) -> dict:
+def reference_outputs(model: Any, inputs: dict) -> dict:
     from specc.export.verify import name_outputs
 
     single = next(iter(inputs.values())) if len(inputs) == 1 else inputs
@@ -39,7 +43,7 @@ class ArtifactChecker:
     context manager: on the way out the process is stopped if it still runs.
     """
 
-    def __init__(self, format_names: list, run):
+    def __init__(self, format_names: list, run: OpenRun):
         self.run_info = run
         self.folder = tempfile.TemporaryDirectory(prefix="specc-verify-")
         self.log = open(Path(self.folder.name) / "stderr.txt", "w+", encoding="utf-8")
@@ -90,7 +94,7 @@ def _result(job: dict) -> tuple:
         return {k: data[k] for k in data.files}, report["inputs"]
 
 
-def verify_artifacts(items: list, model, samples, run, checker: ArtifactChecker) -> list:
+def verify_artifacts(items: list, model: Any, samples: tuple, run: OpenRun, checker: ArtifactChecker) -> list:
     """Parity figures of each (format, quantize, artifact path) against the Keras model on
     held-out samples; raises ExportError for the first artifact past its tolerance."""
     x, y = samples
@@ -101,8 +105,8 @@ def verify_artifacts(items: list, model, samples, run, checker: ArtifactChecker)
             for (fmt, quantize, _), (actual, signature) in zip(items, results)]
 
 
-def check_parity(fmt, quantize: str, expected: dict, actual: dict, signature: list, labels,
-                 input_names: list, run) -> dict:
+def check_parity(fmt: Format, quantize: str, expected: dict, actual: dict, signature: list, labels: Any,
+                 input_names: list, run: OpenRun) -> dict:
     """Largest absolute difference and class agreement; raise ExportError past the tolerance."""
     _check_input_names(fmt.name, signature, input_names)
     figures = compare(expected, actual, labels, list(expected), run.resolved)
@@ -123,7 +127,7 @@ def _check_input_names(fmt_name: str, signature: list, names: list) -> None:
                           "nothing was written; report it with the run id")
 
 
-def compare(expected: dict, actual: dict, labels, names: list, resolved: dict) -> dict:
+def compare(expected: dict, actual: dict, labels: Any, names: list, resolved: dict) -> dict:
     from specc.render import output_tasks
 
     tasks = output_tasks(resolved["task"])

@@ -18,13 +18,14 @@ import json
 import os
 import re
 import sys
+from typing import Any
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def name_outputs(result, output_names: list) -> dict:
+def name_outputs(result: Any, output_names: list) -> dict:
     """Key a runtime's outputs by the model's output names."""
     if isinstance(result, dict):
         if set(output_names) <= set(result):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from specc.errors import Position
 
@@ -25,7 +25,7 @@ class Document:
     files: list[str]
     extends: list[str] = field(default_factory=list)
 
-    def position_of(self, path) -> Optional[Position]:
+    def position_of(self, path: Sequence[Any]) -> Optional[Position]:
         """Return the position of `path`, else of its nearest known ancestor."""
         path = tuple(path)
         while path:
@@ -34,6 +34,6 @@ class Document:
             path = path[:-1]
         return self.positions.get(())
 
-    def key_position_of(self, path) -> Optional[Position]:
+    def key_position_of(self, path: Sequence[Any]) -> Optional[Position]:
         """Return the position of the key naming `path` if known, else `position_of(path)`."""
         return self.key_positions.get(tuple(path)) or self.position_of(path)

@@ -59,7 +59,7 @@ def _decode(raw: bytes, path: str) -> str:
         raise SpecLoadError(message, Position(path, line, column), hint="save the file as UTF-8") from None
 
 
-def load_tree(path: str, stack: list, loaded: list):
+def load_tree(path: str, stack: list, loaded: list) -> tuple[Node, list[str]]:
     """Load `path` and its extends chain; return (merged tree, the file's own extends list).
 
     `stack` holds (real path, shown path) of the files naming this one (cycle check);

@@ -45,7 +45,7 @@ def apply_overrides(
     return Document(data, positions, key_positions, list(doc.files), list(doc.extends))
 
 
-def split_override(item: str):
+def split_override(item: str) -> tuple[str, str]:
     """Split `PATH=VALUE`; the path must be dotted names or numbers."""
     if "=" not in item:
         raise UsageError(f"--set expects PATH=VALUE, got {item!r}", hint="e.g. --set train.epochs=5")
@@ -87,7 +87,8 @@ def parse_override_value(text: str, label: str, col_offset: int, item: str) -> N
     return tree if tree is not None else Node(None, Position(label, 1, col_offset + 1))
 
 
-def set_path(data: dict, positions: dict, key_positions: dict, path: tuple, value: Node, here: Position):
+def set_path(data: dict, positions: dict, key_positions: dict, path: tuple, value: Node,
+             here: Position) -> None:
     """Set `value` at `path`, creating mappings as needed and replacing the old positions."""
     current = data
     for depth, part in enumerate(path[:-1]):

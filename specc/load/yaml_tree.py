@@ -39,7 +39,7 @@ class Node:
 class Loader(yaml.SafeLoader):
     """Safe composer whose resolver leaves plain scalars for _resolve_plain."""
 
-    def resolve(self, kind, value, implicit):
+    def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
             return _PLAIN if implicit[0] else _STD + "str"
         return super().resolve(kind, value, implicit)
@@ -127,14 +127,14 @@ class Builder:
         self.active: set = set()
         self.marks: dict = {}
 
-    def pos(self, node) -> Position:
+    def pos(self, node: Any) -> Position:
         if id(node) not in self.marks:
             mark = node.start_mark
             column = mark.column + 1 + (self.col_offset if mark.line == 0 else 0)
             self.marks[id(node)] = Position(self.filename, mark.line + 1, column)
         return self.marks[id(node)]
 
-    def size(self, node) -> int:
+    def size(self, node: Any) -> int:
         """Count the nodes building `node` will visit, refusing alias bombs before building."""
         if isinstance(node, yaml.ScalarNode) or id(node) in self.sizes:
             return self.sizes.get(id(node), 1)
@@ -150,7 +150,7 @@ class Builder:
         self.sizes[id(node)] = total
         return total
 
-    def build(self, node, depth: int = 0) -> Node:
+    def build(self, node: Any, depth: int = 0) -> Node:
         if depth > MAX_DEPTH:
             raise SpecLoadError(f"the spec is nested too deeply (limit {MAX_DEPTH} levels)", self.pos(node))
         if isinstance(node, yaml.ScalarNode):
@@ -168,7 +168,7 @@ class Builder:
             out[key] = Node(child.value, child.pos, key_pos)
         return Node(out, self.pos(node))
 
-    def key(self, node) -> str:
+    def key(self, node: Any) -> str:
         if not isinstance(node, yaml.ScalarNode):
             kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
             raise SpecLoadError(f"a mapping key must be a string, found a {kind}", self.pos(node))
@@ -181,7 +181,7 @@ class Builder:
                                 self.pos(node), hint=f'quote it if you mean the text: "{node.value}"')
         return key
 
-    def scalar(self, node):
+    def scalar(self, node: Any) -> Any:
         if node.tag == _STD + "str":
             return _join_surrogates(node.value)
         wanted = {_STD + "int": int, _STD + "float": float, _STD + "bool": bool, _STD + "null": type(None)}
@@ -197,7 +197,7 @@ class Builder:
             raise SpecLoadError(f"{_short_tag(node.tag)} cannot read {node.value!r}", self.pos(node))
         return value
 
-    def bad_tag(self, node) -> SpecLoadError:
+    def bad_tag(self, node: Any) -> SpecLoadError:
         return SpecLoadError(f"the tag {_short_tag(node.tag)} is not allowed here", self.pos(node),
                              hint="a spec holds only plain data: mappings, lists, strings, numbers, "
                                   "booleans and null")
@@ -241,6 +241,7 @@ def flatten(tree: Node, path: tuple = (), positions: Optional[dict] = None,
     positions[path] = tree.pos
     if tree.key_pos is not None:
         key_positions[path] = tree.key_pos
+    data: Any
     if isinstance(tree.value, dict):
         data = {k: flatten(v, path + (k,), positions, key_positions)[0] for k, v in tree.value.items()}
     elif isinstance(tree.value, list):

@@ -22,7 +22,7 @@ def declaration_of(resolved: dict) -> TaskType:
     if declared is not None:
         return declared
     outputs = (resolved.get("task") or {}).get("outputs") or {}
-    first = next(iter(outputs.values()), {}) if isinstance(outputs, dict) else {}
+    first: Any = next(iter(outputs.values()), {}) if isinstance(outputs, dict) else {}  # spec data
     return TASK_TYPES.get(first.get("type", "regression") if isinstance(first, dict) else "regression")
 
 

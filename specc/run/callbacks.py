@@ -48,13 +48,13 @@ class RecordCallback(keras.callbacks.Callback):
         self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.diverged = f"the loss became {float(loss)} in epoch {self.last_epoch + 2}, step {batch + 1}"
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if self.diverged is None and not all(math.isfinite(v) for k, v in logs.items() if "loss" in k):
             self.diverged = f"the loss became NaN in epoch {epoch + 1}"
@@ -70,7 +70,7 @@ class RecordCallback(keras.callbacks.Callback):
         else:
             self.snapshot = self._snapshot()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Optional[dict] = None) -> None:
         self.flush(checkpoint=not self.diverged)
 
     def _maybe_best(self, epoch, logs):
@@ -158,11 +158,11 @@ def _seed_variables(model) -> list:
     return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
-def seed_states(model) -> list:
+def seed_states(model: Any) -> list:
     return [[int(i) for i in keras.ops.convert_to_numpy(v.value)] for v in _seed_variables(model)]
 
 
-def restore_seed_states(model, states: Optional[list]) -> None:
+def restore_seed_states(model: Any, states: Optional[list]) -> None:
     """Put back the layers' random-number state saved by `seed_states` (after load_model)."""
     import numpy as np
 
@@ -181,7 +181,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         super().__init__(**kwargs)
         self.resume, self.load_best_weights = resume or {}, best_weights
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
         super().on_train_begin(logs)
         if self.resume.get("best_epoch") is None or self.resume.get("best_value") is None:
             return
@@ -205,10 +205,10 @@ class ProgressLine(keras.callbacks.Callback):
         self.epochs, self.reporter = epochs, reporter
         self.started = time.perf_counter()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.started = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         done = int(BAR * (epoch + 1) / self.epochs)
         bar = "#" * done + "." * (BAR - done)
         metrics = "  ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if k != "learning_rate")

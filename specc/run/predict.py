@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
@@ -77,8 +78,8 @@ def _image_folder(folder: Path, resolved: dict) -> Table:
 
 # --- writing ----------------------------------------------------------------------------
 
-def write_predictions(path_text: str, predictions, model, resolved: dict, table: Table,
-                      class_names=None) -> None:
+def write_predictions(path_text: str, predictions: Any, model: Any, resolved: dict, table: Table,
+                      class_names: Optional[list] = None) -> None:
     """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw."""
     from specc.render import output_tasks
     from specc.run.records import atomic_write_bytes, atomic_write_text
@@ -88,7 +89,9 @@ def write_predictions(path_text: str, predictions, model, resolved: dict, table:
         else {model.output_names[0]: predictions})
     if path_text.lower().endswith(".npz"):
         buffer = io.BytesIO()
-        np.savez(buffer, **{k: np.asarray(v) for k, v in outputs.items()})
+        # Any: numpy's stub checks **arrays against savez's own allow_pickle keyword too
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in outputs.items()}
+        np.savez(buffer, **arrays)
         atomic_write_bytes(path_text, buffer.getvalue())
         return
     if not path_text.lower().endswith(".csv"):

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 @contextmanager
-def native_stderr_silenced(fds: tuple = (2,)):
+def native_stderr_silenced(fds: tuple = (2,)) -> Iterator[None]:
     """Send file descriptors (default: 2) to /dev/null for the block.
 
     TensorFlow's C++ logs and the LiteRT converter write to the descriptors directly,
@@ -29,7 +30,7 @@ def native_stderr_silenced(fds: tuple = (2,)):
             os.close(copy)
 
 
-def import_tensorflow():
+def import_tensorflow() -> Any:
     """Import TensorFlow and probe its devices once, without the native log lines."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_silenced():

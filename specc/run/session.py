@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 import yaml
@@ -11,6 +11,9 @@ import yaml
 from specc.errors import DataError, UsageError
 from specc.registries import DATA_SOURCES
 from specc.run.records import RunRecord, find_run
+
+if TYPE_CHECKING:
+    from specc.data.table import Table
 
 
 @dataclass
@@ -106,7 +109,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     return {split: evaluate_table(paradigm, model, table)}
 
 
-def align_classes(table, class_names: Optional[list]) -> None:
+def align_classes(table: Table, class_names: Optional[list]) -> None:
     """Number string class labels of other data as the run's training data numbered them
     (new data may lack a class, or list them in another order)."""
     if not table.class_names or not class_names or table.class_names == class_names:
@@ -117,7 +120,9 @@ def align_classes(table, class_names: Optional[list]) -> None:
         raise DataError(f"{table.origin}: classes the run was not trained on: "
                         f"{', '.join(map(str, unknown[:10]))}",
                         hint=f"the run's classes: {', '.join(map(str, class_names[:20]))}")
-    table.labels = np.array([index[name] for name in table.class_names], dtype=np.int64)[table.labels]
+    ids = np.array([index[name] for name in table.class_names], dtype=np.int64)
+    # a table with class names has one array of class ids as its labels
+    table.labels = ids[cast(np.ndarray, table.labels)]
     table.class_names = list(class_names)
 
 

@@ -4,9 +4,14 @@ Its Keras side is specc/paradigms/autoencoder.py. No TensorFlow here.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from specc.spec_data import mapping
 from specc.spec_data import problem as _p
 from specc.tasks.base import TaskType
+
+if TYPE_CHECKING:
+    from specc.load.document import Document
 
 NOISE = {
     "description": "autoencoder: corrupt the inputs during training only, e.g. {gaussian: 0.1} (a denoising "
@@ -23,7 +28,7 @@ NOISE = {
 }
 
 
-def check_encoder_inputs(doc) -> list:
+def check_encoder_inputs(doc: Document) -> list:
     """The encoder names the input shape (the decoder takes the code's)."""
     encoder = mapping(doc.data.get("model")).get("encoder")
     if isinstance(encoder, dict) and not encoder.get("inputs"):

@@ -11,7 +11,7 @@ def _episode_loss(task: dict) -> str:  # softmax over -(squared distance to each
     return "sparse_categorical_crossentropy"
 
 
-FIELDS = {
+FIELDS: dict[str, dict] = {
     "method": {"description": "few_shot: the meta-learning method (default prototypical: prototypical networks).",
                "enum": ["prototypical"]},
     "ways": {"description": "few_shot: classes per episode (default 5).", "type": "integer", "minimum": 2},

@@ -13,7 +13,7 @@ read this one table, so what `auto` becomes is decided in exactly one place.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from specc.tasks.base import TaskType
 
@@ -32,7 +32,7 @@ COMPATIBLE_LOSSES = {
                    "mean_squared_logarithmic_error", "msle", "mean_absolute_percentage_error", "mape"},
 }
 
-COMPATIBLE_ACTIVATIONS = {
+COMPATIBLE_ACTIVATIONS: dict[str, set[Optional[str]]] = {
     "binary": {"sigmoid"},
     "multilabel": {"sigmoid"},
     "multiclass": {"softmax"},
@@ -111,7 +111,8 @@ def auto_metrics(task: dict) -> list:
 
 def loss_fits(task: dict, loss: str) -> bool:
     """Whether a named loss belongs to the task's row (unknown task kinds accept anything)."""
-    allowed = COMPATIBLE_LOSSES.get(task.get("type"))
+    kind: Any = task.get("type")  # spec data: not necessarily a string
+    allowed = COMPATIBLE_LOSSES.get(kind)
     if allowed is None:
         return True
     if task.get("type") == "multiclass":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,8 @@ def label_array(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def load_npy(path: Path, text: str) -> np.ndarray:
+def load_npy(path: Path, text: str) -> Any:
+    """The array of an .npy file, or the NpzFile of an .npz archive (numpy.load's own answer)."""
     with open(path, "rb") as handle:
         magic = handle.read(6)
     if not (magic.startswith(b"\x93NUMPY") or magic.startswith(b"PK")):

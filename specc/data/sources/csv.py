@@ -48,6 +48,7 @@ def load_csv(spec: dict, base_dir: Path, key: str) -> Table:
             raise missing_key(text, "column", name, header, f"{key}.csv.categorical")
     groups = _feature_groups(spec.get("features", "auto"), header, label_cols, categorical, text, key)
     ctx = _Context(text, key, np.asarray(lines, dtype=np.int64), set(categorical))
+    vocab: dict[str, list]  # categorical feature -> its sorted values
     features, vocab = {}, {}
     feature_names = None
     for group, names in groups.items():

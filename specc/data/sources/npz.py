@@ -7,7 +7,7 @@ import numpy as np
 
 from specc.data.checks import existing_path, missing_key
 from specc.data.sources._arrays import feature_array, label_array, load_npy
-from specc.data.table import Table
+from specc.data.table import Labels, Table
 from specc.errors import DataError
 
 
@@ -22,7 +22,7 @@ def load(spec: dict, context: Any) -> Table:
     with archive:
         names = list(archive.files)
 
-        def get(name, what):
+        def get(name: object, what: str) -> np.ndarray:
             if name not in names:
                 raise missing_key(text, "array", name, names, f"{key}.npz.{what}")
             return archive[name]
@@ -35,6 +35,7 @@ def load(spec: dict, context: Any) -> Table:
         else:
             features = {k: feature_array(get(k, "features")) for k in wanted}
         label = spec.get("labels", "y")
+        labels: Labels
         if label is None:
             labels = None
         elif isinstance(label, dict):

@@ -1,7 +1,7 @@
 """`tfrecord`: tf.train.Example records with a declared feature spec (read with TensorFlow)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def load(spec: dict, context: Any) -> Table:
         raise missing_key(text, "declared feature", label, list(declared), f"{key}.tfrecord.label")
     parse_spec = {name: tf.io.FixedLenFeature(list(d.get("shape") or []), getattr(tf, _TF_DTYPES[d["dtype"]]))
                   for name, d in declared.items()}
-    columns = {name: [] for name in declared}
+    columns: dict[str, list] = {name: [] for name in declared}
     records = tf.data.TFRecordDataset(str(path))
     index = 0
     try:
@@ -47,7 +47,8 @@ def load(spec: dict, context: Any) -> Table:
     features = {name: _record_feature(a) for name, a in arrays.items()}
     if len(features) == 1:
         features = {"x": next(iter(features.values()))}
-    n = len(next(iter(arrays.values()))) if arrays else len(labels)
+    # no array left: the label was the only declared feature (the schema requires a label)
+    n = len(next(iter(arrays.values()))) if arrays else len(cast(np.ndarray, labels))
     return Table(features=features, labels=labels, class_names=class_names, origin=text,
                  feature_names=list(arrays) if len(arrays) > 1 else None,
                  rows=np.arange(n, dtype=np.int64), row_word="record")

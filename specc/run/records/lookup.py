@@ -26,7 +26,7 @@ def _run_folders(runs_dir: Path, name: Optional[str] = None) -> list:
     if not runs_dir.is_dir():
         return []
     parents = [runs_dir / name] if name is not None else sorted(p for p in runs_dir.iterdir() if p.is_dir())
-    found = []
+    found: list[Path] = []
     for parent in parents:
         if not parent.is_dir():
             continue

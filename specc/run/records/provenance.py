@@ -50,7 +50,7 @@ def git_info(path: PathLike, exclude: Iterable[PathLike] = ()) -> dict:
     lists anything (untracked files too), except under the `exclude` folders (the runs
     folder, so one run does not make the next one dirty).
     """
-    info = {"commit": None, "dirty": None, "root": None}
+    info: dict[str, Any] = {"commit": None, "dirty": None, "root": None}
     path = Path(path).expanduser().absolute()
     folder = path if path.is_dir() else path.parent
     while not folder.is_dir() and folder != folder.parent:
