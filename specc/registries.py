@@ -89,6 +89,31 @@ EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 
 
+@dataclass(frozen=True)
+class BuiltinDataSet:
+    """A data set that ships inside scikit-learn: what validation can check without loading it.
+
+    Attributes:
+        features: Values per sample.
+        classes: Number of classes (None for regression).
+        targets: Number of regression targets (None for classification).
+    """
+
+    features: int
+    classes: Optional[int] = None
+    targets: Optional[int] = None
+
+
+BUILTIN_DATA_SETS = {
+    "digits": BuiltinDataSet(64, classes=10),
+    "iris": BuiltinDataSet(4, classes=3),
+    "wine": BuiltinDataSet(13, classes=3),
+    "breast_cancer": BuiltinDataSet(30, classes=2),
+    "diabetes": BuiltinDataSet(10, targets=1),
+    "linnerud": BuiltinDataSet(3, targets=3),
+}
+
+
 def task_type(task: object) -> Optional[TaskType]:
     """The declaration of a (single-output) task mapping, or None when it has none."""
     if not isinstance(task, dict) or "outputs" in task:

@@ -8,7 +8,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from jsonschema import Draft202012Validator
+import math
+import re
+
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from specc.errors import Problem
@@ -22,9 +25,19 @@ TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boole
               int: "an integer", float: "a number", type(None): "null"}
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer is an int: JSON Schema counts 2.0 as one, but Keras and Python do not
+    (`epochs: 2.0` or an input dimension of 4.0 would crash the build)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+StrictValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 @lru_cache(maxsize=None)
-def validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema())
+def validator() -> Any:
+    return StrictValidator(load_schema())
 
 
 def schema_problems(doc: Document) -> list[Problem]:
@@ -161,7 +174,8 @@ def _type(doc, path, error):
     expected = error.validator_value
     expected = expected if isinstance(expected, list) else [expected]
     names = " or ".join(_json_type_name(t) for t in expected)
-    hint = _type_hint(error.instance, expected) or _shape_hint(path, error) or _describe(error.schema)
+    hint = (_type_hint(error.instance, expected) or _shape_hint(path, error)
+            or _forms_hint(path, error) or _value_hint(path, error.instance, expected, error.schema))
     yield Problem(path, f"found {show(error.instance)}, expected {names}",
                   hint, doc.position_of(path), code="type")
 
@@ -173,7 +187,9 @@ def _shape_hint(path: tuple, error: ValidationError) -> str | None:
     expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
     name = path[-1] if path and isinstance(path[-1], str) else "value"
     if "array" in expected:
-        return f"write it as a list, e.g. {name}: [{_yaml_scalar(error.instance)}]"
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", str(error.instance)) if isinstance(error.instance, str) else []
+        shown = ", ".join(numbers) if numbers else _yaml_scalar(error.instance)
+        return f"write it as a list, e.g. {name}: [{shown}]"
     required = error.schema.get("required") or []
     if "object" in expected and required:
         args = ", ".join(f"{key}: ..." for key in required)
@@ -182,6 +198,45 @@ def _shape_hint(path: tuple, error: ValidationError) -> str | None:
 
 
 YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _forms_hint(path: tuple, error: ValidationError) -> str | None:
+    """Where one of several forms (a one-key mapping) belongs: name the forms, and the one a
+    bare value most likely meant (`source: wine` -> `{builtin: wine}`)."""
+    forms = list(error.schema.get("properties") or {})
+    if error.schema.get("maxProperties") != 1 or not forms or isinstance(error.instance, (dict, list)):
+        return None
+    name = path[-1] if path and isinstance(path[-1], str) else "value"
+    for form in forms:
+        allowed = (error.schema["properties"][form] or {}).get("enum") or []
+        if error.instance in allowed:
+            return f"write {name}: {{{form}: {_yaml_scalar(error.instance)}}}"
+    return f"write one of the forms as a mapping: {one_of([f'{{{f}: ...}}' for f in forms])}"
+
+
+def _value_hint(path: tuple, found: Any, expected: list, schema: Any) -> str | None:
+    """What to write instead, with the key's default as the example when it has one."""
+    key = f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
+    example = _default_of(schema)
+    if "integer" in expected and isinstance(found, float) and math.isfinite(found):
+        whole = int(found) if found.is_integer() else round(found)
+        return f"write a whole number without a decimal point, e.g. {key}{whole}"
+    if "integer" in expected:
+        return f"write a whole number, e.g. {key}{example if example is not None else 1}"
+    if "number" in expected:
+        return f"write a number, e.g. {key}{example if example is not None else 0.5}"
+    if "boolean" in expected:
+        return f"write true or false, e.g. {key}{example if example is not None else 'true'}"
+    return _describe(schema)
+
+
+def _default_of(schema: Any) -> str | None:
+    """The default a key's description states (`... (default 10).`, `default: 0.001`)."""
+    text = _describe(schema) or ""
+    found = re.search(r"default:? ([-\w.]+)", text)
+    if not found or found.group(1) in ("null", "None"):
+        return None
+    return found.group(1).rstrip(".")
 
 
 def _type_hint(found: Any, expected: list) -> str | None:
@@ -247,8 +302,22 @@ def _matches(key: str, schema: dict) -> bool:
 
 
 def _generic(doc, path, error):
-    yield Problem(path, _plain_message(error), _describe(error.schema),
+    yield Problem(path, _plain_message(error), _range_hint(path, error) or _describe(error.schema),
                   doc.position_of(path), code=str(error.validator))
+
+
+RANGE_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+               "exclusiveMaximum": "less than"}
+
+
+def _range_hint(path: tuple, error: ValidationError) -> str | None:
+    """The whole allowed range of a number, so one fix is enough (a rate: 0 to 1)."""
+    if error.validator not in RANGE_WORDS:
+        return None
+    schema = error.schema
+    bounds = [f"{RANGE_WORDS[k]} {schema[k]}" for k in RANGE_WORDS if k in schema]
+    name = next((p for p in reversed(path) if isinstance(p, str)), "the value")
+    return f"{name} must be {' and '.join(bounds)}"
 
 
 _HANDLERS = {

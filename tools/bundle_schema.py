@@ -19,14 +19,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from specc.data.sources.builtin import NAMES as BUILTIN_NAMES  # noqa: E402
 from specc.layer_items import META_KEYS as META  # noqa: E402
-from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES  # noqa: E402
+from specc.registries import BUILTIN_DATA_SETS, EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES  # noqa: E402
 
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
 DEFS = ROOT / "schemas" / "layers-v1.defs.json"
 LAYER_PREFIX = "layer."
+CALL_PREFIX = "call."
+# kind -> (the $defs entry of "a name or {name: {args}}" of that kind, what it is)
+CALLS = {"optimizers": ("optimizer_call", "An optimizer"), "losses": ("loss_call", "A loss"),
+         "metrics": ("metric_call", "A metric"), "schedules": ("schedule_call", "A learning-rate schedule"),
+         "initializers": ("initializer_call", "An initializer"),
+         "regularizers": ("regularizer_call", "A regularizer"), "constraints": ("constraint_call", "A constraint")}
 
+
+def object_calls(object_args: dict) -> dict:
+    """`call.<kind>.<name>` (the arguments of one named object) and `<kind>_call` (a name, or a
+    one-key mapping {name: {args}}: known names get their arguments checked; an unknown name
+    is left to specc's checks, which suggest the name meant)."""
+    out = {}
+    for kind, (call, what) in CALLS.items():
+        names = sorted(object_args[kind])
+        out[call] = {"description": f"{what}: a Keras name (snake_case), or {{name: {{arguments}}}}.",
+                     "type": ["string", "object", "null"], "minProperties": 1, "maxProperties": 1,
+                     "properties": {n: {"$ref": f"#/$defs/{CALL_PREFIX}{kind}.{n}"} for n in names},
+                     "additionalProperties": {"type": ["object", "null"]}}
+        for name in names:
+            out[f"{CALL_PREFIX}{kind}.{name}"] = object_args[kind][name]
+    return out
 
 def bundled(schema: dict, defs: dict) -> dict:
     """The schema with the layer definitions spliced in (a new dict)."""
@@ -34,8 +54,9 @@ def bundled(schema: dict, defs: dict) -> dict:
     # One $defs entry per layer: a `$defs/layer_args` mapping of them would itself be read
     # as a schema, with layer names such as `maximum` taken for keywords.
     kept = {k: v for k, v in schema["$defs"].items() if not k.startswith(LAYER_PREFIX) and k != "layer_args"}
+    kept = {k: v for k, v in kept.items() if not k.startswith(CALL_PREFIX) and not k.endswith("_call")}
     layers = {f"{LAYER_PREFIX}{name}": defs["layer_args"][name] for name in sorted(defs["layer_args"])}
-    schema["$defs"] = {**kept, **layers}
+    schema["$defs"] = {**kept, **object_calls(defs["object_args"]), **layers}
     item = schema["$defs"]["layer_item"]
     props = {key: item["properties"][key] for key in META}
     for name in sorted(defs["layer_args"]):
@@ -68,7 +89,22 @@ def from_registries(schema: dict) -> dict:
     export = defs["export"]["properties"]
     export["formats"]["items"]["enum"] = EXPORT_FORMATS.names()
     export["quantize"]["enum"] = list(QUANTIZE_MODES)
-    defs["source"]["properties"]["builtin"]["enum"] = list(BUILTIN_NAMES)
+    defs["source"]["properties"]["builtin"]["enum"] = list(BUILTIN_DATA_SETS)
+    return with_calls(schema)
+
+
+def with_calls(schema: dict) -> dict:
+    """The sections that name Keras objects refer to the `<kind>_call` definitions."""
+    defs = schema["$defs"]
+    optimizers = defs["optimizer_call"]["properties"]
+    defs["optimizer"]["properties"] = {**optimizers, **{part: {"$ref": "#/$defs/optimizer_call"} for part in
+                                                        ("generator", "discriminator")}}
+    defs["schedule"]["properties"] = dict(defs["schedule_call"]["properties"])
+    defs["loss"]["properties"] = dict(defs["loss_call"]["properties"])
+    defs["loss"]["additionalProperties"] = {"$ref": "#/$defs/loss_call"}  # output name -> its loss
+    defs["metrics"]["items"] = {"$ref": "#/$defs/metric_call"}
+    defs["metrics"]["additionalProperties"] = {"type": "array", "items": {"$ref": "#/$defs/metric_call"}}
+    defs["model"]["properties"]["initializer"] = {"$ref": "#/$defs/initializer_call"}
     return schema
 
 

@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from arg_constraints import constraint_for  # noqa: E402
+
 CATALOG_PATH = ROOT / "specc" / "catalog" / "keras_layers.json"
 DEFS_PATH = ROOT / "schemas" / "layers-v1.defs.json"
 
@@ -179,11 +183,20 @@ def layer_exports(keras):
     return {c: n for c, n in exports.items() if not SKIP_LAYERS & set(n)}
 
 
+def with_constraints(name, entry):
+    """The entry with each argument's constraint (tools/arg_constraints.py) attached."""
+    for arg in entry["args"]:
+        found = constraint_for(name, arg)
+        if found is not None:
+            arg["constraint"] = found.schema
+    return entry
+
+
 def build_layers(keras):
     layers = {}
     for cls, names in layer_exports(keras).items():
         canonical = cls.__name__ if cls.__name__ in names else names[0]
-        entry = layer_entry(keras, cls, canonical)
+        entry = with_constraints(snake(canonical), layer_entry(keras, cls, canonical))
         layers[snake(canonical)] = entry
         for alias in names:
             if alias != canonical:
@@ -307,10 +320,39 @@ def arg_schema(arg):
         desc = "default: " + (arg["default"] if arg.get("default_repr") else json.dumps(arg["default"]))
     if arg.get("layer"):
         return {"description": "a layer spec; " + desc, "$ref": "#/$defs/layer_item"}
+    kind = OBJECT_ARG.search(arg["name"])
+    if kind:
+        call = object_call_def(arg["name"])
+        if call:
+            return {"description": desc, "$ref": f"#/$defs/{call}"}
     schema = {"description": desc}
     types = schema_types(arg)
     if types:
         schema["type"] = types
+    return constrained(schema, arg.get("constraint"))
+
+
+def object_call_def(arg_name):
+    """The $defs entry a layer's object argument refers to (kernel_initializer -> initializer_call)."""
+    for suffix, call in (("_initializer", "initializer_call"), ("_regularizer", "regularizer_call"),
+                         ("_constraint", "constraint_call")):
+        if arg_name.endswith(suffix):
+            return call
+    return None
+
+
+def constrained(schema, constraint):
+    """An argument's schema with its constraint: an enum replaces the type; a range applies
+    to the number and, for size-like arguments that take lists, to every item."""
+    if not constraint:
+        return schema
+    if "enum" in constraint:
+        return {"description": schema["description"], "enum": list(constraint["enum"])}
+    schema = dict(schema, **constraint)
+    types = schema.get("type") or []
+    if "array" in types:
+        item_type = "integer" if "integer" in types else "number"
+        schema["items"] = {"type": item_type, **constraint}
     return schema
 
 
@@ -327,17 +369,89 @@ def layer_schema(info):
     if not required:
         types.append("null")
     short = info["short"]
+    short_range = {}
     if short and set(required) <= {short}:
         for t in schema_types(args[short]) or ANY_SHORT:
             if t not in types and t not in ("object", "null"):
                 types.append(t)
-    return dict(obj, description=desc, type=types)
+        # a short value (`dropout: 0.25`) is held to its argument's range too; these keywords
+        # apply to numbers only, so the long form (a mapping) is unaffected
+        constraint = args[short].get("constraint") or {}
+        short_range = {k: v for k, v in constraint.items() if k in ("minimum", "maximum")}
+    return dict(obj, description=desc, type=types, **short_range)
+
+
+# ---------------------------------------------------------------- schema $defs of named objects
+
+OBJECT_KINDS = ("optimizers", "losses", "metrics", "schedules", "initializers", "regularizers", "constraints")
+# Arguments whose default says nothing (None) or too little (an int default of a float argument).
+OBJECT_TYPES = {
+    "learning_rate": ["number", "object"],  # a number, or a schedule {cosine_decay: {...}}
+    "weight_decay": ["number", "null"], "clipnorm": ["number", "null"], "clipvalue": ["number", "null"],
+    "global_clipnorm": ["number", "null"], "loss_scale_factor": ["number", "null"],
+    "ema_overwrite_frequency": ["integer", "null"], "gradient_accumulation_steps": ["integer", "null"],
+    "axis": ["integer", "array", "null"], "initial_learning_rate": ["number"], "decay_steps": ["integer"],
+    "first_decay_steps": ["integer"], "decay_rate": ["number"], "warmup_target": ["number", "null"],
+    "boundaries": ["array"], "values": ["array"], "thresholds": ["number", "array", "null"],
+    "top_k": ["integer", "null"], "class_id": ["integer", "null"], "num_labels": ["integer", "null"],
+    "num_classes": ["integer"], "ignore_class": ["integer", "null"], "threshold": ["number", "null"],
+    "label_smoothing": ["number"], "seed": ["integer", "null"],
+}
+# Integer arguments of named objects (others with an int default may take a float too).
+OBJECT_INTEGERS = {"axis", "seed", "num_thresholds", "warmup_steps", "decay_steps", "first_decay_steps",
+                   "ns_steps", "k", "top_k", "num_classes", "class_id", "num_regressors", "num_labels",
+                   "ema_overwrite_frequency", "gradient_accumulation_steps"}
+# specc's own arguments of every schedule (specc/compile/training.py make_schedule).
+SCHEDULE_EXTRAS = {
+    "warmup_steps": {"description": "specc: linear warmup over this many steps first.", "type": "integer",
+                     "minimum": 0},
+    "warmup_target": {"description": "specc: the rate the warmup ends at (default the schedule's start).",
+                      "type": ["number", "null"]},
+}
+# What specc fills in itself when a schedule leaves it out.
+FILLED_BY_SPECC = {"initial_learning_rate", "decay_steps", "first_decay_steps"}
+# Initializers, regularizers and constraints also take a short value: {l2: 1.0e-4}.
+SHORT_VALUE_KINDS = {"initializers", "regularizers", "constraints"}
+
+
+def object_arg_types(arg):
+    if arg["name"] in OBJECT_TYPES:
+        return list(OBJECT_TYPES[arg["name"]])
+    kind = arg["type"]
+    if kind is None:
+        return None
+    if kind == "integer" and arg["name"] not in OBJECT_INTEGERS:
+        kind = "number"
+    return [kind] + (["null"] if not arg["required"] and arg["default"] is None else [])
+
+
+def object_schema(kind, name, info):
+    """The arguments a named object takes, as a schema ({adam: {learning_rate: ...}})."""
+    props = {}
+    for arg in info["args"]:
+        desc = "required" if arg["required"] else "default: " + (
+            arg["default"] if arg.get("default_repr") else json.dumps(arg["default"]))
+        schema = {"description": desc}
+        types = object_arg_types(arg)
+        if types:
+            schema["type"] = types
+        props[arg["name"]] = schema
+    if kind == "schedules":
+        props.update(SCHEDULE_EXTRAS)
+    required = [a["name"] for a in info["args"] if a["required"] and a["name"] not in FILLED_BY_SPECC]
+    types = ["object", "null"] + (["number", "string", "array", "boolean"] if kind in SHORT_VALUE_KINDS else [])
+    alias = f", alias of {info['alias_of']}" if "alias_of" in info else ""
+    where = info.get("class") or info.get("function")
+    return {"description": f"{kind[:-1]} '{name}' ({info['module']}.{where}{alias}): its arguments",
+            "type": types, "properties": props, "additionalProperties": False, "required": required}
 
 
 def build_defs(catalog):
     layers = catalog["layers"]
     return {"layer_args": {n: layer_schema(info) for n, info in layers.items()},
-            "layer_names": sorted(layers)}
+            "layer_names": sorted(layers),
+            "object_args": {kind: {n: object_schema(kind, n, info) for n, info in catalog[kind].items()}
+                            for kind in OBJECT_KINDS}}
 
 
 # ---------------------------------------------------------------- files

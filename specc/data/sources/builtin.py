@@ -7,9 +7,10 @@ import numpy as np
 
 from specc.data.checks import missing_key
 from specc.data.table import Table
+from specc.registries import BUILTIN_DATA_SETS
 
-NAMES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "linnerud")
-REGRESSION = ("diabetes", "linnerud")
+NAMES = tuple(BUILTIN_DATA_SETS)
+REGRESSION = tuple(name for name, info in BUILTIN_DATA_SETS.items() if info.classes is None)
 
 
 def load(spec: Any, context: Any) -> Table:

@@ -1,0 +1,218 @@
+"""Data that cannot fit the model, found where it costs nothing: the feature count of a
+builtin data set, a CSV file's header, the shape of an .npy/.npz array (its header only;
+the data is not read), an image folder's size, a TFRecord's declared features, each against
+the model's declared inputs; and a builtin data set's classes against the task. A wine spec
+with `inputs: {x: [12]}` used to pass validation and fail in `train` after a run folder was
+made. No TensorFlow and no NumPy here: headers are read by hand.
+
+A source this module cannot read cheaply (a missing file, categorical CSV columns, synthetic
+data, a model input of variable size) is not checked here; training checks it.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import math
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from specc.errors import Problem
+from specc.registries import BUILTIN_DATA_SETS, spec_task_type
+from specc.spec_data import integer, items, mapping, text
+from specc.spec_data import problem as _p
+
+if TYPE_CHECKING:
+    from specc.load import Document
+
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def check_data_fits(doc: Document) -> list[Problem]:
+    """The data's values per sample agree with the model's inputs; a builtin data set's
+    classes with the task's."""
+    source = mapping(mapping(doc.data.get("data")).get("source"))
+    if len(source) != 1:
+        return []
+    (form, spec), = source.items()
+    out = _classes(doc, form, spec)
+    inputs, path = _model_inputs(doc.data)
+    if not inputs:
+        return out
+    counts = _feature_counts(form, spec, Path(doc.files[-1]).resolve().parent if doc.files else Path("."))
+    if counts:
+        out += _compare(doc, inputs, path, counts, _origin(form, spec))
+    return out
+
+
+def _model_inputs(data: dict) -> tuple[dict, tuple]:
+    """Input name -> values per sample (None: variable size) of the network the data feeds."""
+    model = mapping(data.get("model"))
+    declared = spec_task_type(data)
+    base: tuple = ("model", "inputs")
+    if declared is not None and declared.parts:
+        first = declared.parts[0]
+        if declared.labels is None and first != "encoder":
+            return {}, ()  # a GAN's data goes to its discriminator: its shape comes from the generator
+        model, base = mapping(model.get(first)), ("model", first, "inputs")
+    found = {}
+    for name, value in mapping(model.get("inputs")).items():
+        shape = value.get("shape") if isinstance(value, dict) else value
+        dtype = value.get("dtype", "float32") if isinstance(value, dict) else "float32"
+        if dtype == "string" or not isinstance(shape, list):
+            return {}, ()
+        sizes = [integer(d) for d in shape]
+        found[name] = None if any(s is None or s < 1 for s in sizes) else math.prod(sizes)  # type: ignore[arg-type]
+    return found, base
+
+
+def _compare(doc: Document, inputs: dict, base: tuple, counts: dict, origin: str) -> list[Problem]:
+    out = []
+    if len(inputs) == 1:
+        name, size = next(iter(inputs.items()))
+        group = name if name in counts else ("x" if "x" in counts else None)
+        if group is None and len(counts) == 1:
+            group = next(iter(counts))
+        pairs = [(name, size, group)]
+    else:
+        pairs = [(name, size, name) for name, size in inputs.items()]
+    for name, size, group in pairs:
+        have = counts.get(group) if group else None
+        if size is None or have is None or size == have:
+            continue
+        where = f"'{group}' of {origin}" if group not in (None, "x") else origin
+        out.append(_p(doc, base + (name,), f"model input '{name}' takes {size} value(s) per sample, but "
+                      f"{where} has {have}", _fix(doc, base + (name,), have), code="data-shape"))
+    return out
+
+
+def _fix(doc: Document, path: tuple, have: int) -> str:
+    name = path[-1]
+    return (f"declare inputs: {{{name}: [{have}]}} (any shape with {have} values), or select other "
+            "features in data.source")
+
+
+def _origin(form: str, spec: Any) -> str:
+    if form == "builtin":
+        return f"builtin {spec.get('name') if isinstance(spec, dict) else spec}"
+    path = mapping(spec).get("path") or mapping(spec).get("features")
+    return f"{form} {path}" if isinstance(path, str) else f"data.source.{form}"
+
+
+def _classes(doc: Document, form: str, spec: Any) -> list[Problem]:
+    """A builtin data set's classes (or targets) against the task's."""
+    if form != "builtin":
+        return []
+    name = spec.get("name") if isinstance(spec, dict) else spec
+    info = BUILTIN_DATA_SETS.get(name) if isinstance(name, str) else None
+    task = mapping(doc.data.get("task"))
+    kind, classes = text(task.get("type")), integer(task.get("classes"))
+    if info is None or kind != "multiclass" or classes is None or info.classes is None:
+        return []
+    if classes < info.classes:
+        return [_p(doc, ("task", "classes"), f"builtin {name} has {info.classes} classes, task.classes is {classes}",
+                   f"set task.classes: {info.classes}", code="data-shape")]
+    if classes > info.classes:
+        return [_p(doc, ("task", "classes"), f"builtin {name} has {info.classes} classes, task.classes is "
+                   f"{classes}: {classes - info.classes} output unit(s) would never be a right answer",
+                   f"set task.classes: {info.classes}", code="data-shape", severity="warning")]
+    return []
+
+
+# --- values per sample of each source ---------------------------------------------------------
+
+def _feature_counts(form: str, spec: Any, base: Path) -> Optional[dict]:
+    """Feature group -> values per sample, or None when it cannot be known cheaply."""
+    try:
+        if form == "builtin":
+            name = spec.get("name") if isinstance(spec, dict) else spec
+            info = BUILTIN_DATA_SETS.get(name) if isinstance(name, str) else None
+            return {"x": info.features} if info else None
+        if form == "csv":
+            return _csv_counts(mapping(spec), base)
+        if form in ("npz", "npy"):
+            return _array_counts(form, mapping(spec), base)
+        if form == "image_folder":
+            return _image_counts(mapping(spec))
+        if form == "tfrecord":
+            return _record_counts(mapping(spec))
+    except (OSError, ValueError, SyntaxError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, csv.Error):
+        return None  # unreadable here: training reports it with the file, row and column
+    return None
+
+
+def _csv_counts(spec: dict, base: Path) -> Optional[dict]:
+    if spec.get("categorical"):
+        return None
+    features = spec.get("features", "auto")
+    if isinstance(features, list):
+        return {"x": len(features)}
+    if isinstance(features, dict):
+        return {k: len(v) for k, v in features.items() if isinstance(v, list)}
+    header = _csv_header(base / str(spec.get("path")), spec.get("delimiter") or ",")
+    label = spec.get("label")
+    labels = [label] if isinstance(label, str) else list(label.values()) if isinstance(label, dict) \
+        else [c for c in items(label) if isinstance(c, str)]
+    return {"x": len([c for c in header if c not in labels])}
+
+
+def _csv_header(path: Path, delimiter: str) -> list:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        line = handle.readline(MAX_HEADER_BYTES)
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _array_counts(form: str, spec: dict, base: Path) -> Optional[dict]:
+    wanted = spec.get("features") or ("x" if form == "npz" else None)
+    if form == "npy":
+        files = wanted if isinstance(wanted, dict) else {"x": wanted}
+        return {k: _per_sample(_npy_shape(base / str(v))) for k, v in files.items()}
+    path = base / str(spec.get("path"))
+    if isinstance(wanted, str):
+        return {"x": _per_sample(_npz_shape(path, wanted))}
+    if isinstance(wanted, dict):
+        return {k: _per_sample(_npz_shape(path, v)) for k, v in wanted.items()}
+    return {k: _per_sample(_npz_shape(path, k)) for k in items(wanted)}
+
+
+def _per_sample(shape: tuple) -> int:
+    return int(math.prod(shape[1:])) if len(shape) > 1 else 1
+
+
+def _npy_shape(path: Path) -> tuple:
+    with open(path, "rb") as handle:
+        return _header_shape(handle.read(MAX_HEADER_BYTES))
+
+
+def _npz_shape(path: Path, key: str) -> tuple:
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+        return _header_shape(member.read(MAX_HEADER_BYTES))
+
+
+def _header_shape(head: bytes) -> tuple:
+    """The shape in a .npy header (format 1.0-3.0: magic, version, length, a dict literal)."""
+    if not head.startswith(b"\x93NUMPY"):
+        raise ValueError("not an .npy file")
+    size = 2 if head[6] == 1 else 4
+    length = int.from_bytes(head[8:8 + size], "little")
+    header = ast.literal_eval(head[8 + size:8 + size + length].decode("latin1"))
+    return tuple(header["shape"])
+
+
+def _image_counts(spec: dict) -> Optional[dict]:
+    size = [integer(d) for d in items(spec.get("size"))]
+    if len(size) != 2 or any(d is None for d in size):
+        return None
+    channels = 1 if spec.get("color") == "grayscale" else 3
+    return {"x": size[0] * size[1] * channels}  # type: ignore[operator]
+
+
+def _record_counts(spec: dict) -> Optional[dict]:
+    declared = {k: v for k, v in mapping(spec.get("features")).items() if k != spec.get("label")}
+    counts = {}
+    for name, feature in declared.items():
+        shape = [integer(d) for d in items(mapping(feature).get("shape"))]
+        if any(d is None for d in shape) or mapping(feature).get("dtype") == "string":
+            return None
+        counts[name] = int(math.prod(shape))  # type: ignore[arg-type]
+    return {"x": next(iter(counts.values()))} if len(counts) == 1 else counts
