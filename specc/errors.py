@@ -136,9 +136,25 @@ class SpecInvalid(SpeccError):
 
 
 class DataError(SpeccError):
-    """The data does not match what the spec says (message names file, row, column)."""
+    """The data does not match what the spec says (message names file, row, column).
+
+    `spec_path` names the part of the spec the data disagrees with (a model input), so the
+    trainer can place the message in the spec file (`position`), as validation would.
+    """
 
     exit_code = EXIT_DATA
+
+    def __init__(self, message: str, hint: Optional[str] = None, spec_path: Optional[tuple] = None):
+        super().__init__(message, hint)
+        self.spec_path = spec_path
+        self.position: Optional[Position] = None
+
+    def format(self) -> str:
+        where = f"{self.position}: " if self.position else ""
+        text = f"{where}error: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
 
 
 class TrainingError(SpeccError):

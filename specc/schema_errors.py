@@ -166,7 +166,8 @@ def _enum(doc, path, error):
     allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
     found = error.instance
     hint = did_you_mean(found, [str(a) for a in allowed]) if isinstance(found, str) else None
-    yield Problem(path, f"found {show(found)}, expected one of: {one_of(allowed)}",
+    shown = ["null" if a is None else a for a in allowed]
+    yield Problem(path, f"found {show(found)}, expected one of: {one_of(shown)}",
                   hint, doc.position_of(path), code="enum")
 
 
@@ -174,7 +175,8 @@ def _type(doc, path, error):
     expected = error.validator_value
     expected = expected if isinstance(expected, list) else [expected]
     names = " or ".join(_json_type_name(t) for t in expected)
-    hint = (_type_hint(error.instance, expected) or _shape_hint(path, error)
+    a_float_for_an_int = isinstance(error.instance, float) and "integer" in expected
+    hint = (_type_hint(error.instance, expected) or (None if a_float_for_an_int else _shape_hint(path, error))
             or _forms_hint(path, error) or _value_hint(path, error.instance, expected, error.schema))
     yield Problem(path, f"found {show(error.instance)}, expected {names}",
                   hint, doc.position_of(path), code="type")

@@ -162,3 +162,20 @@ def test_set_with_a_misspelled_layer_argument():
     result = run("validate", "specs/lenet-digits.yaml", "--set", "model.layers.1.conv2d.filter=3")
     assert result.exit_code == 2
     assert "no setting 'filter' under model.layers.1.conv2d; did you mean 'filters'?" in result.stderr
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("optimizer.adam.lerning_rate=1e-3", "no setting 'lerning_rate' under optimizer.adam; did you mean 'learning_rate'?"),
+    ("optimizer.adam.learning_rate=abc", "$.optimizer.adam.learning_rate: found 'abc' (a string), expected a number"),
+    ("train.epochs=2.0", "$.train.epochs: found 2.0 (a number), expected an integer"),
+    ("model.layers.1.conv2d.padding=sam", "$.model.layers[1].conv2d.padding: found 'sam' (a string), expected one of"),
+    ("model.layers.7.dropout=-0.25", "$.model.layers[7].dropout: found -0.25 (a number), expected at least 0"),
+    ("model.inputs.image=[8, 8, 3]", "model input 'image' takes 192 value(s) per sample, but builtin digits has 64"),
+    ("model.layers.6.dense.units=1000000000", "specc refuses more than 1,000,000,000"),
+])
+def test_set_values_meet_the_same_checks_as_file_values(setting, message):
+    """A value given with --set is checked as if it were in the file: types, choices, ranges,
+    arguments of named objects, sizes and the data's shape."""
+    result = run("validate", "specs/lenet-digits.yaml", "--set", setting)
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.stderr

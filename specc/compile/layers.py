@@ -10,6 +10,7 @@ a did-you-mean instead of a Keras traceback.
 from __future__ import annotations
 
 import inspect
+import re
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Optional
 
@@ -132,7 +133,10 @@ def build_layer(item: Any, path: tuple, where: Optional[Callable] = None, name: 
     except SpecInvalid:
         raise
     except Exception as err:  # noqa: BLE001 - a bad value becomes a spec problem
-        raise problem(args_path, f"{key}: {clean_message(err)}", _value_hint(cls, key), where) from None
+        message = clean_message(err)
+        arg = _named_argument(message, raw)
+        path = args_path + (arg,) if arg else args_path
+        raise problem(path, f"{key}: {message}", _value_hint(key, arg, raw), where) from None
     if "trainable" in item:
         layer.trainable = bool(item["trainable"])
     return layer
@@ -154,10 +158,14 @@ def _takes_layer(cls, arg: str) -> bool:
     return arg in names
 
 
-def _value_hint(cls, key: str) -> Optional[str]:
-    from specc.catalog import layer_info
+def _named_argument(message: str, args: dict) -> Optional[str]:
+    """The argument of the spec a Keras message is about (`padding`, `rate`), if it names one."""
+    named = [arg for arg in args if re.search(rf"\b{re.escape(arg)}\b", message)]
+    return named[0] if len(named) == 1 else None
 
-    info = layer_info(key)
-    if info and info.get("doc"):
-        return f"{key}: {info['doc']}"
-    return None
+
+def _value_hint(key: str, arg: Optional[str], args: dict) -> Optional[str]:
+    """What to change: the argument Keras refused, with the value the spec gave it."""
+    if arg is not None:
+        return f"change {arg}: {args[arg]!r} to a value the message allows"
+    return f"check the arguments given to {key}: {', '.join(args) or 'none'}"

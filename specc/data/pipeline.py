@@ -83,7 +83,8 @@ def _no_feature(table: Table, name: str, several: bool = False) -> DataError:
             "(csv: features: {input: [columns]}; npz: features: {input: key})") if several else \
         "name the model input like the data feature, or select one feature group"
     return DataError(f"{table.origin}: model input '{name}' has no matching data feature"
-                     f"{did_you_mean(name, list(table.features))}; the data has {have}", hint=hint)
+                     f"{did_you_mean(name, list(table.features))}; the data has {have}", hint=hint,
+                     spec_path=("model", "inputs", name))
 
 
 def _shaped(table: Table, key: str, name: str, shape, dtype) -> np.ndarray:
@@ -108,7 +109,7 @@ def _shaped(table: Table, key: str, name: str, shape, dtype) -> np.ndarray:
         f"{table.origin}: feature '{key}' has shape {per_sample} per sample ({count} values) "
         f"but model input '{name}' expects [{wanted}]",
         hint="change the input shape in the spec, or the data; features are reshaped only "
-             "when the number of values per sample is the same")
+             "when the number of values per sample is the same", spec_path=("model", "inputs", name))
 
 
 def _fits(per_sample: list, shape: list) -> bool:
