@@ -306,7 +306,8 @@ def test_block_parameter_errors():
 
 def test_bad_values_never_leak_a_keras_traceback():
     problem = problem_of({"inputs": {"x": [4]}, "layers": [{"dropout": 1.5}]})
-    assert problem.path == ("model", "layers", 0, "dropout") and "rate" in problem.message
+    assert problem.path == ("model", "layers", 0, "dropout", "rate") and "rate" in problem.message
+    assert problem.hint == "change rate: 1.5 to a value the message allows"  # the argument, not a doc line
     problem = problem_of({"inputs": {"x": [13]}, "layers": [{"reshape": {"target_shape": [3, 5]}}]})
     assert "13 values per sample" in problem.message
 
