@@ -170,3 +170,31 @@ def test_the_public_facade():
     assert done.stdout.strip() == "False", done.stderr
     for name in specc.__all__:
         assert getattr(specc, name) is not None
+
+
+def test_each_crash_gets_its_own_log(tmp_path, monkeypatch):
+    """An internal error writes its traceback to a new file named by time, process and run,
+    and says where; two crashes never share (or overwrite) one file."""
+    import click
+    from click.testing import CliRunner
+
+    from specc.cli.group import SpeccGroup
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    @click.group(cls=SpeccGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def boom() -> None:
+        error = RuntimeError("a bug")
+        error.specc_run_id = "20261130-120000-abcd"  # type: ignore[attr-defined]
+        raise error
+
+    results = [CliRunner().invoke(group, ["boom"]) for _ in range(2)]
+    logs = sorted((tmp_path / ".specc" / "crashes").iterdir())
+    assert all(r.exit_code == 70 for r in results)
+    assert all("internal error: RuntimeError: a bug" in r.stderr for r in results)
+    assert len(logs) == 2 and all(log.name.endswith("-20261130-120000-abcd.log") for log in logs)
+    assert "RuntimeError: a bug" in logs[0].read_text()

@@ -355,6 +355,7 @@ def test_extends_list_later_wins(tmp_path):
 
 
 def test_extends_nested_and_relative_to_the_naming_file(tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)  # the project: specs/ and common/
     write(tmp_path, "common/root.yaml", "specc: 1\ntrain: {epochs: 1, shuffle: true}\n")
     write(tmp_path, "common/mid.yaml", "extends: root.yaml\ntrain: {epochs: 2}\n")
     write(tmp_path, "specs/s.yaml", "extends: ../common/mid.yaml\nname: s\n")
@@ -363,6 +364,16 @@ def test_extends_nested_and_relative_to_the_naming_file(tmp_path, monkeypatch):
     assert doc.data == {"specc": 1, "train": {"epochs": 2, "shuffle": True}, "name": "s"}
     assert doc.files == ["common/root.yaml", "common/mid.yaml", "specs/s.yaml"]
     assert doc.positions[("train", "shuffle")] == at("common/root.yaml", 2, 29)
+
+
+def test_extends_may_not_leave_the_project(tmp_path, monkeypatch):
+    """Without a git repository the project is the spec's folder: a base above it is refused."""
+    write(tmp_path, "common/root.yaml", "specc: 1\n")
+    write(tmp_path, "specs/s.yaml", "extends: ../common/root.yaml\nname: s\n")
+    monkeypatch.chdir(tmp_path)
+    err = load_error("specs/s.yaml")
+    assert err.message.startswith("extends: ../common/root.yaml is outside the project")
+    assert err.position == at("specs/s.yaml", 1, 10)
 
 
 def test_extends_replaces_mapping_with_scalar(tmp_path):
@@ -514,3 +525,12 @@ def test_load_spec_applies_overrides_after_extends(tmp_path):
 def test_import_does_not_pull_in_tensorflow():
     code = "import sys, specc.load; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_not_read_forever(tmp_path):
+    """Reading a FIFO would block until a writer came: anything but a regular file is refused."""
+    pipe = tmp_path / "spec.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_spec(str(pipe))

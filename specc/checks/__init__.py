@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from specc.checks.paradigm import check_paradigm
 from specc.checks.model import check_blocks, check_graphs, check_layer_items, check_model_form
 from specc.checks.data_fit import check_data_fits
+from specc.checks.paths import check_paths
 from specc.checks.size import check_size
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
 from specc.checks.task import check_head_and_loss, check_names, check_task
@@ -39,6 +40,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("task",), ("model", "data", "loss", "metrics", "optimizer", "export", "train", "batch"), check_paradigm),
     (("model",), ("batch",), check_size),
     (("data", "model"), ("task",), check_data_fits),
+    ((), ("data", "train", "export", "model"), check_paths),
 ]
 
 

@@ -2,9 +2,12 @@
 specc errors -> message + exit code, never a traceback."""
 from __future__ import annotations
 
+import os
+import secrets
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import click
 
@@ -30,9 +33,19 @@ class SpeccGroup(click.Group):
             ctx.exit(_internal_error(exc))
 
 
+def crash_log_path(exc: BaseException, when: Optional[datetime] = None) -> Path:
+    """Where the details of one crash go: its own file, named by the time, the process and
+    the run it happened in (when a run had started), so no crash overwrites another's."""
+    moment = (when or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    run = getattr(exc, "specc_run_id", None)
+    name = f"crash-{moment}-{os.getpid()}-{secrets.token_hex(3)}" + (f"-{run}" if run else "") + ".log"
+    return Path.home() / ".specc" / "crashes" / name
+
+
 def _internal_error(exc: Exception) -> int:
-    log = Path.home() / ".specc-crash.log"
+    log = crash_log_path(exc)
     try:
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
         where = f"details in {log}"
     except OSError:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 from typing import Optional
 
 from specc.errors import Position, SpecLoadError, UsageError
 from specc.load.yaml_tree import Node, parse_spec_tree
+from specc.project import inside, project_root
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_EXTENDS_FILES = 100
@@ -23,6 +25,9 @@ def read_text(path: str) -> str:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
         raise UsageError(f"{path} is a directory, not a spec file")
+    if not stat.S_ISREG(info.st_mode):  # a named pipe or a device would be read forever
+        raise UsageError(f"{path} is not a regular file (a pipe, a socket or a device)",
+                         "give the path of a spec file")
     if info.st_size > MAX_FILE_BYTES:
         raise _too_large(path, info.st_size)
     try:
@@ -85,6 +90,10 @@ def _load_base(parent: str, name: str, pos: Position, stack: list, loaded: list)
         raise SpecLoadError(f"extends cycle: {chain}", pos)
     if len(loaded) + len(stack) > MAX_EXTENDS_FILES:
         raise SpecLoadError(f"too many files in the extends chain (limit {MAX_EXTENDS_FILES})", pos)
+    root = project_root(os.path.dirname(stack[0][0]))
+    if not inside(Path(target), root):
+        raise SpecLoadError(f"extends: {name} is outside the project", pos,
+                            hint="a spec may extend specs of its own project (its git repository, or its folder)")
     if not os.path.exists(target):
         raise SpecLoadError(f"extends: no such file: {name} (looked for {target})", pos)
     try:

@@ -1,0 +1,91 @@
+"""Paths a spec names stay inside its project.
+
+A spec received from someone else must not write runs anywhere (`train.runs_dir: /etc` or
+`../..`), nor copy any readable file into a saved model (`string_lookup: {vocabulary:
+/home/you/.ssh/id_rsa}` travels inside every export). So every path in a spec resolves
+against the spec's folder (`~` expands to the home folder) and must stay inside the project:
+the git repository holding the spec, or else the spec's own folder. A path given on the
+command line (`--set ...`, `--runs-dir`, `--data`, `--input`) is the user's own choice and
+is not limited. No TensorFlow here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from specc.errors import Problem
+from specc.layer_items import layer_key
+from specc.project import inside, project_root, resolve_path
+from specc.spec_data import mapping
+from specc.spec_data import problem as _p
+
+if TYPE_CHECKING:
+    from specc.load import Document
+
+FILE_FORMS = ("csv", "npz", "image_folder", "tfrecord")
+PATH_ARGS = ("vocabulary",)  # layer arguments that may name a file (string_lookup, text_vectorization)
+
+
+def check_paths(doc: Document) -> list[Problem]:
+    """Every path in the spec resolves inside the project."""
+    if not doc.files:
+        return []
+    spec_dir = Path(doc.files[-1]).resolve().parent
+    root = project_root(str(spec_dir))
+    out = []
+    for path, value in spec_paths(doc.data):
+        if not isinstance(value, str) or _from_command_line(doc, path):
+            continue
+        if not inside(resolve_path(value, spec_dir), root):
+            project = "the spec's folder" if root == spec_dir else "the git repository holding the spec"
+            out.append(_p(doc, path, f"{value} is outside the spec's project ({project})",
+                          "keep the paths of a spec inside its project; give a path outside it on the "
+                          "command line (--runs-dir, --set, ...)", code="path"))
+    return out
+
+
+def _from_command_line(doc: Document, path: tuple) -> bool:
+    where = doc.position_of(path)
+    return where is not None and where.file.startswith("<--set")
+
+
+def spec_paths(data: dict) -> Iterable[tuple[tuple, Any]]:
+    """(spec path, value) of every path a spec names."""
+    data_section = mapping(data.get("data"))
+    yield from _source_paths(mapping(data_section.get("source")), ("data", "source"))
+    split = mapping(data_section.get("split"))
+    for name in ("validation", "test"):
+        explicit = mapping(split.get(name))
+        yield from _source_paths(mapping(explicit.get("source")), ("data", "split", name, "source"))
+    train = mapping(data.get("train"))
+    if "runs_dir" in train:
+        yield ("train", "runs_dir"), train["runs_dir"]
+    export = mapping(data.get("export"))
+    if "dir" in export:
+        yield ("export", "dir"), export["dir"]
+    yield from _layer_file_args(data)
+
+
+def _source_paths(source: dict, base: tuple) -> Iterable[tuple[tuple, Any]]:
+    for form in FILE_FORMS:
+        spec = mapping(source.get(form))
+        if "path" in spec:
+            yield base + (form, "path"), spec["path"]
+    npy = mapping(source.get("npy"))
+    for key in ("features", "labels"):
+        value = npy.get(key)
+        if isinstance(value, dict):
+            yield from ((base + ("npy", key, name), v) for name, v in value.items())
+        elif value is not None:
+            yield base + ("npy", key), value
+
+
+def _layer_file_args(data: dict) -> Iterable[tuple[tuple, Any]]:
+    from specc.checks.model import layer_items
+
+    for path, item in layer_items(data):
+        key = layer_key(item) if isinstance(item, dict) else None
+        args = mapping(item.get(key)) if key else {}
+        for name in PATH_ARGS:
+            if isinstance(args.get(name), str):
+                yield path + (key, name), args[name]
