@@ -98,7 +98,7 @@ def test_layer_defs_shapes():
     assert "null" in args["flatten"]["type"]
     assert args["conv2d"]["type"] == ["object"]  # two required args: no short form
     assert args["conv2d"]["properties"]["kernel_size"]["type"] == ["integer", "array"]
-    assert "object" in args["dense"]["properties"]["kernel_initializer"]["type"]
+    assert args["dense"]["properties"]["kernel_initializer"]["$ref"] == "#/$defs/initializer_call"
     assert args["dense"]["additionalProperties"] is False
     layer_ref = {"$ref": "#/$defs/layer_item"}
     assert layer_ref in args["bidirectional"]["anyOf"]

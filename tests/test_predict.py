@@ -118,21 +118,29 @@ def test_evaluate_bad_data_argument(lenet_run, source, code, message):
 def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # --data paths are relative to the current folder
     (tmp_path / "small.csv").write_text("a,b,c,y\n1,2,3,0\n4,5,6,1\n")
-    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
-                 "--data", "{csv: {path: small.csv, label: y}}")
-    no_traceback(result)
-    assert result.exit_code == 3
-    assert result.stderr.startswith("error: small.csv: feature 'x' has shape [3] per sample (3 values) "
-                                    "but model input 'image' expects [8 x 8 x 1]")
+    named = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                "--data", "{csv: {path: small.csv, label: y, features: [a, b, c]}}")
+    no_traceback(named)
+    assert named.exit_code == 3
+    assert named.stderr.startswith("error: small.csv: feature 'x' has shape [3] per sample (3 values) "
+                                   "but model input 'image' expects [8 x 8 x 1]")
+    # without features: the 64 pixel columns the run was trained on, read by name
+    by_name = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                  "--data", "{csv: {path: small.csv, label: y}}")
+    no_traceback(by_name)
+    assert by_name.exit_code == 3
+    assert by_name.stderr.startswith("error: small.csv: no columns 'pixel_0_0', 'pixel_0_1', 'pixel_0_2', "
+                                     "'pixel_0_3', 'pixel_0_4', ... (64 in all); the file has: a, b, c, y\n")
 
 
 # --- predict -------------------------------------------------------------------------------
 
 def write_digits_csv(path, table) -> None:
-    """The test digits as a CSV: 64 numeric pixel columns, no label."""
+    """The test digits as a CSV: 64 numeric pixel columns named as the builtin data set names
+    them (columns are read by name), no label."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([f"pixel_{i}" for i in range(64)])
+        writer.writerow(table.feature_names)
         writer.writerows(table.features["x"].reshape(len(table), 64).tolist())
 
 
@@ -179,7 +187,7 @@ def test_predict_csv_of_wine_rows_two_outputs(wine_io_run, tmp_path):
     assert len(rows) == 20
     assert list(rows[0]) == ["row", "cultivar_predicted", "cultivar_probability_0", "cultivar_probability_1",
                              "cultivar_probability_2", "alcohol_prediction"]
-    assert [int(r["row"]) for r in rows] == list(range(2, 22))  # lines of the input, header = 1
+    assert [int(r["row"]) for r in rows] == list(range(20))  # 0-based index of the sample
     probabilities = np.array([[float(r[f"cultivar_probability_{i}"]) for i in range(3)] for r in rows])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     alcohol = np.array([float(r["alcohol_prediction"]) for r in rows])

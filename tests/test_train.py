@@ -155,9 +155,14 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert (folder / "checkpoints" / "interrupted.keras").is_file()
     assert read_json(folder / "checkpoints" / "state.json")["epoch"] == 1
     assert len(read_json(folder / "history.json")) == 2
+    # what a write killed halfway leaves (fresh files): the resumed run owns them, they go
+    killed = [folder / "checkpoints" / ".last.tmp.keras", folder / ".history.json.x1y2z3.tmp"]
+    for path in killed:
+        path.write_bytes(b"half")
 
     result = cli("train", "--resume", folder.name, "--runs-dir", tmp_path / "cut", "--quiet", "--no-export")
     assert result.exit_code == 0, result.output
+    assert not any(path.exists() for path in killed)
     whole = train_run(LENET, tmp_path / "whole", *[a for s in RESUME_SETTINGS for a in ("--set", s)],
                       "--no-export")
     resumed = read_json(folder / "record.json")

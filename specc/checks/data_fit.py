@@ -21,6 +21,7 @@ from specc.errors import Problem
 from specc.registries import BUILTIN_DATA_SETS, spec_task_type
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
+from specc.suggest import did_you_mean, one_of
 
 if TYPE_CHECKING:
     from specc.load import Document
@@ -35,14 +36,58 @@ def check_data_fits(doc: Document) -> list[Problem]:
     if len(source) != 1:
         return []
     (form, spec), = source.items()
+    base = Path(doc.files[-1]).resolve().parent if doc.files else Path(".")
     out = _classes(doc, form, spec)
+    if form == "csv":
+        missing = _csv_missing_columns(doc, mapping(spec), base)
+        if missing:
+            return out + missing  # the counts would only echo it
     inputs, path = _model_inputs(doc.data)
     if not inputs:
         return out
-    counts = _feature_counts(form, spec, Path(doc.files[-1]).resolve().parent if doc.files else Path("."))
+    counts = _feature_counts(form, spec, base)
     if counts:
         out += _compare(doc, inputs, path, counts, _origin(form, spec))
     return out
+
+
+def _csv_missing_columns(doc: Document, spec: dict, base: Path) -> list[Problem]:
+    """Columns the spec names (label, features, categorical) that the CSV header lacks."""
+    try:
+        header = _csv_header(base / str(spec.get("path")), spec.get("delimiter") or ",")
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    if not header:
+        return []
+    out = []
+    at = ("data", "source", "csv")
+    for key, path, column in _named_columns(spec):
+        if column not in header:
+            hint = did_you_mean(column, header) or f"the columns: {one_of(header)}"
+            out.append(_p(doc, at + path, f"{spec.get('path')} has no column '{column}' (named by csv.{key})",
+                          hint, code="data-shape"))
+    return out
+
+
+def _named_columns(spec: dict) -> list:
+    """(csv key, spec path below csv, column) of every column the source names."""
+    found: list = []
+    label = spec.get("label")
+    if isinstance(label, str):
+        found.append(("label", ("label",), label))
+    elif isinstance(label, dict):
+        found += [("label", ("label", k), v) for k, v in label.items() if isinstance(v, str)]
+    else:
+        found += [("label", ("label", i), v) for i, v in enumerate(items(label)) if isinstance(v, str)]
+    features = spec.get("features")
+    if isinstance(features, dict):
+        found += [("features", ("features", k, i), c) for k, cols in features.items()
+                  for i, c in enumerate(items(cols)) if isinstance(c, str)]
+    else:
+        found += [("features", ("features", i), c) for i, c in enumerate(items(features)) if isinstance(c, str)]
+    found += [("categorical", ("categorical", i), c) for i, c in enumerate(items(spec.get("categorical")))
+              if isinstance(c, str)]
+    return found
 
 
 def _model_inputs(data: dict) -> tuple[dict, tuple]:

@@ -117,7 +117,7 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
 @main.command()
 @click.argument("run")
 @click.option("--input", "input_path", required=True, type=click.Path(),
-              help="CSV (the spec's feature columns), .npz/.npy, or an image folder.")
+              help="CSV (columns read by the names the run was trained on), .npz/.npy, or an image folder.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Where predictions go: .csv or .npz.")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)

@@ -29,6 +29,10 @@ class Table:
             with the header as row 1; the 0-based index of an array). Kept through splits.
         row_word: How to call one of those numbers in a message ("row" or "sample").
         label_columns: Names of the label column(s) for messages (CSV), else None.
+        columns: Where each array came from in a CSV file, so that other files can be read
+            by column name: {"inputs": {feature key: [column, ...]}, "labels": the label
+            column(s) as the source named them (a name, a list, or {output: column}, or
+            None), "categorical": [column, ...]}. None for sources without columns.
     """
 
     features: dict
@@ -42,6 +46,7 @@ class Table:
     rows: Optional[np.ndarray] = None
     row_word: str = "sample"
     label_columns: Optional[list] = None
+    columns: Optional[dict] = None
 
     def __len__(self) -> int:
         for array in self.features.values():

@@ -3,46 +3,60 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from specc.data.table import Table
 from specc.errors import DataError, UsageError
 
-def read_inputs(path_text: str, resolved: dict, spec_dir: Path) -> Table:
-    """A Table of the samples to predict for (labels, if present, are ignored)."""
+if TYPE_CHECKING:
+    from specc.run.session import OpenRun
+
+
+@dataclass
+class Inputs:
+    """The samples to predict for, in the order of the input.
+
+    Attributes:
+        table: Their features (no labels: a label column or array present is ignored).
+        names: The file of each sample, relative to the folder (an image folder), else None.
+    """
+
+    table: Table
+    names: Optional[list] = None
+
+
+def read_inputs(path_text: str, run: OpenRun) -> Inputs:
+    """The samples of a CSV file (its columns read by the names the run was trained on), a
+    .npz/.npy file or an image folder.
+
+    Raises:
+        UsageError: No such file or folder, or a kind predict does not read.
+        DataError: The file lacks a column the model reads, has no header row, or holds bad values.
+    """
     path = Path(path_text)
     if not path.exists():
         raise UsageError(f"no such file or folder: {path_text}")
     if path.is_dir():
-        return _image_folder(path, resolved)
+        return _image_folder(path, run.resolved)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv(path, resolved)
+        return Inputs(_csv(path_text, run))
     if suffix in (".npz", ".npy"):
-        return _numpy(path, suffix)
+        return Inputs(_numpy(path, suffix))
     raise UsageError(f"{path_text}: predict reads .csv, .npz, .npy or an image folder",
                      "convert the inputs to one of these")
 
 
-def _csv(path: Path, resolved: dict) -> Table:
+def _csv(path_text: str, run: OpenRun) -> Table:
     from specc.data.sources.csv import load_csv
+    from specc.run.columns import csv_delimiter, prediction_csv
 
-    source = resolved["data"]["source"]
-    spec = dict(source["csv"]) if "csv" in source else {"features": "auto"}
-    header = _header(path, spec.get("delimiter") or ",")
-    labels = spec.get("label")
-    columns = [labels] if isinstance(labels, str) else list(labels.values()) if isinstance(labels, dict) else list(labels or [])
-    spec["label"] = labels if columns and all(c in header for c in columns) else None
-    spec["path"] = str(path)
+    spec = prediction_csv(path_text, run.columns(), csv_delimiter(run.resolved))
     return load_csv(spec, Path.cwd(), "--input")
-
-
-def _header(path: Path, delimiter: str) -> list:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle, delimiter=delimiter), [])
 
 
 def _numpy(path: Path, suffix: str) -> Table:
@@ -62,7 +76,7 @@ def _count(features: dict) -> int:
     return len(next(iter(features.values()))) if features else 0
 
 
-def _image_folder(folder: Path, resolved: dict) -> Table:
+def _image_folder(folder: Path, resolved: dict) -> Inputs:
     from specc.data.sources.image_folder import IMAGE_SUFFIXES, decode_image
 
     shape = next(iter(resolved["model"]["inputs"].values()))["shape"]
@@ -72,15 +86,19 @@ def _image_folder(folder: Path, resolved: dict) -> Table:
     images = [decode_image(f, str(f), list(shape[:2]), shape[2] if len(shape) > 2 else 3) for f in files]
     table = Table(features={"x": np.stack(images).astype(np.float32)}, origin=str(folder),
                   rows=np.arange(len(files)))
-    table.feature_names = [str(f.relative_to(folder)) for f in files]
-    return table
+    return Inputs(table, [f.relative_to(folder).as_posix() for f in files])
 
 
 # --- writing ----------------------------------------------------------------------------
 
-def write_predictions(path_text: str, predictions: Any, model: Any, resolved: dict, table: Table,
+def write_predictions(path_text: str, predictions: Any, model: Any, resolved: dict, inputs: Inputs,
                       class_names: Optional[list] = None) -> None:
-    """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw."""
+    """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw.
+
+    The CSV's first column, `row`, is the 0-based index of the sample in the input (for every
+    kind of input: the data rows of a CSV, the first axis of an array, the sorted files of an
+    image folder, whose path follows in an `input` column).
+    """
     from specc.render import output_tasks
     from specc.run.records import atomic_write_bytes, atomic_write_text
 
@@ -101,7 +119,7 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
     for name, values in outputs.items():
         prefix = "" if len(outputs) == 1 else f"{name}_"
         columns.update(_columns(prefix, np.asarray(values), tasks.get(name, {}), class_names))
-    atomic_write_text(path_text, _csv_text(columns, table))
+    atomic_write_text(path_text, _csv_text(columns, inputs))
 
 
 def _columns(prefix: str, values: np.ndarray, task: dict, class_names) -> dict:
@@ -125,16 +143,14 @@ def _columns(prefix: str, values: np.ndarray, task: dict, class_names) -> dict:
     return {f"{prefix}prediction_{i}": values[:, i] for i in range(values.shape[1])}
 
 
-def _csv_text(columns: dict, table: Table) -> str:
+def _csv_text(columns: dict, inputs: Inputs) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     names = list(columns)
-    ids = table.feature_names if table.feature_names and len(table.feature_names) == len(table) else None
-    writer.writerow((["input"] if ids else ["row"]) + names)
-    rows = table.rows if table.rows is not None else np.arange(len(table))
-    for i in range(len(table)):
-        first = ids[i] if ids else int(rows[i])
-        writer.writerow([first] + [_cell(columns[n][i]) for n in names])
+    writer.writerow(["row"] + (["input"] if inputs.names else []) + names)
+    for i in range(len(inputs.table)):
+        first = [i, inputs.names[i]] if inputs.names else [i]
+        writer.writerow(first + [_cell(columns[n][i]) for n in names])
     return buffer.getvalue()
 
 

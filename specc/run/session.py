@@ -60,10 +60,25 @@ class OpenRun:
         load_plugins(self.resolved.get("plugins", []), self.spec_dir)
         return keras.saving.load_model(self.checkpoint(which))
 
+    def columns(self) -> dict:
+        """The CSV columns the run's model reads, by name (specc/run/columns.py).
+
+        Raises:
+            DataError: The run's training data had no column names.
+        """
+        from specc.run.columns import run_columns
+
+        return run_columns(self.record.read(), self.resolved, self.spec_dir, self.record.run_id)
+
 
 def open_run(ref: str, runs_dir: Optional[str] = None) -> OpenRun:
-    """Find a run by id, prefix, NAME/latest or path, and read its resolved spec."""
+    """Find a run by id, prefix, NAME/latest or path, and read its resolved spec.
+
+    Stale temporary files of writes a killed process left in the run folder are removed
+    (never those of a run that says it is running: another process may be writing them).
+    """
     record = find_run(ref, runs_dir or "runs")
+    record.remove_temporaries()
     resolved = yaml.safe_load((Path(record.path) / "spec.yaml").read_text(encoding="utf-8"))
     spec_file = record.read().get("spec_file") or str(Path(record.path) / "spec.yaml")
     return OpenRun(record, resolved, spec_file)
@@ -95,7 +110,8 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     model = run.load_model(checkpoint)
     paradigm = run.paradigm
     if source:
-        table = load_source(parse_source(source), Path.cwd(), run.resolved["seed"], key="--data")
+        table = load_source(_by_name(run, parse_source(source)), Path.cwd(), run.resolved["seed"],
+                            key="--data")
         align_classes(table, run.record.read().get("class_names"))
         check_labels(table, run.resolved["task"])
         return {"data": evaluate_table(paradigm, model, table)}
@@ -107,6 +123,22 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
         raise UsageError(f"the spec of run {run.record.run_id} has no {split} split",
                          "use --split train, or another split the spec makes")
     return {split: evaluate_table(paradigm, model, table)}
+
+
+def _by_name(run: OpenRun, source: dict) -> dict:
+    """A CSV source reads the run's columns by name (other forms have no names)."""
+    if "csv" not in source or not isinstance(source["csv"], dict):
+        return source
+    from specc.run.columns import evaluation_csv
+
+    given = source["csv"]
+    try:
+        columns: Optional[dict] = run.columns()
+    except DataError:
+        if given.get("features", "auto") in (None, "auto"):
+            raise
+        columns = None  # the user's own `features:` name the columns
+    return {"csv": evaluation_csv(given, columns, Path.cwd(), "--data")}
 
 
 def align_classes(table: Table, class_names: Optional[list]) -> None:
@@ -129,24 +161,17 @@ def align_classes(table: Table, class_names: Optional[list]) -> None:
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
                 runs_dir: Optional[str] = None) -> int:
     """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
+    from specc.data.feed import model_arrays
     from specc.run.predict import read_inputs, write_predictions
 
     run = open_run(ref, runs_dir)
+    inputs = read_inputs(input_path, run)
     model = run.load_model(checkpoint)
-    table = read_inputs(input_path, run.resolved, run.spec_dir)
-    from specc.data.feed import model_arrays
-
-    x, _ = model_arrays(_unlabelled(table), model)
+    x, _ = model_arrays(inputs.table, model)
     predictions = model.predict(x, verbose=0, batch_size=256)
-    write_predictions(output_path, predictions, model, run.resolved, table,
+    write_predictions(output_path, predictions, model, run.resolved, inputs,
                       class_names=run.record.read().get("class_names"))
-    return len(table)
-
-
-def _unlabelled(table):
-    from dataclasses import replace
-
-    return replace(table, labels=None)
+    return len(inputs.table)
 
 
 __all__ = ["OpenRun", "open_run", "evaluate_run", "predict_run", "parse_source", "DataError"]

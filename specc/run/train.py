@@ -3,9 +3,11 @@
 One flow for every paradigm: the paradigm (specc/paradigms) builds the model, feeds it and
 compiles it; the loop (specc/run/loop.py) runs the epochs; everything else is here.
 
-The order matters for "nothing is lost": the data is loaded and checked before the run
-folder exists (bad data leaves nothing behind); once training starts, every way out
-(finished, early stop, NaN, Ctrl-C) leaves a record whose status says which.
+The order matters for "nothing is lost" and "nothing left behind": the data is loaded and
+checked, the device configured and the model built, adapted and compiled before a new run's
+folder exists (bad data or a spec that cannot be built leaves nothing behind); once the
+folder exists, every way out (finished, early stop, NaN, Ctrl-C, an error) leaves a record
+whose status says which.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any, Callable, Optional
 
 from specc.errors import DataError, TrainingError, UsageError
 from specc.report import SILENT, Reporter
+from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
 from specc.run.records import RunRecord, find_run
 
@@ -59,20 +62,68 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
           options: Optional[TrainOptions] = None, source_files: tuple = ()) -> Outcome:
     """Train the resolved spec and return its record and final metrics.
 
+    A new run's folder is made only once its model is built, adapted and compiled: a spec
+    that cannot be built (SpecInvalid) or data found bad while building it leaves nothing
+    behind. A resumed run is opened first (its checkpoint is the model).
+
     Raises:
         DataError: The data does not fit the spec (nothing is written).
+        SpecInvalid: The model cannot be built (nothing is written).
         TrainingError: The loss became NaN (the record says `diverged`).
         KeyboardInterrupt: Ctrl-C (the record says `interrupted`; resume with `--resume`).
     """
     options = options or TrainOptions()
     prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
+    runs_dir = options.runs_dir or resolved["train"]["runs_dir"]
+    if options.resume:
+        record, state = _reopen(options.resume, runs_dir, prepared.fingerprint)
+        return _recorded(resolved, prepared, record, options,
+                         lambda: _build(resolved, prepared, where, record.checkpoint_dir, state))
+    try:
+        built = _build(resolved, prepared, where)
+    except DataError as exc:
+        raise placed(exc, resolved, where) from None
+    record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files))
+    return _recorded(resolved, prepared, record, options, lambda: built)
+
+
+@dataclass
+class _Built:
+    """A model ready to train on its device: what comes before the first epoch."""
+
+    setup: Any
+    trainable: Any
+    validation: Any
+    state: dict
+
+
+def _build(resolved: dict, prepared: Prepared, where: Optional[Callable],
+           checkpoint_dir: Optional[Path] = None, state: Optional[dict] = None) -> _Built:
+    """Configure the device, then build, adapt and compile the model (or, with a resume
+    `state`, load it from `checkpoint_dir`); make its feeds."""
+    from specc.paradigms import paradigm_of
+    from specc.run.devices import configure
+    from specc.run.trainable import prepare
+
+    state = state or {}
+    setup = configure(resolved["device"], resolved["seed"])
+    paradigm = paradigm_of(resolved)
+    with setup.strategy.scope():
+        trainable = prepare(paradigm, resolved, prepared, checkpoint_dir, state, setup.jit, where)
+    validation = prepared.validation_dataset(paradigm, trainable.model)
+    return _Built(setup, trainable, validation, state)
+
+
+def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: TrainOptions,
+              build: Callable[[], _Built]) -> Outcome:
+    """Train in a run folder: every way out from here on is recorded in it."""
     options.reporter.line(prepared.splits.train.description.replace(":", " (train):", 1))
-    record, state = _open_record(resolved, spec_file, source_files, options, prepared.fingerprint)
     record.update(data_fingerprint=prepared.fingerprint, seed=resolved["seed"],
                   data={name: len(t) for name, t in prepared.splits.items()},
-                  class_names=prepared.splits.train.class_names)
+                  class_names=prepared.splits.train.class_names,
+                  columns=training_columns(prepared.splits.train))
     try:
-        return _train_in_record(resolved, prepared, record, state, where, options)
+        return _train_in_record(resolved, prepared, record, build(), options)
     except KeyboardInterrupt:
         message = (f"stopped by Ctrl-C; `specc train --resume {record.run_id}` continues "
                    "from the last checkpoint")
@@ -84,19 +135,41 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         raise
     except BaseException as exc:
         record.finish("failed", f"{type(exc).__name__}: {exc}")
+        _tag(exc, record.run_id)
         raise
 
 
-def _open_record(resolved: dict, spec_file: str, source_files: tuple, options: TrainOptions,
-                 data_fingerprint: str) -> tuple[RunRecord, dict]:
-    runs_dir = options.runs_dir or resolved["train"]["runs_dir"]
-    if options.resume:
-        record = find_run(options.resume, runs_dir)
-        _check_resumable(record, data_fingerprint)
-        state = read_state(record)
-        record.update(status="running", finished=None)
-        return record, state
-    return RunRecord.create(runs_dir, resolved, spec_file, list(source_files)), {}
+def placed(error: DataError, resolved: dict, where: Optional[Callable]) -> DataError:
+    """The error with the place in the spec it disagrees with (a model input), as validation
+    would give it: `spec.yaml:9:15: error: ...`."""
+    if where is None or not error.spec_path:
+        return error
+    path = tuple(error.spec_path)
+    model = resolved.get("model") or {}
+    if path[:2] == ("model", "inputs") and "inputs" not in model:
+        part = next((p for p in model if isinstance(model[p], dict) and path[-1] in (model[p].get("inputs") or {})),
+                    None)
+        path = ("model", part, "inputs", path[-1]) if part else path
+    error.position = where(path)
+    return error
+
+
+def _tag(error: BaseException, run_id: str) -> None:
+    """Name the run on an unexpected error, so its crash log says which run it was."""
+    try:
+        error.specc_run_id = run_id  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without a __dict__
+        pass
+
+
+def _reopen(ref: str, runs_dir: str, data_fingerprint: str) -> tuple[RunRecord, dict]:
+    """The run to resume and its state; the temporary files of its interrupted writes go."""
+    record = find_run(ref, runs_dir)
+    _check_resumable(record, data_fingerprint)
+    state = read_state(record)
+    record.remove_temporaries(resuming=True)
+    record.update(status="running", finished=None)
+    return record, state
 
 
 def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
@@ -120,28 +193,21 @@ def read_state(record: RunRecord) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, state: dict,
-                     where: Optional[Callable], options: TrainOptions) -> Outcome:
-    from specc.paradigms import paradigm_of
-    from specc.run.devices import configure
+def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, built: _Built,
+                     options: TrainOptions) -> Outcome:
     from specc.run.loop import KerasFit
-    from specc.run.trainable import prepare
 
-    setup = configure(resolved["device"], resolved["seed"])
+    setup, trainable = built.setup, built.trainable
     record.update(device=setup.info)
     say = options.reporter.line
     say(f"run {record.run_id}: {record.path}")
     say(f"device: {setup.info['target']}, strategy {setup.info['strategy']}, "
         f"precision {setup.info['precision']}, XLA {'on' if setup.jit else 'off'}")
-    paradigm = paradigm_of(resolved)
-    with setup.strategy.scope():
-        trainable = prepare(paradigm, resolved, prepared, record.checkpoint_dir, state, setup.jit, where)
-    callbacks, recorder = _callbacks(resolved, record, state, options, trainable)
+    callbacks, recorder = _callbacks(resolved, record, built.state, options, trainable)
     loop = options.loop or KerasFit()
-    validation = prepared.validation_dataset(paradigm, trainable.model)
     started = time.perf_counter()
     try:
-        loop.run(trainable.model, trainable.feed, validation, resolved["train"]["epochs"],
+        loop.run(trainable.model, trainable.feed, built.validation, resolved["train"]["epochs"],
                  trainable.first_epoch, callbacks)
     except KeyboardInterrupt:
         recorder.interrupted()

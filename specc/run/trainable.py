@@ -22,9 +22,10 @@ class Trainable:
     first_epoch: int
 
 
-def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Path, state: dict,
+def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Optional[Path], state: dict,
             jit: bool, where: Optional[Callable] = None) -> Trainable:
-    """Build (or, with a resume `state`, load) the model, make its feed, compile it.
+    """Build (or, with a resume `state`, load from `checkpoint_dir`) the model, make its feed,
+    compile it.
 
     The schedule's length is counted in batches (Keras advances a schedule every batch, also
     when `batch.accumulate` gathers several batches into one update).
@@ -33,6 +34,7 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Path, 
     epochs = resolved["train"]["epochs"]
     train = prepared.splits.train
     if state:
+        assert checkpoint_dir is not None, "a resumed run loads its model from its checkpoints"
         model = restore(paradigm, resolved, prepared.spec_dir, checkpoint_dir, state)
     else:
         from specc.compile import load_plugins

@@ -58,7 +58,57 @@ def load_csv(spec: dict, base_dir: Path, key: str) -> Table:
     labels, class_names = _labels(ctx, label_spec, columns)
     return Table(features=features, labels=labels, class_names=class_names,
                  feature_names=feature_names, categorical=vocab, origin=text,
-                 rows=ctx.lines, row_word="row", label_columns=label_cols or None)
+                 rows=ctx.lines, row_word="row", label_columns=label_cols or None,
+                 columns=_named_columns(groups, label_spec, categorical))
+
+
+def read_header(path: Path, text: str, delimiter: str = ",") -> list[str]:
+    """The column names of a CSV file (its first row), checked as `load_csv` checks them.
+
+    Args:
+        path: The file.
+        text: The path as the user wrote it, for messages.
+        delimiter: The field delimiter.
+
+    Raises:
+        DataError: Not UTF-8, not CSV, empty, or a header with an empty or repeated name.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), None)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{text}: not a UTF-8 text file ({err.reason} at byte {err.start})",
+                        hint="save the CSV as UTF-8") from None
+    except csv.Error as err:
+        raise DataError(f"{text}: cannot parse the CSV: {err}") from None
+    if not header:
+        raise DataError(f"{text}: the file is empty; a CSV needs a header row and data rows")
+    header = [cell.strip() for cell in header]
+    _check_header(header, text, delimiter)
+    return header
+
+
+def spec_columns(spec: dict, header: list, key: str) -> dict:
+    """The `Table.columns` that `load_csv(spec)` gives a file with this header, without
+    reading its rows.
+
+    Raises:
+        DataError: A column the spec names is not in the header.
+    """
+    label_cols = _label_columns(spec.get("label"))
+    categorical = list(spec.get("categorical") or [])
+    groups = _feature_groups(spec.get("features", "auto"), header, label_cols, categorical,
+                             str(spec.get("path")), key)
+    return _named_columns(groups, spec.get("label"), categorical)
+
+
+def _named_columns(groups: dict, label: Any, categorical: list) -> dict:
+    """Table.columns: the columns of each feature key, the label as named, the categorical
+    columns among the features."""
+    used = {name for names in groups.values() for name in names}
+    return {"inputs": {group: list(names) for group, names in groups.items()},
+            "labels": dict(label) if isinstance(label, dict) else list(label) if isinstance(label, list) else label,
+            "categorical": [name for name in categorical if name in used]}
 
 
 class _Context:

@@ -37,6 +37,11 @@ class RecordFields(TypedDict, total=False):
     data_fingerprint: Optional[str]  # sha256 of the data as loaded (before the split)
     data: dict                      # split -> number of samples
     class_names: Optional[list]     # the training data's class names, in class-id order
+    columns: Optional[dict]         # the training data's column names, so other CSV files are read
+                                    # by name: {"inputs": {feature key: [column, ...]}, "labels":
+                                    # a column, [columns] or {output: column} (or None),
+                                    # "categorical": [column, ...]}; None when the data had no
+                                    # column names (images, arrays); absent in older runs
     git: dict                       # {commit, dirty, root} of the spec's repository
     packages: dict                  # distribution -> version (python included)
     host: dict                      # {hostname, platform, pid}

@@ -92,6 +92,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of specc's temporary names in a run folder: an atomic
+    write's `.<name>.<random>.tmp`, a checkpoint's or part's `.<which>.tmp.keras`, an
+    export's `.tmp-<artifact>`. They are hidden (a leading dot), so no user file is taken."""
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".tmp.keras")
+                                     or name.startswith(".tmp-"))
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:

@@ -12,20 +12,23 @@
 
 A run id is the UTC start time plus four hex digits of randomness (`20261121-235800-3f2a`);
 the folder is created exclusively, so two runs started in the same second still get two ids.
-Every file is written atomically (specc/run/records/files.py).
+Every file is written atomically (specc/run/records/files.py); the temporary files a killed
+process leaves are removed when the run is next opened (`RunRecord.remove_temporaries`).
 
 No TensorFlow here (`specc runs list` must be fast); matplotlib is imported only to draw.
 """
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from specc.errors import UsageError
 from specc.run.records.fields import FINAL_STATUSES, RECORD_FORMAT, RecordFields, check_fields
 from specc.run.records.files import (PathLike, atomic_write_bytes, atomic_write_json, atomic_write_text,
-                                     read_json)
+                                     is_temporary, read_json)
 from specc.run.records.history import history_csv, history_row
 from specc.run.records.provenance import (as_float, git_info, host_info, new_run_id, package_versions,
                                           spec_hash, timestamp, utc_now)
@@ -39,6 +42,7 @@ HISTORY_JSON = "history.json"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 SPLITS = ("train", "validation", "test")  # the splits of metrics.json, in this order
+STALE_SECONDS = 3600.0  # a temporary file untouched this long is no write in progress
 
 
 class RunRecord:
@@ -240,6 +244,28 @@ class RunRecord:
     def export_dir(self) -> Path:
         return self._folder("exports")
 
+    def remove_temporaries(self, resuming: bool = False, older_than: float = STALE_SECONDS) -> list:
+        """Remove the temporary files an interrupted write left behind (a kill -9 between
+        writing a file and renaming it into place); return the paths removed.
+
+        A run whose record says `running` may be written by another process right now: its
+        files are left alone unless this process is resuming it (then it owns the run, and
+        every temporary file goes). Otherwise only files untouched for `older_than` seconds
+        go, so an export of the run in another process keeps the artifact it is verifying.
+        """
+        if not resuming and self.read().get("status") == "running":
+            return []
+        now = time.time()
+        removed = []
+        for folder in (self.path, self.path / "checkpoints", self.path / "exports", self.path / SOURCES):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if is_temporary(path.name) and (resuming or now - _modified(path) >= older_than):
+                    _remove(path)
+                    removed.append(path)
+        return removed
+
     def spec(self) -> dict:
         """The resolved spec this run used (spec.yaml)."""
         import yaml
@@ -256,3 +282,22 @@ class RunRecord:
         names = [RECORD, SPEC, SPEC_SOURCE, SOURCES, HISTORY_CSV, HISTORY_JSON, METRICS, CURVES,
                  "checkpoints", "tensorboard", "exports"]
         return {n: self.path / n for n in names if (self.path / n).exists()}
+
+
+def _modified(path: Path) -> float:
+    """The newest modification time in a file or folder (an export may be a folder); now, for
+    a file another process has just renamed or removed."""
+    try:
+        times = [path.stat().st_mtime]
+        if path.is_dir():
+            times += [p.stat().st_mtime for p in path.rglob("*")]
+    except FileNotFoundError:
+        return time.time()
+    return max(times)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
