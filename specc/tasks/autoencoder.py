@@ -20,7 +20,7 @@ NOISE = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "gaussian": {"type": "number", "minimum": 0,
+        "gaussian": {"type": "number", "minimum": 0, "maximum": 1,  # Keras refuses a stddev above 1
                      "description": "Standard deviation of Gaussian noise added to the inputs in training."},
         "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
                     "description": "Fraction of input values set to zero in training."},
