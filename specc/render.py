@@ -31,7 +31,7 @@ DEFAULTS = {
     "batch": {"strategy": "mini_batch", "size": 32, "accumulate": 1, "drop_remainder": False,
               "shuffle": True},
     "train": {"epochs": 10, "early_stopping": False, "steps_per_execution": "auto",
-              "runs_dir": "runs", "checkpoints": {"keep": "both", "monitor": "val_loss", "every_seconds": 10}},
+              "checkpoints": {"keep": "both", "monitor": "val_loss", "every_seconds": 10}},
     "device": {"target": "auto", "strategy": "auto", "devices": 1, "precision": "float32",
                "jit": "auto", "deterministic": True},
     "export": {"formats": [], "quantize": "none"},

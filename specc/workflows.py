@@ -22,5 +22,7 @@ def train_and_export(resolved: dict, spec_file: str, where: Optional[Callable] =
     if options.export and export["formats"]:
         from specc.export import export_run
 
-        export_run(outcome.record, export["formats"], quantize=export["quantize"], reporter=options.reporter)
+        # the spec was the user's own: its plugins were imported to train it already
+        export_run(outcome.record, export["formats"], quantize=export["quantize"], reporter=options.reporter,
+                   trust_plugins=True)
     return outcome

@@ -26,8 +26,9 @@ PACKAGE = ROOT / "specc"
 ORDER = ["core", "compile|data", "paradigms", "run", "export", "workflows", "cli"]
 LAYER_OF_PACKAGE = {"compile": "compile", "data": "data", "paradigms": "paradigms", "run": "run",
                     "export": "export", "workflows": "workflows", "cli": "cli"}
-# The lazy public facade: `specc.__init__` names the public functions of every layer by string.
-FACADE = {"specc"}
+# The lazy public facade (`specc.__init__` names the public functions of every layer by string)
+# and the `python -m specc` entry point stand above the layers.
+FACADE = {"specc", "specc.__main__"}  # `python -m specc` is the command line
 
 
 def layer(module: str) -> str:

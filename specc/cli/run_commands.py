@@ -13,6 +13,12 @@ from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
 
 RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
 CHECKPOINT_HELP = "Which checkpoint to use: best (default; what best means is the task type's rule) or last."
+TRUST_HELP = ("Import the Python modules the run's spec lists under plugins: (they run code; a run "
+              "folder from elsewhere needs your consent).")
+
+
+def trust_option(func: Any) -> Any:
+    return click.option("--trust-plugins", is_flag=True, help=TRUST_HELP)(func)
 FORMATS = ", ".join(EXPORT_FORMATS.names())
 
 
@@ -55,8 +61,9 @@ def compile_cmd(file: str, overrides: tuple, out: Optional[str], plot: Optional[
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last checkpoint.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the record's path.")
 @click.option("--no-export", is_flag=True, help="Skip the spec's export: section.")
+@trust_option
 def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume: Optional[str],
-          quiet: bool, no_export: bool) -> None:
+          quiet: bool, no_export: bool, trust_plugins: bool) -> None:
     """Train a spec; write a run record under runs/<name>/<run id>/."""
     from specc.errors import UsageError
 
@@ -65,28 +72,32 @@ def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume
                          "a resumed run continues with the spec it started with")
     if not resume and file is None:
         raise click.UsageError("give a spec FILE (or --resume RUN)")
-    _quiet_tensorflow()
-    from specc.run.train import TrainOptions, summary_text
-    from specc.workflows import train_and_export
-
-    options = TrainOptions(runs_dir=runs_dir, resume=resume, export=not no_export, reporter=reporter(quiet))
+    # the spec (or the run) is read and checked before TensorFlow's seconds of start-up
     if resume:
-        resolved, spec_file = _resume_target(resume, runs_dir, file)
-        outcome = train_and_export(resolved, spec_file, options=options)
+        resolved, spec_file = _resume_target(resume, runs_dir, file, trust_plugins)
+        doc = None
     else:
         from specc.api import resolved_spec
 
         assert file is not None
         doc = load_checked(file, overrides)
-        outcome = train_and_export(resolved_spec(doc), file, where=doc.position_of, options=options,
-                                   source_files=tuple(doc.files))
+        resolved, spec_file = resolved_spec(doc), file
+    _quiet_tensorflow()
+    from specc.run.train import TrainOptions, summary_text
+    from specc.workflows import train_and_export
+
+    options = TrainOptions(runs_dir=runs_dir, resume=resume, export=not no_export, reporter=reporter(quiet))
+    outcome = train_and_export(resolved, spec_file, where=doc.position_of if doc else None, options=options,
+                               source_files=tuple(doc.files) if doc else ())
     click.echo(str(outcome.record.path) if quiet else summary_text(outcome))
 
 
-def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str]) -> tuple[dict, str]:
+def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str],
+                   trust_plugins: bool) -> tuple[dict, str]:
     from specc.run.session import open_run
 
-    run = open_run(ref, runs_dir)
+    run = open_run(ref, runs_dir, trust_plugins)
+    run.check_plugins()
     return run.resolved, file or run.spec_file
 
 
@@ -100,13 +111,15 @@ def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str]) -> tu
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@trust_option
 def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_dir: Optional[str],
-             fmt: str) -> None:
+             fmt: str, trust_plugins: bool) -> None:
     """Evaluate a trained run on a split of its data (or on other data)."""
     _quiet_tensorflow()
     from specc.run.session import evaluate_run
 
-    metrics = evaluate_run(run, split=split, source=source, checkpoint=checkpoint, runs_dir=runs_dir)
+    metrics = evaluate_run(run, split=split, source=source, checkpoint=checkpoint, runs_dir=runs_dir,
+                           trust_plugins=trust_plugins)
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -123,14 +136,16 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@trust_option
 def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
-            force: bool) -> None:
+            force: bool, trust_plugins: bool) -> None:
     """Predict with a trained run; write one row per input sample."""
     refuse_existing(output_path, force)
     _quiet_tensorflow()
     from specc.run.session import predict_run
 
-    count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir)
+    count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir,
+                        trust_plugins=trust_plugins)
     click.echo(f"wrote {count} prediction(s) to {output_path}")
 
 
@@ -145,18 +160,20 @@ def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_d
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--force", is_flag=True, help="Replace artifacts that exist already.")
+@trust_option
 def export(run: str, formats: tuple, quantize: Optional[str], out_dir: Optional[str], checkpoint: str,
-           runs_dir: Optional[str], force: bool) -> None:
+           runs_dir: Optional[str], force: bool, trust_plugins: bool) -> None:
     """Export a trained run; every artifact is verified against Keras in a separate process."""
     _quiet_tensorflow()
     from specc.errors import UsageError
     from specc.export import export_run
     from specc.run.session import open_run
 
-    opened = open_run(run, runs_dir)
+    opened = open_run(run, runs_dir, trust_plugins)
     settings: Any = opened.resolved.get("export", {})
     chosen = list(formats) or list(settings.get("formats", []))
     if not chosen:
         raise UsageError("no format to export", f"pass --format {'|'.join(EXPORT_FORMATS.names())}")
     export_run(opened.record, chosen, quantize=quantize or settings.get("quantize", "none"),
-               out_dir=out_dir, force=force, checkpoint=checkpoint, reporter=reporter(False))
+               out_dir=out_dir, force=force, checkpoint=checkpoint, reporter=reporter(False),
+               trust_plugins=trust_plugins)

@@ -87,6 +87,7 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
         ("epochs", data.get("epochs_completed")),
         ("best", _best(best) if best.get("value") is not None else None),
         ("exports", ", ".join(_export_text(e) for e in data.get("exports") or []) or None),
+        ("warnings", "; ".join(data.get("warnings") or []) or None),
     ]
     width = max(len(k) for k, _ in fields)
     for key, value in fields:

@@ -8,12 +8,15 @@ TensorFlow is imported inside the functions.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, cast
 
+from specc.errors import ExportError
 from specc.export.formats import check_quantize, get_format, require_packages
 from specc.report import SILENT, Reporter
+from specc.run.records.lock import RunLock
 
 if TYPE_CHECKING:
     from specc.data.table import Table
@@ -22,7 +25,8 @@ PARITY_SAMPLES = 500
 
 
 def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Optional[str] = None,
-               force: bool = False, reporter: Reporter = SILENT, checkpoint: str = "best") -> list:
+               force: bool = False, reporter: Reporter = SILENT, checkpoint: str = "best",
+               trust_plugins: bool = False) -> list:
     """Write, verify and list each format; return the manifest entries written.
 
     Raises:
@@ -33,26 +37,44 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     from specc.export.parity import ArtifactChecker
     from specc.run.session import open_run
 
-    run = open_run(str(record.path))
+    run = open_run(str(record.path), trust_plugins=trust_plugins)
+    run.check_plugins()
     chosen = [get_format(name) for name in dict.fromkeys(formats)]
     _check_quantize(chosen, quantize)
     plan = [(fmt, quantize if fmt.quantizable else "none") for fmt in chosen]
     for fmt, _ in plan:
         require_packages(fmt)
-    folder = Path(out_dir) if out_dir else Path(record.export_dir)
+    folder = writable_folder(Path(out_dir) if out_dir else Path(record.path) / "exports")
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
     _refuse_existing([t for _, _, t in targets], force)
-    with ArtifactChecker([fmt.name for fmt, _ in plan], run) as checker:
+    with RunLock(run.record.path, run.record.run_id, "exporting"), \
+            ArtifactChecker([fmt.name for fmt, _ in plan], run) as checker:
         model = run.load_model(checkpoint)
         samples = _parity_samples(run, model)
         model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
         temps = [target.with_name(f".tmp-{target.name}") for _, _, target in targets]
         parities = _write_and_verify(run, model, targets, temps, samples, checker)
-    entries = [_place(fmt, mode, temp, target, model, parity, reporter)
-               for (fmt, mode, target), temp, parity in zip(targets, temps, parities)]
-    update_manifest(folder / "manifest.json", run.record.run_id, entries)
-    _record_exports(run.record, folder, entries)
+        entries = [_place(fmt, mode, temp, target, model, parity, reporter)
+                   for (fmt, mode, target), temp, parity in zip(targets, temps, parities)]
+        update_manifest(folder / "manifest.json", run.record.run_id, entries)
+        _record_exports(run.record, folder, entries)
     return entries
+
+
+def writable_folder(folder: Path) -> Path:
+    """The export folder, made if needed.
+
+    Raises:
+        ExportError: It cannot be made or written to (exit 5, nothing written).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot make the export folder {folder}: {exc.strerror or exc}",
+                          "give --out a folder you can write to") from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write to the export folder {folder}", "give --out a folder you can write to")
+    return folder
 
 
 def _check_quantize(chosen: list, quantize: str) -> None:

@@ -1,8 +1,10 @@
 """Keras callbacks for a specc run: the record, checkpoints, NaN watch and progress lines."""
 from __future__ import annotations
 
+import json
 import math
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import keras
@@ -29,8 +31,11 @@ class RecordCallback(keras.callbacks.Callback):
 
     def __init__(self, record: Any, monitor: str, mode: str, keep: str, state: Optional[dict] = None,
                  every_seconds: float = 10.0, min_delta: float = 0.0, best: str = "monitor",
-                 optimizers: Optional[Callable[[Any], list]] = None):
+                 optimizers: Optional[Callable[[Any], list]] = None, max_loss: Optional[float] = None):
         super().__init__()
+        self.max_loss = max_loss
+        self.epoch = 0
+        self.first_loss: Optional[float] = None
         self.record, self.monitor, self.keep = record, monitor, keep
         self.rule = best
         self.optimizers = optimizers or (lambda model: [model.optimizer] if model.optimizer else [])
@@ -48,17 +53,37 @@ class RecordCallback(keras.callbacks.Callback):
         self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
 
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self.epoch = epoch
+
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged = f"the loss became {float(loss)} in epoch {self.last_epoch + 2}, step {batch + 1}"
+        if loss is None or self.diverged:
+            return
+        reason = _divergence(float(loss), self.max_loss)
+        if reason:
+            self.diverged = f"{reason} in epoch {self.epoch + 1}, {self._steps(batch)}"
             self.model.stop_training = True
+
+    def _steps(self, batch: int) -> str:
+        """Which steps the loss was seen after: Keras reports once per compiled call of
+        `steps_per_execution` steps, so it is a range unless that is 1."""
+        run = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        last = batch + 1
+        first = max(1, last - run + 1)
+        return f"step {last}" if first == last else f"steps {first}-{last}"
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        if self.diverged is None and not all(math.isfinite(v) for k, v in logs.items() if "loss" in k):
-            self.diverged = f"the loss became NaN in epoch {epoch + 1}"
-            self.model.stop_training = True
+        if self.diverged is None:
+            for key, value in logs.items():
+                reason = _divergence(value, self.max_loss) if "loss" in key else None
+                if reason:
+                    self.diverged = f"{reason} in epoch {epoch + 1} ({key})"
+                    self.model.stop_training = True
+                    break
+        if self.first_loss is None and math.isfinite(logs.get("loss", math.nan)):
+            self.first_loss = logs["loss"]
         self.pending_rows.append((epoch + 1, logs))
         if self.diverged:
             self.flush(checkpoint=False)
@@ -90,8 +115,7 @@ class RecordCallback(keras.callbacks.Callback):
         self.record.append_epochs(self.pending_rows)
         self.pending_rows = []
         if checkpoint and self.last_epoch > self.saved_epoch:
-            self._write_best()
-            self.save("last")
+            self.commit()
         self.last_write = time.monotonic()
 
     def interrupted(self) -> None:
@@ -101,11 +125,10 @@ class RecordCallback(keras.callbacks.Callback):
         """
         self.record.append_epochs(self.pending_rows)
         self.pending_rows = []
-        self._write_best()
-        self.save("interrupted")
+        self.save_interrupted()
         if self.snapshot is not None and self.last_epoch > self.saved_epoch:
             self._restore(self.snapshot)
-            self.save("last")
+            self.commit()
 
     def _snapshot(self) -> dict:
         """The end-of-epoch state (weights, every optimizer, layers' random state), in memory."""
@@ -121,35 +144,79 @@ class RecordCallback(keras.callbacks.Callback):
                 variable.assign(value)
         restore_seed_states(self.model, snapshot["seeds"])
 
-    def _write_best(self) -> None:
-        if self.best_weights is None:
-            return
-        current = self.model.get_weights()
-        self.model.set_weights(self.best_weights)
-        self.save("best")
-        self.model.set_weights(current)
-        self.best_weights = None
+    def commit(self) -> None:
+        """Write best.keras (when a better epoch came), last.keras and state.json as one
+        unit (specc/run/checkpoints.py): a kill at any moment leaves all three old or all new."""
+        from specc.run.checkpoints import commit, next_name, sha256
 
-    def save(self, which: str) -> None:
-        """Write `<which>.keras` (with optimizer state) and, for last, the resume state."""
         folder = self.record.checkpoint_dir
-        tmp = folder / f".{which}.tmp.keras"
-        self.model.save(tmp)
-        tmp.replace(folder / f"{which}.keras")
-        if which == "last":
-            self.saved_epoch = self.last_epoch
-            self.write_state()
+        writers = {}
+        if self.best_weights is not None:
+            writers["best.keras"] = self._best_writer(self.best_weights)
+        writers["last.keras"] = self.model.save
+        state = self.state()
 
-    def write_state(self) -> None:
-        from specc.run.records.files import atomic_write_json
+        def write_state(path: Path) -> None:
+            last = sha256(folder / next_name("last.keras"))
+            path.write_text(json.dumps({**state, "files": {"last.keras": last}}, indent=2), encoding="utf-8")
 
-        atomic_write_json(self.record.checkpoint_dir / "state.json", self.state())
+        writers["state.json"] = write_state
+        commit(folder, writers)
+        self.best_weights = None
+        self.saved_epoch = self.last_epoch
+
+    def _best_writer(self, weights: list) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            current = self.model.get_weights()
+            self.model.set_weights(weights)
+            try:
+                self.model.save(path)
+            finally:
+                self.model.set_weights(current)
+        return write
+
+    def save_interrupted(self) -> None:
+        """The weights of the moment Ctrl-C came (mid-epoch): interrupted.keras, for a look;
+        resuming uses last.keras, the end of the last whole epoch."""
+        from specc.run.records.files import fsync_file
+
+        folder = self.record.checkpoint_dir
+        staged = folder / ".interrupted.tmp.keras"
+        self.model.save(staged)
+        fsync_file(staged)
+        staged.replace(folder / "interrupted.keras")
 
     def state(self) -> dict:
         """What a resumed run needs besides last.keras: where it was, its best epoch, and the
         random-number state of its layers (dropout), which `.keras` files do not hold."""
         return {"epoch": self.last_epoch, "best_value": self.best, "best_epoch": self.best_epoch,
                 "monitor": self.monitor, "seed_states": seed_states(self.model)}
+
+
+def _divergence(loss: float, limit: Optional[float]) -> Optional[str]:
+    """Why a loss means training diverged (None: it does not): not finite, or above the
+    spec's train.max_loss."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    if limit is not None and loss > limit:
+        return f"the loss reached {loss:.4g}, above train.max_loss ({limit:g})"
+    return None
+
+
+LOSS_WARNING = 1e10
+LOSS_GROWTH = 1000.0
+
+
+def loss_warnings(first: Optional[float], last: Optional[float]) -> list:
+    """Warnings about a run that ended with a finite but absurd loss (it may have diverged)."""
+    if last is None or not math.isfinite(last):
+        return []
+    if last > LOSS_WARNING:
+        return [f"the training loss ended at {last:.4g}: the run may have diverged (set train.max_loss to "
+                "stop such runs as diverged)"]
+    if first is not None and first > 0 and last > LOSS_GROWTH * first:
+        return [f"the training loss grew from {first:.4g} to {last:.4g}: the run may have diverged"]
+    return []
 
 
 def _seed_variables(model) -> list:

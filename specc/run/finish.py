@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from specc.run.callbacks import loss_warnings
 from specc.run.evaluate import evaluate_splits
 from specc.run.records import RunRecord
 
@@ -27,6 +28,9 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
                         "value": None if last_is_best else recorder.best},
                   checkpoints={"best": best_file, "last": "checkpoints/last.keras"})
     save_parts(trainable.paradigm, record, record.path / best_file)
+    warnings = loss_warnings(recorder.first_loss, _last_loss(record)) + class_warnings(prepared.splits.train)
+    if warnings:
+        record.update(warnings=warnings)
     record.finish("completed")
     return Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0, epochs_done)
 
@@ -51,3 +55,22 @@ def save_parts(paradigm: Any, record: RunRecord, checkpoint: Path) -> None:
         saved[name] = f"checkpoints/{name}.keras"
     if saved:
         record.update(parts=saved)
+
+
+def _last_loss(record: RunRecord) -> Any:
+    history = record.history()
+    return history[-1].get("loss") if history else None
+
+
+def class_warnings(table: Any) -> list:
+    """A classifier trained on one class only learns to say that class."""
+    import numpy as np
+
+    labels = table.labels
+    if labels is None or isinstance(labels, dict) or not table.class_names:
+        return []
+    present = np.unique(np.asarray(labels))
+    if len(present) == 1:
+        name = table.class_names[int(present[0])] if int(present[0]) < len(table.class_names) else present[0]
+        return [f"the training split holds one class only ({name}): the model can only learn to predict it"]
+    return []

@@ -23,6 +23,7 @@ class OpenRun:
     record: RunRecord
     resolved: dict
     spec_file: str
+    trust_plugins: bool = False
 
     @property
     def spec_dir(self) -> Path:
@@ -52,13 +53,25 @@ class OpenRun:
     def load_model(self, which: str = "best") -> Any:
         """The Keras model of a checkpoint, with its paradigm and the spec's plugins imported
         first (they register the classes the file names)."""
-        import keras
-
         from specc.compile import load_plugins
 
         self.paradigm  # noqa: B018  (imports the paradigm's model classes)
+        self.check_plugins()
         load_plugins(self.resolved.get("plugins", []), self.spec_dir)
-        return keras.saving.load_model(self.checkpoint(which))
+        return load_checkpoint(self.checkpoint(which), self.record.run_id)
+
+    def check_plugins(self) -> None:
+        """A run's plugins are Python modules imported from its spec's folder: a run folder
+        received from elsewhere could run any code that way, so it takes the user's consent.
+
+        Raises:
+            UsageError: The spec lists plugins and `trust_plugins` is off.
+        """
+        plugins = self.resolved.get("plugins") or []
+        if plugins and not self.trust_plugins:
+            raise UsageError(f"run {self.record.run_id} imports Python modules as plugins ({', '.join(plugins)}) "
+                             f"from {self.spec_dir}: importing them runs their code",
+                             "if you trust where this run and its spec came from, pass --trust-plugins")
 
     def columns(self) -> dict:
         """The CSV columns the run's model reads, by name (specc/run/columns.py).
@@ -71,17 +84,71 @@ class OpenRun:
         return run_columns(self.record.read(), self.resolved, self.spec_dir, self.record.run_id)
 
 
-def open_run(ref: str, runs_dir: Optional[str] = None) -> OpenRun:
+def open_run(ref: str, runs_dir: Optional[str] = None, trust_plugins: bool = False) -> OpenRun:
     """Find a run by id, prefix, NAME/latest or path, and read its resolved spec.
 
-    Stale temporary files of writes a killed process left in the run folder are removed
-    (never those of a run that says it is running: another process may be writing them).
+    A run whose spec imports plugins (Python code) is opened only with `trust_plugins`.
+
+    Stale temporary files of writes a killed process left in the run folder are removed, and
+    a checkpoint a kill interrupted is finished or dropped (never in a run that says it is
+    running: another process may be writing it).
     """
+    from specc.run.checkpoints import recover
+
     record = find_run(ref, runs_dir or "runs")
     record.remove_temporaries()
-    resolved = yaml.safe_load((Path(record.path) / "spec.yaml").read_text(encoding="utf-8"))
+    if record.read().get("status") != "running":
+        recover(record.checkpoint_dir)
+    resolved = _read_spec(record)
     spec_file = record.read().get("spec_file") or str(Path(record.path) / "spec.yaml")
-    return OpenRun(record, resolved, spec_file)
+    opened = OpenRun(record, resolved, spec_file, trust_plugins)
+    opened.check_plugins()  # before anything else of the run is read or run
+    return opened
+
+
+def _read_spec(record: RunRecord) -> dict:
+    path = Path(record.path) / "spec.yaml"
+    try:
+        resolved = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"run {record.run_id}: cannot read the spec it ran, {path} ({type(exc).__name__})",
+                         "restore the run folder from a copy") from None
+    if not isinstance(resolved, dict):
+        raise UsageError(f"run {record.run_id}: {path} is not a spec", "restore the run folder from a copy")
+    return resolved
+
+
+def load_checkpoint(path: Path, run_id: str) -> Any:
+    """A checkpoint, in Keras's safe mode (a Lambda layer's code is never run); a damaged or
+    truncated file is an error that names it.
+
+    Raises:
+        UsageError: The file cannot be read, or it holds code safe mode refuses.
+    """
+    import keras
+
+    try:
+        return keras.saving.load_model(path)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+            raise UsageError(f"run {run_id}: {path} holds Python code (e.g. a Lambda layer); specc loads "
+                             "checkpoints in Keras's safe mode and does not run it",
+                             "rebuild the model from its spec without code in it") from None
+        raise UsageError(f"run {run_id}: {path} cannot be read: {_first_line(exc)}",
+                         "it is damaged or truncated; restore it from a copy, or train again") from None
+    except (OSError, EOFError, KeyError) as exc:
+        raise UsageError(f"run {run_id}: {path} cannot be read: {_first_line(exc)}",
+                         "it is damaged or truncated; restore it from a copy, or train again") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile, h5py and Keras raise many kinds
+        if type(exc).__name__ in ("BadZipFile", "LargeZipFile"):
+            raise UsageError(f"run {run_id}: {path} is not a complete .keras file ({_first_line(exc)})",
+                             "it is damaged or truncated; restore it from a copy, or train again") from None
+        raise
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def parse_source(text: str) -> dict:
@@ -100,13 +167,13 @@ def parse_source(text: str) -> dict:
 
 
 def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
-                 checkpoint: str = "best", runs_dir: Optional[str] = None) -> dict:
+                 checkpoint: str = "best", runs_dir: Optional[str] = None, trust_plugins: bool = False) -> dict:
     """Metrics of a run's checkpoint on a split of its data, or on all of another source."""
     from specc.data import check_labels, load_source
     from specc.run.data import prepare_data
     from specc.run.evaluate import evaluate_splits, evaluate_table
 
-    run = open_run(ref, runs_dir)
+    run = open_run(ref, runs_dir, trust_plugins)
     model = run.load_model(checkpoint)
     paradigm = run.paradigm
     if source:
@@ -159,12 +226,12 @@ def align_classes(table: Table, class_names: Optional[list]) -> None:
 
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
-                runs_dir: Optional[str] = None) -> int:
+                runs_dir: Optional[str] = None, trust_plugins: bool = False) -> int:
     """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
     from specc.data.feed import model_arrays
     from specc.run.predict import read_inputs, write_predictions
 
-    run = open_run(ref, runs_dir)
+    run = open_run(ref, runs_dir, trust_plugins)
     inputs = read_inputs(input_path, run)
     model = run.load_model(checkpoint)
     x, _ = model_arrays(inputs.table, model)

@@ -11,17 +11,21 @@ whose status says which.
 """
 from __future__ import annotations
 
-import json
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from specc.errors import DataError, TrainingError, UsageError
 from specc.report import SILENT, Reporter
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
+from specc.run.checkpoints import read_state
 from specc.run.records import RunRecord, find_run
+from specc.run.records.lock import RunLock
 
 
 @dataclass
@@ -74,17 +78,37 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     """
     options = options or TrainOptions()
     prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
-    runs_dir = options.runs_dir or resolved["train"]["runs_dir"]
+    runs_dir = runs_folder(resolved, spec_file, options.runs_dir)
     if options.resume:
-        record, state = _reopen(options.resume, runs_dir, prepared.fingerprint)
-        return _recorded(resolved, prepared, record, options,
-                         lambda: _build(resolved, prepared, where, record.checkpoint_dir, state))
+        record = find_run(options.resume, runs_dir)
+        with RunLock(record.path, record.run_id, "resuming"):
+            state = _reopen(record, prepared.fingerprint, options)
+            checkpoints = record.checkpoint_dir if state else None
+            return _recorded(resolved, prepared, record, options,
+                             lambda: _build(resolved, prepared, where, checkpoints, state))
     try:
         built = _build(resolved, prepared, where)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files))
-    return _recorded(resolved, prepared, record, options, lambda: built)
+    with RunLock(record.path, record.run_id, "training"):
+        return _recorded(resolved, prepared, record, options, lambda: built)
+
+
+DEFAULT_RUNS_DIR = "runs"
+
+
+def runs_folder(resolved: dict, spec_file: str, given: Optional[str] = None) -> str:
+    """Where run records go: the command line's --runs-dir; else the spec's train.runs_dir,
+    relative to the spec (as every path a spec names); else runs/ in the current folder."""
+    from specc.project import resolve_path
+
+    if given:
+        return given
+    named = (resolved.get("train") or {}).get("runs_dir")
+    if named:
+        return str(resolve_path(named, Path(spec_file).resolve().parent))
+    return DEFAULT_RUNS_DIR
 
 
 @dataclass
@@ -123,13 +147,12 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
                   class_names=prepared.splits.train.class_names,
                   columns=training_columns(prepared.splits.train))
     try:
-        return _train_in_record(resolved, prepared, record, build(), options)
+        with terminate_as_interrupt():
+            return _train_in_record(resolved, prepared, record, build(), options)
     except KeyboardInterrupt:
-        message = (f"stopped by Ctrl-C; `specc train --resume {record.run_id}` continues "
-                   "from the last checkpoint")
-        record.finish("interrupted", message)
-        raise KeyboardInterrupt(f"run {record.run_id} stopped; `specc train --resume "
-                                f"{record.run_id}` continues from the last checkpoint") from None
+        resume = _resume_text(record)
+        record.finish("interrupted", f"stopped by Ctrl-C or a stop signal; {resume}")
+        raise KeyboardInterrupt(f"run {record.run_id} stopped; {resume}") from None
     except TrainingError as exc:
         record.finish("diverged", exc.message)
         raise
@@ -162,14 +185,47 @@ def _tag(error: BaseException, run_id: str) -> None:
         pass
 
 
-def _reopen(ref: str, runs_dir: str, data_fingerprint: str) -> tuple[RunRecord, dict]:
-    """The run to resume and its state; the temporary files of its interrupted writes go."""
-    record = find_run(ref, runs_dir)
+def _reopen(record: RunRecord, data_fingerprint: str, options: TrainOptions) -> dict:
+    """The state to resume from ({}: no checkpoint was written, so the run starts again from
+    its first epoch in the same folder); interrupted writes are finished or dropped first."""
     _check_resumable(record, data_fingerprint)
-    state = read_state(record)
     record.remove_temporaries(resuming=True)
+    state = read_state(record.checkpoint_dir, record.run_id)
+    if state is None:
+        options.reporter.line(f"run {record.run_id} has no checkpoint: it starts again from its first "
+                              "epoch, in the same folder")
+        record.clear_history()
     record.update(status="running", finished=None)
-    return record, state
+    return state or {}
+
+
+def _resume_text(record: RunRecord) -> str:
+    """What `--resume` will do: continue after the last checkpoint, or start again."""
+    from specc.run.checkpoints import STATE
+
+    command = f"`specc train --resume {record.run_id}`"
+    if (record.checkpoint_dir / STATE).exists():
+        return f"{command} continues from the last checkpoint"
+    return f"no epoch was saved yet: {command} starts it again from the first epoch, in the same folder"
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`, a container stopping) ends training as Ctrl-C does: the
+    epoch's checkpoint is kept and the record says interrupted. Only the main thread can
+    handle signals; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
@@ -182,15 +238,6 @@ def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
         raise DataError(f"the data of run {record.run_id} changed since it started "
                         f"({data['data_fingerprint']} then, {data_fingerprint} now)",
                         "restore the data it was trained on, or train the spec again")
-
-
-def read_state(record: RunRecord) -> dict:
-    """The resume state written with the last checkpoint."""
-    path = Path(record.checkpoint_dir) / "state.json"
-    if not path.exists():
-        raise UsageError(f"run {record.run_id} has no checkpoint to resume from",
-                         "it stopped before its first checkpoint was written; train it again")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, built: _Built,
@@ -236,7 +283,7 @@ def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOpt
                               checkpoints["keep"], state, checkpoints["every_seconds"],
                               min_delta=stop["min_delta"] if stop else 0.0,
                               best=declaration_of(resolved).best,
-                              optimizers=trainable.paradigm.optimizers)
+                              optimizers=trainable.paradigm.optimizers, max_loss=train.get("max_loss"))
     callbacks = [recorder]
     if stop:
         callbacks.append(_early_stopping(stop, record, state))
@@ -267,5 +314,6 @@ def summary_text(outcome: Outcome) -> str:
     for split, values in outcome.metrics.items():
         shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")
+    lines += [f"warning: {text}" for text in outcome.record.read().get("warnings") or []]
     lines.append(f"record: {outcome.record.path}")
     return "\n".join(lines)

@@ -55,6 +55,7 @@ class RecordFields(TypedDict, total=False):
     parts: dict                     # part name (encoder, generator, ...) -> checkpoint path
     exports: list                   # [{format, quantize, file}] written by `specc export` / export:
     curves_error: str               # why curves.png could not be drawn (only when it could not)
+    warnings: list                  # what may be wrong with a run that completed (a loss that grew, one class)
 
 
 FIELD_NAMES = frozenset(RecordFields.__annotations__)

@@ -56,6 +56,17 @@ def atomic_write_json(path: PathLike, data: Any) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def fsync_file(path: PathLike) -> None:
+    """Flush a file written by someone else (Keras) to the disk."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_folder(folder: PathLike) -> None:
+    """Make renames and new names in `folder` durable."""
+    _fsync_dir(Path(folder))
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
     try:

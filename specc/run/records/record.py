@@ -20,6 +20,7 @@ No TensorFlow here (`specc runs list` must be fast); matplotlib is imported only
 from __future__ import annotations
 
 import shutil
+import os
 import threading
 import time
 from pathlib import Path
@@ -77,7 +78,14 @@ class RunRecord:
         digest = spec_hash(resolved)  # fails before any folder exists if the spec is not JSON
         git = git_info(spec_file if spec_file else Path.cwd(), exclude=[runs_dir])
         parent = runs_dir / name
-        parent.mkdir(parents=True, exist_ok=True)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot make the runs folder {parent}: {exc.strerror or exc}",
+                             "give --runs-dir (or train.runs_dir) a folder you can write to") from None
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write to the runs folder {parent}",
+                             "give --runs-dir (or train.runs_dir) a folder you can write to")
         created = utc_now()
         for _attempt in range(1000):
             run_id = new_run_id(created)
@@ -211,6 +219,13 @@ class RunRecord:
             atomic_write_json(self.path / HISTORY_JSON, rows)
             atomic_write_text(self.path / HISTORY_CSV, history_csv(rows))
             self.update(epochs_completed=len(rows))
+
+    def clear_history(self) -> None:
+        """Forget the epochs recorded so far (a run that starts again from its first epoch)."""
+        with self._lock:
+            for name in (HISTORY_JSON, HISTORY_CSV):
+                (self.path / name).unlink(missing_ok=True)
+            self.update(epochs_completed=0)
 
     def metrics(self) -> dict:
         """metrics.json ({} before the run wrote any)."""
