@@ -348,7 +348,9 @@ def test_find_run_by_path_id_prefix_and_name(three_runs):
         prefix = next(run.run_id[:n] for n in range(1, len(run.run_id) + 1)
                       if sum(i.startswith(run.run_id[:n]) for i in ids) == 1)
         assert find_run(prefix, runs_dir).path == run.path
-    assert find_run(f"digits/{second.run_id[:-2]}", runs_dir).path == second.path
+    shortened = second.run_id[:-2]
+    if not first.run_id.startswith(shortened):  # two runs made in one second may share it (1 in 256)
+        assert find_run(f"digits/{shortened}", runs_dir).path == second.path
 
 
 def test_find_run_errors(three_runs):

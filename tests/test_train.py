@@ -77,7 +77,9 @@ def test_record_files_parse(lenet_run):
     assert [row["epoch"] for row in history] == list(range(1, len(history) + 1))
     metrics = lenet_run.metrics()
     assert set(metrics) == {"train", "validation", "test"}
-    assert all(set(values) == {"loss", "accuracy"} for values in metrics.values())
+    assert all(set(values) == {"loss", "accuracy", "baseline_accuracy"} for values in metrics.values())
+    # the baseline: always answering the training split's most common digit
+    assert all(0.05 < values["baseline_accuracy"] < 0.15 for values in metrics.values())
     assert (path / "curves.png").read_bytes()[:8] == PNG_MAGIC
     assert list((path / "tensorboard").rglob("events.out.tfevents.*"))
 

@@ -6,13 +6,37 @@ never a task-type name: a new paradigm is a declaration in specc/tasks/, a subcl
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+
+import numpy as np
 
 from specc.data.feed import Feed, eval_dataset, model_arrays, training_feed
 from specc.data.table import Table
 from specc.tasks.base import TaskType
 
 Where = Optional[Callable[[tuple], Any]]
+
+
+@dataclass
+class Context:
+    """What a paradigm's evaluation, prediction and after-training steps may use besides the
+    model and the data.
+
+    Attributes:
+        resolved: The run's resolved spec.
+        train: The training split (baselines are computed on it), when at hand.
+        validation: The validation split (thresholds are chosen on it), when at hand.
+        state: What the paradigm stored in the run after training (`paradigm` in record.json).
+        options: Settings given on the command line for this evaluation or prediction
+            (e.g. few-shot `ways`, an autoencoder's `normal` classes).
+    """
+
+    resolved: dict
+    train: Optional[Table] = None
+    validation: Optional[Table] = None
+    state: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
 
 
 class Paradigm:
@@ -65,11 +89,34 @@ class Paradigm:
         """Every optimizer that trains the model (all of them go into a snapshot)."""
         return [model.optimizer] if getattr(model, "optimizer", None) is not None else []
 
+    def callbacks(self, record: Any, resolved: dict) -> list:
+        """Keras callbacks of its own during training (after specc's; e.g. sample grids)."""
+        return []
+
     # --- evaluating, predicting and keeping ------------------------------------------------------------
 
     def evaluation_data(self, model: Any, table: Table, batch_size: int = 256) -> Any:
         """A split as `model.evaluate` takes it (unshuffled; the same every time)."""
         return eval_dataset(table, model, batch_size)
+
+    def evaluate(self, model: Any, table: Table, context: Context) -> dict:
+        """The figures of one split: the compiled metrics, and what a model that learned
+        nothing would score (`baseline_...`), so a figure can be judged."""
+        values = model.evaluate(self.evaluation_data(model, table), verbose=0, return_dict=True)
+        figures = {k: float(v) for k, v in values.items()}
+        if context.train is not None:
+            figures.update(baselines(table, context.train, context.resolved))
+        return figures
+
+    def after_training(self, model: Any, context: Context) -> dict:
+        """What to keep in the run once training is over (record.json `paradigm`), e.g. a
+        threshold chosen on the validation split."""
+        return {}
+
+    def predict(self, model: Any, table: Table, context: Context) -> Optional[dict]:
+        """Column name -> values of a prediction, or None for the model's outputs as the
+        task table reads them (classes, probabilities, values)."""
+        return None
 
     def parts(self, model: Any) -> dict:
         """Name -> standalone functional model to keep beside the checkpoints ({}: none)."""
@@ -81,3 +128,30 @@ class Paradigm:
         from specc.compile.summary import summarize
 
         return summarize(model, resolved, where, total_steps)
+
+
+# --- what a model that learned nothing scores ----------------------------------------------------
+
+def baselines(table: Table, train: Table, resolved: dict) -> dict:
+    """For one output: the accuracy of always answering the training split's most common
+    class (classification), or the mean absolute error of always answering its mean
+    (regression). Several outputs or other label shapes: none."""
+    from specc.registries import task_type
+
+    declared = task_type(resolved.get("task") or {})
+    labels, reference = table.labels, train.labels
+    if declared is None or labels is None or reference is None or isinstance(labels, dict) \
+            or isinstance(reference, dict):
+        return {}
+    labels, reference = np.asarray(labels), np.asarray(reference)
+    if declared.labels == "class_ids" and labels.ndim == 1 and reference.ndim == 1 and len(reference):
+        majority = np.bincount(reference.astype(np.int64)).argmax()
+        return {"baseline_accuracy": float(np.mean(labels == majority))}
+    if declared.labels == "zero_one" and len(reference):
+        positive = float(np.mean(reference.reshape(len(reference), -1)[:, 0]) >= 0.5)
+        return {"baseline_accuracy": float(np.mean(labels.reshape(len(labels), -1)[:, 0] == positive))}
+    if declared.labels == "numbers" and len(reference):
+        mean = reference.reshape(len(reference), -1).mean(axis=0)
+        error = np.abs(labels.reshape(len(labels), -1) - mean).mean()
+        return {"baseline_mean_absolute_error": float(error)}
+    return {}

@@ -15,9 +15,16 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
     from specc.paradigms import declaration_of
     from specc.run.train import Outcome
 
+    from specc.paradigms.base import Context
+
     epochs_done = recorder.last_epoch + 1
     samples = trainable.feed.samples * max(0, epochs_done - trainable.first_epoch)
-    metrics = evaluate_splits(trainable.paradigm, trainable.model, prepared.splits)
+    splits = prepared.splits
+    context = Context(resolved, train=splits.train, validation=splits.validation)
+    context.state = trainable.paradigm.after_training(trainable.model, context)
+    if context.state:
+        record.update(paradigm=context.state)
+    metrics = evaluate_splits(trainable.paradigm, trainable.model, splits, context)
     record.write_metrics(metrics)
     last_is_best = declaration_of(resolved).best == "last"
     best_file = "checkpoints/last.keras" if last_is_best else "checkpoints/best.keras"

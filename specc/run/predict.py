@@ -91,6 +91,22 @@ def _image_folder(folder: Path, resolved: dict) -> Inputs:
 
 # --- writing ----------------------------------------------------------------------------
 
+def write_columns(path_text: str, columns: dict, inputs: Inputs) -> None:
+    """A paradigm's own prediction columns (name -> one value per sample): CSV after the `row`
+    column, or NPZ arrays."""
+    from specc.run.records import atomic_write_bytes, atomic_write_text
+
+    if path_text.lower().endswith(".npz"):
+        buffer = io.BytesIO()
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in columns.items()}
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(path_text, buffer.getvalue())
+        return
+    if not path_text.lower().endswith(".csv"):
+        raise UsageError(f"{path_text}: predictions are written as .csv or .npz")
+    atomic_write_text(path_text, _csv_text({k: np.asarray(v) for k, v in columns.items()}, inputs))
+
+
 def write_predictions(path_text: str, predictions: Any, model: Any, resolved: dict, inputs: Inputs,
                       class_names: Optional[list] = None) -> None:
     """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw.

@@ -73,6 +73,15 @@ class OpenRun:
                              f"from {self.spec_dir}: importing them runs their code",
                              "if you trust where this run and its spec came from, pass --trust-plugins")
 
+    def context(self, splits: Any, options: Optional[dict] = None) -> Any:
+        """What the run's paradigm evaluates and predicts with: the spec, the training and
+        validation splits (when loaded), what it kept after training, the command line's options."""
+        from specc.paradigms.base import Context
+
+        return Context(self.resolved, train=getattr(splits, "train", None),
+                       validation=getattr(splits, "validation", None),
+                       state=self.record.read().get("paradigm") or {}, options=dict(options or {}))
+
     def columns(self) -> dict:
         """The CSV columns the run's model reads, by name (specc/run/columns.py).
 
@@ -167,8 +176,10 @@ def parse_source(text: str) -> dict:
 
 
 def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
-                 checkpoint: str = "best", runs_dir: Optional[str] = None, trust_plugins: bool = False) -> dict:
-    """Metrics of a run's checkpoint on a split of its data, or on all of another source."""
+                 checkpoint: str = "best", runs_dir: Optional[str] = None, trust_plugins: bool = False,
+                 options: Optional[dict] = None) -> dict:
+    """Figures of a run's checkpoint on a split of its data, or on all of another source;
+    `options` are the paradigm's evaluation settings from the command line."""
     from specc.data import check_labels, load_source
     from specc.run.data import prepare_data
     from specc.run.evaluate import evaluate_splits, evaluate_table
@@ -176,20 +187,21 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     run = open_run(ref, runs_dir, trust_plugins)
     model = run.load_model(checkpoint)
     paradigm = run.paradigm
+    splits = prepare_data(run.resolved, run.spec_dir).splits
+    context = run.context(splits, options)
     if source:
         table = load_source(_by_name(run, parse_source(source)), Path.cwd(), run.resolved["seed"],
                             key="--data")
         align_classes(table, run.record.read().get("class_names"))
         check_labels(table, run.resolved["task"])
-        return {"data": evaluate_table(paradigm, model, table)}
-    splits = prepare_data(run.resolved, run.spec_dir).splits
+        return {"data": evaluate_table(paradigm, model, table, context)}
     if split == "all":
-        return evaluate_splits(paradigm, model, splits)
+        return evaluate_splits(paradigm, model, splits, context)
     table = getattr(splits, split)
     if table is None:
         raise UsageError(f"the spec of run {run.record.run_id} has no {split} split",
                          "use --split train, or another split the spec makes")
-    return {split: evaluate_table(paradigm, model, table)}
+    return {split: evaluate_table(paradigm, model, table, context)}
 
 
 def _by_name(run: OpenRun, source: dict) -> dict:
@@ -226,14 +238,19 @@ def align_classes(table: Table, class_names: Optional[list]) -> None:
 
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
-                runs_dir: Optional[str] = None, trust_plugins: bool = False) -> int:
+                runs_dir: Optional[str] = None, trust_plugins: bool = False,
+                options: Optional[dict] = None) -> int:
     """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
     from specc.data.feed import model_arrays
-    from specc.run.predict import read_inputs, write_predictions
+    from specc.run.predict import read_inputs, write_columns, write_predictions
 
     run = open_run(ref, runs_dir, trust_plugins)
     inputs = read_inputs(input_path, run)
     model = run.load_model(checkpoint)
+    columns = run.paradigm.predict(model, inputs.table, run.context(None, options))
+    if columns is not None:
+        write_columns(output_path, columns, inputs)
+        return len(inputs.table)
     x, _ = model_arrays(inputs.table, model)
     predictions = model.predict(x, verbose=0, batch_size=256)
     write_predictions(output_path, predictions, model, run.resolved, inputs,

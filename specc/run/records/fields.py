@@ -56,6 +56,7 @@ class RecordFields(TypedDict, total=False):
     exports: list                   # [{format, quantize, file}] written by `specc export` / export:
     curves_error: str               # why curves.png could not be drawn (only when it could not)
     warnings: list                  # what may be wrong with a run that completed (a loss that grew, one class)
+    paradigm: dict                  # what the task type keeps after training (an autoencoder's anomaly threshold)
 
 
 FIELD_NAMES = frozenset(RecordFields.__annotations__)
