@@ -19,6 +19,32 @@ TRUST_HELP = ("Import the Python modules the run's spec lists under plugins: (th
 
 def trust_option(func: Any) -> Any:
     return click.option("--trust-plugins", is_flag=True, help=TRUST_HELP)(func)
+
+
+WITH_HELP = ("A setting of the task type's evaluation or prediction, KEY=VALUE (repeatable): e.g. "
+             "few_shot ways=5 shots=1, autoencoder normal=[0,1,2] (README, per task type).")
+
+
+def with_option(func: Any) -> Any:
+    return click.option("--with", "settings", multiple=True, metavar="KEY=VALUE", help=WITH_HELP)(func)
+
+
+def parse_settings(settings: tuple) -> dict:
+    """`--with shots=1 --with normal=[0, 1]` -> {"shots": 1, "normal": [0, 1]} (values read as YAML)."""
+    import yaml
+
+    from specc.errors import UsageError
+
+    out = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--with expects KEY=VALUE, got {item!r}", "e.g. --with shots=1")
+        try:
+            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise UsageError(f"--with {item!r}: the value is not valid YAML") from None
+    return out
 FORMATS = ", ".join(EXPORT_FORMATS.names())
 
 
@@ -111,15 +137,17 @@ def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str],
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@with_option
 @trust_option
 def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_dir: Optional[str],
-             fmt: str, trust_plugins: bool) -> None:
+             fmt: str, settings: tuple, trust_plugins: bool) -> None:
     """Evaluate a trained run on a split of its data (or on other data)."""
+    options = parse_settings(settings)
     _quiet_tensorflow()
     from specc.run.session import evaluate_run
 
     metrics = evaluate_run(run, split=split, source=source, checkpoint=checkpoint, runs_dir=runs_dir,
-                           trust_plugins=trust_plugins)
+                           trust_plugins=trust_plugins, options=options)
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -136,16 +164,18 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@with_option
 @trust_option
 def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
-            force: bool, trust_plugins: bool) -> None:
+            force: bool, settings: tuple, trust_plugins: bool) -> None:
     """Predict with a trained run; write one row per input sample."""
     refuse_existing(output_path, force)
+    options = parse_settings(settings)
     _quiet_tensorflow()
     from specc.run.session import predict_run
 
     count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir,
-                        trust_plugins=trust_plugins)
+                        trust_plugins=trust_plugins, options=options)
     click.echo(f"wrote {count} prediction(s) to {output_path}")
 
 
