@@ -108,6 +108,23 @@ class Paradigm:
             figures.update(baselines(table, context.train, context.resolved))
         return figures
 
+    def check_options(self, context: Context) -> None:
+        """Refuse a `--with` setting this task type does not take (with did-you-mean).
+
+        Raises:
+            UsageError: An unknown setting.
+        """
+        from specc.errors import UsageError
+        from specc.suggest import did_you_mean, one_of
+
+        known = dict(self.task_type.options)
+        for key in context.options:
+            if key not in known:
+                hint = did_you_mean(key, list(known)) or (
+                    f"a {self.task_type.name} run takes: {one_of(list(known))}" if known
+                    else f"a {self.task_type.name} run takes no --with settings")
+                raise UsageError(f"--with {key}: not a setting of a {self.task_type.name} run", hint)
+
     def after_training(self, model: Any, context: Context) -> dict:
         """What to keep in the run once training is over (record.json `paradigm`), e.g. a
         threshold chosen on the validation split."""

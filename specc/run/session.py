@@ -185,8 +185,9 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     from specc.run.evaluate import evaluate_splits, evaluate_table
 
     run = open_run(ref, runs_dir, trust_plugins)
-    model = run.load_model(checkpoint)
     paradigm = run.paradigm
+    paradigm.check_options(run.context(None, options))
+    model = run.load_model(checkpoint)
     splits = prepare_data(run.resolved, run.spec_dir).splits
     context = run.context(splits, options)
     if source:
@@ -245,9 +246,11 @@ def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "
     from specc.run.predict import read_inputs, write_columns, write_predictions
 
     run = open_run(ref, runs_dir, trust_plugins)
+    context = run.context(None, options)
+    run.paradigm.check_options(context)
     inputs = read_inputs(input_path, run)
     model = run.load_model(checkpoint)
-    columns = run.paradigm.predict(model, inputs.table, run.context(None, options))
+    columns = run.paradigm.predict(model, inputs.table, context)
     if columns is not None:
         write_columns(output_path, columns, inputs)
         return len(inputs.table)

@@ -54,6 +54,7 @@ class TaskType:
         split_by_class: Whether `data.split.by: class` suits it.
         accumulate: Whether it honours `batch.accumulate`.
         checks: Semantic checks of its own (beyond what the fields above imply).
+        options: Settings `specc evaluate/predict --with KEY=VALUE` takes -> what each means.
     """
 
     name: str
@@ -77,6 +78,7 @@ class TaskType:
     split_by_class: bool = False
     accumulate: bool = True
     checks: tuple[Check, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def supervised(self) -> bool:
