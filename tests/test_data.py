@@ -209,6 +209,69 @@ def test_csv_errors(tmp_path):
     assert "delimiter ','" in error.hint
 
 
+def test_csv_first_row_that_is_not_a_header_is_not_echoed(tmp_path):
+    """A file whose first line is a token, not column names, is refused without quoting it."""
+    rng = np.random.default_rng(7)
+    alphabet = list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    token, second = ("".join(rng.choice(alphabet, 64)) for _ in range(2))
+    write_csv(tmp_path / "key.csv", f"{token}\n{second}\n")
+    missing = raises(["key.csv: no column 'kind'; the first row of the file does not look like a header"],
+                     load_source, {"csv": {"path": "key.csv", "label": "kind"}}, tmp_path, 0)
+    not_number = raises(["key.csv: row 2, column 1: a value of 64 characters is not a number"],
+                        load_source, {"csv": {"path": "key.csv"}}, tmp_path, 0)
+    for error in (missing, not_number):
+        assert token not in error.format() and second not in error.format()
+    # A real header with one odd cell: the names are listed, the odd cell is not.
+    write_csv(tmp_path / "odd.csv", f"age,{token},sold\n1,2,0\n")
+    odd = raises(["odd.csv: no column 'kind'; available: 'age', 'sold' (not shown: 1 cell that does not"],
+                 load_source, {"csv": {"path": "odd.csv", "label": "kind"}}, tmp_path, 0)
+    assert token not in odd.format()
+
+
+def test_csv_longer_than_a_read_chunk(tmp_path):
+    """A file of several read chunks gives what the rows hold: values, line numbers (a blank
+    line counted), a label that turns to names after the first chunk; its errors come in the
+    order of a reader that checks the whole file first."""
+    from specc.data.sources._csv_parse import CHUNK_CELLS
+
+    n = 2 * CHUNK_CELLS // 4 + 1000   # rows of 4 columns: more than two chunks
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(size=(n, 2)), 4)
+    colors = rng.choice(["red", "green"], n)
+    kinds = rng.integers(0, 3, n).astype(str).astype(object)
+    kinds[n - 10] = "other"
+    lines = ["a,b,color,kind"] + [f"{x[i, 0]},{x[i, 1]},{colors[i]},{kinds[i]}" for i in range(n)]
+    lines.insert(1001, "")
+    write_csv(tmp_path / "big.csv", "\n".join(lines))
+    spec = {"csv": {"path": "big.csv", "label": "kind", "categorical": ["color"]}}
+    table = load_source(spec, tmp_path, 0)
+    assert np.array_equal(table.features["x"], x.astype(np.float32))
+    assert table.features["color"].tolist() == colors.tolist() and table.categorical == {"color": ["green", "red"]}
+    assert table.class_names == ["0", "1", "2", "other"]
+    assert table.labels.dtype == np.int64 and table.labels.tolist() == [table.class_names.index(k) for k in kinds]
+    assert table.rows.tolist() == [i + 2 if i < 1000 else i + 3 for i in range(n)]
+    assert table.where(n - 1) == f"big.csv: row {n + 2}"
+
+    late_empty = lines.copy()
+    late_empty[n - 5] = "," + late_empty[n - 5].split(",", 1)[1]
+    late_empty[5] = late_empty[5].split(",")[0] + ",abc," + late_empty[5].split(",", 2)[2]
+    write_csv(tmp_path / "big.csv", "\n".join(late_empty))
+    raises([f"big.csv: row {n - 4}, column 'a' is empty"], load_source, spec, tmp_path, 0)
+    write_csv(tmp_path / "big.csv", "\n".join(late_empty + ["1,2,red"]))
+    raises([f"big.csv: row {n + 3} has 3 fields but the header has 4"], load_source, spec, tmp_path, 0)
+
+
+def test_non_finite_features_found_across_blocks():
+    x = np.zeros((150_000, 3), np.float32)
+    x[140_000, 2], x[70_000, 1], x[149_999, 0] = np.inf, np.nan, np.nan
+    table = Table(features={"x": x}, feature_names=["p", "q", "r"], origin="big.npz", rows=np.arange(len(x)),
+                  row_word="sample")
+    from specc.data.checks import check_table
+
+    raises(["big.npz: sample 70000, column 'q': NaN in the features; features must be finite numbers "
+            "(2 more non-finite values in the features)"], check_table, table)
+
+
 def test_labels_outside_classes(tmp_path):
     write_csv(tmp_path / "d.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,7\n7,8,2\n")
     table = load_source({"csv": {"path": "d.csv", "label": "y"}}, tmp_path, 0)

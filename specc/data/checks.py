@@ -11,6 +11,8 @@ from specc.errors import DataError
 from specc.data.table import Table, label_count
 from specc.registries import task_type
 
+FINITE_BLOCK_ROWS = 1 << 16   # rows of a feature array checked for NaN / inf at a time
+
 
 def did_you_mean(name: object, options: Iterable[object]) -> str:
     """Return " (did you mean 'x'?)" for the closest of `options`, or ""."""
@@ -87,13 +89,21 @@ def check_table(table: Table) -> None:
 def _check_finite(table: Table, key: str, array: np.ndarray) -> None:
     if not np.issubdtype(array.dtype, np.floating):
         return
-    bad = ~np.isfinite(array)
-    if not bad.any():
+    position: Optional[tuple] = None   # of the first non-finite value
+    count = 0
+    # A block of rows at a time: a mask of the whole array would add a byte per value to
+    # the peak memory of loading a large file.
+    for start in range(0, len(array), FINITE_BLOCK_ROWS):
+        bad = ~np.isfinite(array[start:start + FINITE_BLOCK_ROWS])
+        found = int(np.count_nonzero(bad))
+        if found and position is None:
+            index = [int(i) for i in np.argwhere(bad)[0]]
+            position = (start + index[0], *index[1:])
+        count += found
+    if position is None:
         return
-    where = np.argwhere(bad)
-    position = tuple(int(i) for i in where[0])
     value = array[position]
-    more = len(where) - 1
+    more = count - 1
     extra = f" ({more} more non-finite value{'s' if more != 1 else ''} in the features)" if more else ""
     raise DataError(
         f"{table.where(position[0])}, {_column(table, key, position[1:])}: "

@@ -13,6 +13,7 @@ from typing import Optional
 
 from specc.data.checks import existing_path
 from specc.data.table import Table
+from specc.shown import header_text
 from specc.errors import DataError
 from specc.suggest import did_you_mean
 
@@ -126,15 +127,15 @@ def check_header(spec: dict, base_dir: Path, key: str) -> None:
     if not missing:
         return
     if all(_is_number(cell) for cell in header) and not set(header) & set(needed):
-        raise DataError(f"{text}: the file seems to have no header row (its first row is "
-                        f"{_shorten(header)}); columns are read by their names",
+        raise DataError(f"{text}: the file seems to have no header row (its first row holds {len(header)} "
+                        "numbers); columns are read by their names",
                         hint=f"add a header row naming the columns; needed: {_shorten(needed, 40, ',')}")
     others = [name for name in header if name not in needed]
     named = ", ".join(f"'{name}'" + _maybe(did_you_mean(name, others)) for name in missing[:MISSING_SHOWN])
     if len(missing) > MISSING_SHOWN:
         named += f", ... ({len(missing)} in all)"
     raise DataError(f"{text}: no column{'s' if len(missing) > 1 else ''} {named}; "
-                    f"the file has: {_shorten(header)}",
+                    f"the file has: {header_text(header)}",
                     hint=f"columns are matched by name, in any order; needed: {_shorten(needed, 40)}")
 
 
