@@ -21,7 +21,8 @@ from specc.errors import Problem
 from specc.registries import BUILTIN_DATA_SETS, spec_task_type
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
-from specc.suggest import did_you_mean, one_of
+from specc.shown import header_text, shown_names
+from specc.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from specc.load import Document
@@ -63,7 +64,8 @@ def _csv_missing_columns(doc: Document, spec: dict, base: Path) -> list[Problem]
     at = ("data", "source", "csv")
     for key, path, column in _named_columns(spec):
         if column not in header:
-            hint = did_you_mean(column, header) or f"the columns: {one_of(header)}"
+            names = [cell for cell in shown_names(header) if cell is not None]
+            hint = did_you_mean(column, names) or f"the columns: {header_text(header)}"
             out.append(_p(doc, at + path, f"{spec.get('path')} has no column '{column}' (named by csv.{key})",
                           hint, code="data-shape"))
     return out
