@@ -179,3 +179,25 @@ def test_set_values_meet_the_same_checks_as_file_values(setting, message):
     result = run("validate", "specs/lenet-digits.yaml", "--set", setting)
     assert result.exit_code in (1, 2), result.output
     assert message in result.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """`specc runs list | head -1`: the pipe closes while specc still writes; that is not an
+    internal error (exit 0, nothing on stderr, no crash log). A command of the same group
+    that hits a closed pipe stands in for the race (whether a real pipe closes before the
+    last write depends on the pipe's buffer)."""
+    import click
+    from click.testing import CliRunner
+
+    from specc.cli.group import SpeccGroup
+
+    group = SpeccGroup()
+
+    @group.command()
+    def write():
+        click.echo("first line")
+        raise BrokenPipeError(32, "Broken pipe")
+
+    result = CliRunner().invoke(group, ["write"])
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "internal error" not in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,10 +28,22 @@ class SpeccGroup(click.Group):
         except KeyboardInterrupt as exc:
             click.echo(f"interrupted: {exc}" if exc.args else "interrupted", err=True)
             ctx.exit(errors.EXIT_INTERRUPTED)
+        except BrokenPipeError:  # the reader went away (`specc runs list | head`): nothing is wrong
+            _quiet_stdout()
+            ctx.exit(errors.EXIT_OK)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # a bug in specc: one line, the details in a file
             ctx.exit(_internal_error(exc))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def crash_log_path(exc: BaseException, when: Optional[datetime] = None) -> Path:
