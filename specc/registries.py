@@ -97,18 +97,21 @@ class BuiltinDataSet:
         features: Values per sample.
         classes: Number of classes (None for regression).
         targets: Number of regression targets (None for classification).
+        class_names: The name of each class id (scikit-learn's target_names), for classes
+            named in `data.select` or `data.split`.
     """
 
     features: int
     classes: Optional[int] = None
     targets: Optional[int] = None
+    class_names: tuple = ()
 
 
 BUILTIN_DATA_SETS = {
-    "digits": BuiltinDataSet(64, classes=10),
-    "iris": BuiltinDataSet(4, classes=3),
-    "wine": BuiltinDataSet(13, classes=3),
-    "breast_cancer": BuiltinDataSet(30, classes=2),
+    "digits": BuiltinDataSet(64, classes=10, class_names=tuple(str(i) for i in range(10))),
+    "iris": BuiltinDataSet(4, classes=3, class_names=("setosa", "versicolor", "virginica")),
+    "wine": BuiltinDataSet(13, classes=3, class_names=("class_0", "class_1", "class_2")),
+    "breast_cancer": BuiltinDataSet(30, classes=2, class_names=("malignant", "benign")),
     "diabetes": BuiltinDataSet(10, targets=1),
     "linnerud": BuiltinDataSet(3, targets=3),
 }

@@ -115,10 +115,22 @@ def _classifies(task: dict) -> bool:
 def resolve_data(data: dict, task: dict) -> dict:
     data = dict(data)
     classify = all(_classifies(t) for t in output_tasks(task).values())
-    split = {"validation": 0.1, "test": 0.2, "stratify": classify, **data.get("split", {})}
-    data["split"] = split
+    given = data.get("split", {})
+    data["split"] = {**split_fractions(given), "stratify": classify, **given}
     data["preprocessing"] = [normalize_item(i) for i in data.get("preprocessing", [])]
     return data
+
+
+def split_fractions(split: dict) -> dict:
+    """The default validation and test fractions of a `data.split` mapping.
+
+    0.1 and 0.2 of the data (of the classes, with by: class), unless the spec gives one of
+    the two as a source of its own or as a class list: then the split is the spec's to decide,
+    and the other one is not carved out of data.source unless the spec asks (an explicit test
+    file used to leave a silent 10% validation split taken from the training data).
+    """
+    explicit = any(isinstance(split.get(name), (dict, list)) for name in ("validation", "test"))
+    return {"validation": 0 if explicit else 0.1, "test": 0 if explicit else 0.2}
 
 
 def resolve_model(model: dict, task: dict) -> dict:

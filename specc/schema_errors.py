@@ -304,7 +304,8 @@ def _matches(key: str, schema: dict) -> bool:
 
 
 def _generic(doc, path, error):
-    yield Problem(path, _plain_message(error), _range_hint(path, error) or _describe(error.schema),
+    hint = _range_hint(path, error) or (error.schema.get("x-hint") if isinstance(error.schema, dict) else None)
+    yield Problem(path, _plain_message(error), hint or _describe(error.schema),
                   doc.position_of(path), code=str(error.validator))
 
 
@@ -348,6 +349,9 @@ PATTERN_TEXT = {
 def _plain_message(error: ValidationError) -> str:
     value = error.validator_value
     found = show(error.instance)
+    expected = error.schema.get("x-expected") if isinstance(error.schema, dict) else None
+    if expected and error.validator in ("pattern", "not"):  # the generated schema says what it takes
+        return f"found {found}, expected {expected}"
     texts = {
         "minimum": f"found {found}, expected at least {value}",
         "maximum": f"found {found}, expected at most {value}",

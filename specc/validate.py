@@ -26,6 +26,8 @@ def validate(doc: Document) -> list[Problem]:
     from specc.checks import semantic_problems
 
     problems = list(schema_problems(doc)) + nonfinite_problems(doc)
+    placed = {p.path for p in problems}
+    problems += [p for p in huge_integer_problems(doc) if p.path not in placed]
     errors_at = [p for p in problems if p.severity == "error"]
     broken = {_section(p) for p in errors_at if p.code in STRUCTURAL and len(p.path) == 1}
     shaky = {_section(p) for p in errors_at}
@@ -109,6 +111,19 @@ def nonfinite_problems(doc: Document) -> list[Problem]:
                     doc.position_of(path), code="not-finite")
             for path, value in walk(doc.data)
             if isinstance(value, float) and not math.isfinite(value)]
+
+
+# No setting takes an integer TensorFlow cannot hold (a 64-bit integer): `classes: 2**63` used
+# to reach Keras as "Can't convert Python sequence with out-of-range integer to Tensor".
+LARGEST_INTEGER = 2**63 - 1
+
+
+def huge_integer_problems(doc: Document) -> list[Problem]:
+    """An integer beyond 64 bits anywhere in a spec is an error."""
+    return [Problem(path, f"found {value}, larger than any setting takes (at most {LARGEST_INTEGER:,})",
+                    "write a realistic value", doc.position_of(path), code="range")
+            for path, value in walk(doc.data)
+            if type(value) is int and abs(value) > LARGEST_INTEGER]
 
 
 def walk(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, Any]]:

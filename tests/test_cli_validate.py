@@ -155,7 +155,11 @@ def test_set_reaches_free_form_arguments():
     assert result.exit_code == 0, result.stderr
     assert "adam: {learning_rate: 0.0003, clipnorm: 1.0}" in result.stdout
     assert "cosine_decay: {alpha: 0.1}" in result.stdout
-    assert run("validate", "specs/resnet-digits.yaml", "--set", "model.nodes.res.residual.filters=8").exit_code == 0
+    # the residual block adds its input (the stem's 32 channels) to its body's: both change together
+    assert run("validate", "specs/resnet-digits.yaml", "--set", "model.nodes.res.residual.filters=8",
+               "--set", "model.nodes.stem.separable_conv2d.filters=8").exit_code == 0
+    narrower = run("validate", "specs/resnet-digits.yaml", "--set", "model.nodes.res.residual.filters=8")
+    assert narrower.exit_code == 1 and "add needs inputs of the same shape" in narrower.stderr
 
 
 def test_set_with_a_misspelled_layer_argument():

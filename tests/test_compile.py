@@ -220,6 +220,22 @@ def test_decay_steps_default_to_total_steps_and_warmup_is_linear():
     assert [round(float(rate(s)), 6) for s in (0, 2, 4, 104)] == [0.0, 0.005, 0.01, 0.005]
 
 
+def test_whole_numbers_are_given_as_floats_where_keras_wants_floats():
+    """YAML reads `learning_rate: 1` and `momentum: 0` as integers; Keras refuses
+    SGD(learning_rate=1, momentum=0) but takes 1.0 and 0.0, so specc passes floats."""
+    resolved = spec({"inputs": {"x": [4]}, "layers": [
+        {"dense": {"units": 3, "kernel_regularizer": {"l2": 0}, "bias_regularizer": {"l1": {"l1": 0}}}},
+        {"leaky_relu": 0}, {"rescaling": 1}]},
+        optimizer={"sgd": {"learning_rate": 1, "momentum": 0}},
+        schedule={"exponential_decay": {"decay_rate": 1, "decay_steps": 10}})
+    model = compile_spec(resolved, total_steps=100)
+    assert float(model.optimizer.momentum) == 0.0
+    assert float(model.optimizer._learning_rate(0)) == 1.0
+    lenient = compile_spec(spec({"inputs": {"x": [4]}, "layers": [{"dense": 3}]},
+                                optimizer={"adam": {"learning_rate": 0}}), total_steps=10)
+    assert float(lenient.optimizer.learning_rate) == 0.0
+
+
 # --- errors --------------------------------------------------------------------------------------------
 
 def test_unknown_layer_argument_suggests_the_right_one():

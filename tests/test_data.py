@@ -121,6 +121,33 @@ def test_synthetic_is_learnable():
     assert residual.std() < 0.2
 
 
+def test_synthetic_adding_problem():
+    """Two markers, one in each half; the target is the sum of the marked values; predicting
+    the mean scores about 1/6 (the variance of a sum of two uniform values)."""
+    table = load_source({"synthetic": {"kind": "adding", "samples": 4000, "shape": [20, 2]}}, Path("."), 3)
+    x, y = table.features["x"], table.labels
+    assert x.shape == (4000, 20, 2) and y.shape == (4000,) and y.dtype == np.float32
+    markers = x[:, :, 1]
+    assert np.all(markers.sum(axis=1) == 2)
+    assert np.all(markers[:, :10].sum(axis=1) == 1) and np.all(markers[:, 10:].sum(axis=1) == 1)
+    np.testing.assert_allclose(y, (x[:, :, 0] * markers).sum(axis=1), rtol=1e-6)
+    assert np.all((x[:, :, 0] >= 0) & (x[:, :, 0] < 1))
+    assert abs(float(np.mean((y - y.mean()) ** 2)) - 1 / 6) < 0.01
+    assert load_source({"synthetic": {"kind": "adding"}}, Path("."), 0).features["x"].shape == (256, 50, 2)
+    raises(["synthetic adding: shape must be [timesteps, 2]"],
+           load_source, {"synthetic": {"kind": "adding", "shape": [20, 3]}}, Path("."), 0)
+
+
+def test_builtin_class_names_are_scikit_learns():
+    """Validation names a builtin data set's classes without loading it (specc/registries.py)."""
+    from specc.registries import BUILTIN_DATA_SETS
+
+    for name, info in BUILTIN_DATA_SETS.items():
+        table = load_source({"builtin": name}, Path("."), 0)
+        assert list(info.class_names) == (table.class_names or []), name
+        assert info.classes == (len(table.class_names) if table.class_names else None), name
+
+
 # ---------------------------------------------------------------- csv
 
 def test_csv_string_labels(tmp_path):

@@ -384,6 +384,90 @@ def test_extends_replaces_mapping_with_scalar(tmp_path):
     assert ("optimizer", "adam") not in doc.positions
 
 
+# A base spec that names one form of each choice, and ordinary mappings around them.
+FORMS_BASE = """\
+specc: 1
+name: base
+data:
+  source: {builtin: digits}
+  split: {validation: 0.1, test: 0.2}
+optimizer: {adam: {learning_rate: 0.001, beta_1: 0.8}}
+schedule: {cosine_decay: {alpha: 0.1}}
+loss: {huber: {delta: 2.0}}
+model:
+  nodes:
+    hidden: {dense: {units: 8}, from: x, name: h}
+train: {epochs: 10, early_stopping: {monitor: val_loss, patience: 3}}
+"""
+
+
+def test_extends_switches_a_choice_of_forms(tmp_path):
+    """Naming another form replaces the base's: one source, optimizer, schedule, loss, layer."""
+    write(tmp_path, "base.yaml", FORMS_BASE)
+    spec = write(tmp_path, "s.yaml", "extends: base.yaml\n"
+                 "data:\n  source: {csv: {path: data/x.csv, label: y}}\n"
+                 "optimizer: {sgd: {momentum: 0.9}}\n"
+                 "schedule: {exponential_decay: {decay_rate: 0.5}}\n"
+                 "loss: {mean_squared_error: {}}\n"
+                 "model:\n  nodes:\n    hidden: {conv1d: {filters: 4, kernel_size: 3}}\n")
+    doc = load_spec(spec)
+    assert doc.data["data"] == {"source": {"csv": {"path": "data/x.csv", "label": "y"}},
+                                "split": {"validation": 0.1, "test": 0.2}}
+    assert doc.data["optimizer"] == {"sgd": {"momentum": 0.9}}
+    assert doc.data["schedule"] == {"exponential_decay": {"decay_rate": 0.5}}
+    assert doc.data["loss"] == {"mean_squared_error": {}}
+    # a graph node's other keys are not forms: `from` and `name` stay
+    assert doc.data["model"]["nodes"]["hidden"] == {"conv1d": {"filters": 4, "kernel_size": 3},
+                                                    "from": "x", "name": "h"}
+    assert ("data", "source", "builtin") not in doc.positions
+    assert ("optimizer", "adam", "beta_1") not in doc.positions
+
+
+def test_extends_still_merges_ordinary_mappings_and_the_same_form(tmp_path):
+    write(tmp_path, "base.yaml", FORMS_BASE)
+    spec = write(tmp_path, "s.yaml", "extends: base.yaml\n"
+                 "data:\n  split: {test: 0.3}\n"
+                 "optimizer: {adam: {learning_rate: 0.01}}\n"
+                 "model:\n  nodes:\n    hidden: {dense: {activation: relu}}\n"
+                 "train: {early_stopping: {patience: 5}}\n")
+    doc = load_spec(spec)
+    assert doc.data["data"] == {"source": {"builtin": "digits"}, "split": {"validation": 0.1, "test": 0.3}}
+    assert doc.data["optimizer"] == {"adam": {"learning_rate": 0.01, "beta_1": 0.8}}
+    assert doc.data["model"]["nodes"]["hidden"] == {"dense": {"units": 8, "activation": "relu"},
+                                                    "from": "x", "name": "h"}
+    assert doc.data["train"] == {"epochs": 10, "early_stopping": {"monitor": "val_loss", "patience": 5}}
+    assert doc.data["schedule"] == {"cosine_decay": {"alpha": 0.1}}
+
+
+def test_extends_switches_forms_of_gan_optimizers_and_data_select(tmp_path):
+    """A GAN's optimizer pair merges by part, each part switching its own optimizer; a
+    per-output loss mapping merges by output; data.select is a choice of classes or exclude."""
+    write(tmp_path, "base.yaml", "optimizer:\n  generator: {adam: {learning_rate: 0.001}}\n"
+                                 "  discriminator: {adam: {learning_rate: 0.002}}\n"
+                                 "loss: {a: mse, b: {huber: {delta: 1.0}}}\n"
+                                 "data:\n  source: {builtin: digits}\n  select: {classes: [1, 2]}\n")
+    spec = write(tmp_path, "s.yaml", "extends: base.yaml\noptimizer:\n  generator: {sgd: {}}\n"
+                                     "loss: {b: {huber: {delta: 3.0}}}\n"
+                                     "data:\n  select: {exclude: [0]}\n")
+    doc = load_spec(spec)
+    assert doc.data["optimizer"] == {"generator": {"sgd": {}}, "discriminator": {"adam": {"learning_rate": 0.002}}}
+    assert doc.data["loss"] == {"a": "mse", "b": {"huber": {"delta": 3.0}}}
+    assert doc.data["data"] == {"source": {"builtin": "digits"}, "select": {"exclude": [0]}}
+
+
+def test_extends_switching_the_source_validates(tmp_path):
+    """The issue's case: a builtin-data base extended by a CSV spec is one valid spec."""
+    from specc.validate import validate
+
+    write(tmp_path, "data/x.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n")
+    write(tmp_path, "base.yaml", "specc: 1\nname: base\ndata:\n  source: {builtin: iris}\n"
+                                 "task: {type: binary}\nmodel:\n  inputs: {x: [2]}\n  layers:\n"
+                                 "    - dense: {units: 4}\n")
+    spec = write(tmp_path, "s.yaml", "extends: base.yaml\ndata:\n  source: {csv: {path: data/x.csv, label: y}}\n")
+    problems = [p for p in validate(load_spec(spec)) if p.severity == "error"]
+    assert problems == []
+
+
 def test_extends_cycle(tmp_path, monkeypatch):
     write(tmp_path, "a.yaml", "extends: b.yaml\nspecc: 1\n")
     write(tmp_path, "b.yaml", "extends: [a.yaml]\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, cli, no_traceback, read_json
+from conftest import cli, no_traceback, read_json
 
 keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.slow

@@ -208,6 +208,32 @@ def test_split_defaults_and_stratify_by_task():
     assert resolve(minimal())["data"]["split"] == {"validation": 0.1, "test": 0.2, "stratify": True}
 
 
+def test_an_explicit_test_file_gets_no_default_validation_split():
+    """A test split from its own source leaves all of data.source to training unless the spec
+    asks for a validation split; the same the other way round, and for class lists."""
+    test_file = {"source": {"csv": {"path": "test.csv", "label": "species"}}}
+    split = resolve(minimal(data={"source": {"builtin": "iris"}, "split": {"test": test_file}}))["data"]["split"]
+    assert split == {"validation": 0, "test": test_file, "stratify": True}
+    asked = {"test": test_file, "validation": 0.1}
+    assert resolve(minimal(data={"source": {"builtin": "iris"}, "split": asked}))["data"]["split"]["validation"] == 0.1
+    validation_file = {"validation": test_file}
+    split = resolve(minimal(data={"source": {"builtin": "iris"}, "split": validation_file}))["data"]["split"]
+    assert split["test"] == 0 and split["validation"] == test_file
+    by_class = {"by": "class", "test": [7, 8, 9]}
+    split = resolve(minimal(data={"source": {"builtin": "digits"}, "split": by_class}))["data"]["split"]
+    assert (split["validation"], split["test"]) == (0, [7, 8, 9])
+    fractions = {"by": "class", "test": 0.3}
+    split = resolve(minimal(data={"source": {"builtin": "digits"}, "split": fractions}))["data"]["split"]
+    assert (split["validation"], split["test"]) == (0.1, 0.3)
+
+
+def test_select_and_hold_out_pass_through():
+    data = {"source": {"builtin": "digits"}, "select": {"exclude": [0]}, "split": {"hold_out": {"classes": [9]}}}
+    out = resolve(minimal(data=data))["data"]
+    assert out["select"] == {"exclude": [0]}
+    assert out["split"] == {"validation": 0.1, "test": 0.2, "stratify": True, "hold_out": {"classes": [9]}}
+
+
 def test_metrics_default_to_the_task_table():
     assert resolve(minimal())["metrics"] == ["accuracy"]
     spec = minimal(task={"type": "regression"})

@@ -35,6 +35,12 @@ class Constraint:
         default_kind: With ANY: only layers whose default of `arg` is of this kind
             (`str`, `int`, `number`, `none`, `required`), so `padding` of zero_padding2d (a
             size) is not taken for the `padding` of conv2d (a choice).
+        pattern: With ANY: only layers whose name matches it.
+        proof: `call` (build the layer and call it on a sample) or `init` (construct it: the
+            constructor itself refuses, so no sample is needed).
+        items: A range also holds each item of a list value (kernel_size: [3, 3]); False
+            where a list means something else (a factor [lower, upper] is not range-checked
+            by Keras).
     """
 
     arg: str
@@ -45,6 +51,26 @@ class Constraint:
     enforced: str = "refused"
     default_kind: Optional[str] = None
     pattern: Optional[str] = None
+    proof: str = "call"
+    items: bool = True
+
+
+@dataclass(frozen=True)
+class ObjectConstraint:
+    """A JSON Schema constraint on one argument of named objects (optimizers, schedules,
+    regularizers), proven like a layer's: the inside value constructs, the outside ones raise.
+
+    Attributes:
+        kind: The catalog kind (`optimizers`, `schedules`, `regularizers`).
+        names: The object names it applies to, or ANY (every object of the kind with the arg).
+    """
+
+    kind: str
+    names: tuple
+    arg: str
+    schema: dict
+    inside: Any
+    outside: tuple
 
 
 POSITIVE = {"minimum": 1}
@@ -60,6 +86,29 @@ DROPOUTS = ("dropout", "spatial_dropout1d", "spatial_dropout2d", "spatial_dropou
 RECURRENT = ("lstm", "gru", "simple_rnn")
 RESIZE_METHODS = ["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5"]
 IMAGE_AUGMENT = ("random_zoom", "random_rotation", "random_translation")
+UNIT = {"minimum": 0, "maximum": 1}
+SYMMETRIC = {"minimum": -1, "maximum": 1}
+# Factors of the image augmentation layers: a number in the range (a list is a [lower, upper] pair).
+UNIT_FACTORS = (
+    ("factor", ("random_contrast", "random_hue", "random_sharpness", "random_gaussian_blur", "random_invert",
+                "random_grayscale", "random_perspective", "random_erasing", "random_elastic_transform", "cut_mix",
+                "aug_mix", "rand_augment")),
+    ("x_factor", ("random_shear",)), ("y_factor", ("random_shear",)),
+    ("contrast_factor", ("random_color_jitter",)), ("hue_factor", ("random_color_jitter",)),
+    ("addition_factor", ("solarization",)), ("threshold_factor", ("solarization",)),
+)
+SYMMETRIC_FACTORS = (
+    ("factor", ("random_brightness", "random_saturation", "random_color_degeneration", "random_rotation")),
+    ("height_factor", ("random_zoom", "random_translation")), ("width_factor", ("random_zoom", "random_translation")),
+    ("brightness_factor", ("random_color_jitter",)), ("saturation_factor", ("random_color_jitter",)),
+)
+# Every dtype name Keras takes (keras.src.backend.common.dtypes.ALLOWED_DTYPES and "int"), the
+# two mixed policies, and quantized policies (`int8_from_float32`).
+DTYPES = (r"^(float16|float32|float64|bfloat16|float8_e4m3fn|float8_e5m2|u?int(8|16|32|64)|int|bool|string"
+          r"|complex64|complex128|mixed_float16|mixed_bfloat16|(int8|float8|int4|gptq|awq)_from_.+)$")
+DTYPE_TEXT = ("a Keras dtype or dtype policy: float32, float16, bfloat16, float64, mixed_float16, mixed_bfloat16, "
+              "int32, int64, ...")
+DTYPE_HINT = "e.g. dtype: float32, or leave it out (the layer follows device.precision)"
 
 CONSTRAINTS = (
     Constraint("units", ANY, POSITIVE, 2, (0, -1), default_kind="required"),
@@ -98,6 +147,43 @@ CONSTRAINTS = (
                ("mirror",)),
     Constraint("merge_mode", ("bidirectional",), {"enum": ["sum", "mul", "concat", "ave", None]}, "ave",
                ("avg", "add")),
+    Constraint("target_shape", ("reshape",), {"items": {"minimum": -1, "not": {"const": 0},
+                                                        "x-expected": "a size, or -1 for the one Keras works out",
+                                                        "x-hint": "every axis is at least 1; one of them may be -1"}},
+               [-1], ([0, -1], [-2, 2])),
+    Constraint("use_cudnn", ("lstm", "gru"), {"enum": ["auto", True, False]}, "auto", ("x", "yes")),
+    Constraint("lora_rank", ("dense", "einsum_dense", "embedding"), {"minimum": 0}, 2, (-1,), default_kind="none"),
+    Constraint("dtype", ANY, {"pattern": DTYPES, "x-expected": DTYPE_TEXT, "x-hint": DTYPE_HINT}, "float32",
+               ("x", "relu", "same"),
+               default_kind="none", pattern=r"^(?!(hashing|integer_lookup|string_lookup|category_encoding"
+                                            r"|discretization|random_posterization)$)", proof="init"),
+    *[Constraint(arg, layers, UNIT, 0.5, (-0.5, 1.5), items=False) for arg, layers in UNIT_FACTORS],
+    *[Constraint(arg, layers, SYMMETRIC, -0.5, (-1.5, 1.5), items=False) for arg, layers in SYMMETRIC_FACTORS],
+)
+
+# Layers whose constructor needs at least one of some optional arguments (tests/test_arg_constraints.py
+# proves that Keras refuses the layer without them and takes it with the first).
+NEEDS_ONE_OF = {
+    "discretization": ("num_bins", "bin_boundaries"),
+    "category_encoding": ("num_tokens",),
+}
+
+OBJECT_CONSTRAINTS = (
+    ObjectConstraint("optimizers", ANY, "gradient_accumulation_steps",
+                     {"minimum": 0, "not": {"const": 1}, "x-expected": "0 (none) or at least 2",
+                      "x-hint": "leave it out and set batch.accumulate (specc's way to accumulate gradients), or use 2 or more"},
+                     2, (1, -1)),
+    ObjectConstraint("optimizers", ("sgd",), "momentum", {"minimum": 0, "maximum": 1}, 0.9, (-0.1, 1.5)),
+    ObjectConstraint("optimizers", ("lion",), "beta_1", {"exclusiveMinimum": 0, "maximum": 1}, 0.9, (0.0, 1.5)),
+    ObjectConstraint("optimizers", ("ftrl",), "learning_rate_power", {"maximum": 0}, -0.5, (0.5,)),
+    *[ObjectConstraint("optimizers", ("ftrl",), arg, {"minimum": 0}, 0.1, (-0.1,))
+      for arg in ("initial_accumulator_value", "l1_regularization_strength", "l2_regularization_strength",
+                  "l2_shrinkage_regularization_strength")],
+    ObjectConstraint("schedules", ANY, "decay_steps", {"exclusiveMinimum": 0}, 10, (0, -100)),
+    ObjectConstraint("schedules", ("cosine_decay_restarts",), "first_decay_steps", {"exclusiveMinimum": 0}, 10,
+                     (0, -100)),
+    ObjectConstraint("regularizers", ("l1", "l1l2"), "l1", {"minimum": 0}, 0.01, (-0.01,)),
+    ObjectConstraint("regularizers", ("l2", "l1l2"), "l2", {"minimum": 0}, 0.01, (-0.01,)),
 )
 
 
@@ -117,6 +203,14 @@ def default_kind(arg: dict) -> str:
     if isinstance(value, str):
         return "str"
     return "other"
+
+
+def object_constraint_for(kind: str, name: str, arg: dict) -> Optional[ObjectConstraint]:
+    """The constraint on one argument (a catalog arg entry) of a named object, if any."""
+    for entry in OBJECT_CONSTRAINTS:
+        if entry.kind == kind and entry.arg == arg["name"] and (entry.names == ANY or name in entry.names):
+            return entry
+    return None
 
 
 def constraint_for(layer: str, arg: dict) -> Optional[Constraint]:

@@ -543,9 +543,12 @@ def yaml_text(data: dict) -> str:
 
 
 def write_mutant(mutant: Mutant, folder: Path) -> Path:
+    """The mutant as a YAML file, with the plugin modules of its source beside it (validation
+    looks for them there, as it would beside the source)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / mutant.filename
     path.write_text(yaml_text(mutant.data), encoding="utf-8")
+    copy_plugins(mutant.source, folder)
     return path
 
 
@@ -1140,7 +1143,8 @@ def copy_plugins(source: Source, folder: Path) -> None:
     """The plugin modules beside a source spec, so `specc compile EXAMPLE` finds them too."""
     if source.data.get("plugins"):
         for module in source.path.parent.glob("*.py"):
-            shutil.copy(module, folder / module.name)
+            if not (folder / module.name).exists():
+                shutil.copy(module, folder / module.name)
 
 
 def progress(done: int, total: int, what: str, start: float, counts: Optional[Counter] = None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from arg_constraints import constraint_for  # noqa: E402
+from arg_constraints import NEEDS_ONE_OF, constraint_for, object_constraint_for  # noqa: E402
 
 CATALOG_PATH = ROOT / "specc" / "catalog" / "keras_layers.json"
 DEFS_PATH = ROOT / "schemas" / "layers-v1.defs.json"
@@ -53,13 +53,15 @@ TYPE_HINTS = {
     "factor": "number", "height_factor": "number", "width_factor": "number",
     "target_shape": "array", "dims": "array", "noise_shape": "array",
     "equation": "string", "activation": "string", "data_format": "string",
-    "name": "string", "dtype": "string",
+    "name": "string", "dtype": "string", "lora_rank": "integer", "output_padding": "integer",
 }
 # Schema types that the default cannot tell (Keras accepts more than it shows).
 SCHEMA_TYPE_OVERRIDES = {
     "merge_mode": ["string", "null"], "standardize": ["string", "null"],
     "split": ["string", "null"], "window": ["string", "null"],
     "use_cudnn": ["string", "boolean"], "fill_value": ["number"],
+    # a list only (Keras iterates over them): `reshape: 4` or `weights: 1` would be refused
+    "target_shape": ["array"], "weights": ["array", "null"],
 }
 TUPLEISH = re.compile(r"size|stride|dilation|pool|cropping|padding|shape|axis|axes")
 OBJECT_ARG = re.compile(r"(_initializer|_regularizer|_constraint)$|^(recurrent_)?activation$")
@@ -189,6 +191,10 @@ def with_constraints(name, entry):
         found = constraint_for(name, arg)
         if found is not None:
             arg["constraint"] = found.schema
+            if not found.items:
+                arg["constraint_items"] = False
+    if name in NEEDS_ONE_OF:
+        entry["needs_one_of"] = list(NEEDS_ONE_OF[name])
     return entry
 
 
@@ -268,7 +274,19 @@ def build_kind(keras, kind):
         main = canonical_name(obj, names)
         for name in names:
             out[name] = entry if name == main else dict(entry, alias_of=main)
-    return dict(sorted(out.items()))
+    return with_object_constraints(kind, dict(sorted(out.items())))
+
+
+def with_object_constraints(kind, entries):
+    """Each named object's arguments with their constraint (tools/arg_constraints.py)."""
+    out = {}
+    for name, entry in entries.items():
+        args = []
+        for arg in entry["args"]:
+            found = object_constraint_for(kind, entry.get("alias_of", name), arg)
+            args.append(dict(arg, constraint=found.schema) if found else arg)
+        out[name] = dict(entry, args=args)
+    return out
 
 
 def build_schedules(keras):
@@ -280,7 +298,7 @@ def build_schedules(keras):
         if inspect.isclass(obj) and issubclass(obj, base) and name not in KIND_SKIP:
             out[snake(name)] = {"class": name, "module": "keras.optimizers.schedules",
                                 "args": signature_args(obj.__init__)[0]}
-    return dict(sorted(out.items()))
+    return with_object_constraints("schedules", dict(sorted(out.items())))
 
 
 def build_catalog():
@@ -329,7 +347,7 @@ def arg_schema(arg):
     types = schema_types(arg)
     if types:
         schema["type"] = types
-    return constrained(schema, arg.get("constraint"))
+    return constrained(schema, arg.get("constraint"), arg.get("constraint_items", True))
 
 
 def object_call_def(arg_name):
@@ -341,16 +359,17 @@ def object_call_def(arg_name):
     return None
 
 
-def constrained(schema, constraint):
+def constrained(schema, constraint, items=True):
     """An argument's schema with its constraint: an enum replaces the type; a range applies
-    to the number and, for size-like arguments that take lists, to every item."""
+    to the number and, for size-like arguments that take lists, to every item (unless
+    `items` is False)."""
     if not constraint:
         return schema
     if "enum" in constraint:
         return {"description": schema["description"], "enum": list(constraint["enum"])}
     schema = dict(schema, **constraint)
     types = schema.get("type") or []
-    if "array" in types:
+    if "array" in types and items:
         item_type = "integer" if "integer" in types else "number"
         schema["items"] = {"type": item_type, **constraint}
     return schema
@@ -377,7 +396,9 @@ def layer_schema(info):
         # a short value (`dropout: 0.25`) is held to its argument's range too; these keywords
         # apply to numbers only, so the long form (a mapping) is unaffected
         constraint = args[short].get("constraint") or {}
-        short_range = {k: v for k, v in constraint.items() if k in ("minimum", "maximum")}
+        short_range = {k: v for k, v in constraint.items() if k in ("minimum", "maximum", "items")}
+        if "enum" in constraint:  # and to its choices (`global_max_pooling2d: channels_first`)
+            short_range.update({"if": {"not": {"type": "object"}}, "then": {"enum": list(constraint["enum"])}})
     return dict(obj, description=desc, type=types, **short_range)
 
 
@@ -410,8 +431,10 @@ SCHEDULE_EXTRAS = {
 }
 # What specc fills in itself when a schedule leaves it out.
 FILLED_BY_SPECC = {"initial_learning_rate", "decay_steps", "first_decay_steps"}
-# Initializers, regularizers and constraints also take a short value: {l2: 1.0e-4}.
-SHORT_VALUE_KINDS = {"initializers", "regularizers", "constraints"}
+# Initializers, regularizers and constraints also take a short value: {l2: 1.0e-4}, the first
+# argument (a regularizer's is always its factor, a number).
+SHORT_VALUE_KINDS = {"initializers": ["number", "string", "array", "boolean"], "regularizers": ["number"],
+                     "constraints": ["number", "string", "array", "boolean"]}
 
 
 def object_arg_types(arg):
@@ -435,15 +458,19 @@ def object_schema(kind, name, info):
         types = object_arg_types(arg)
         if types:
             schema["type"] = types
-        props[arg["name"]] = schema
+        props[arg["name"]] = constrained(schema, arg.get("constraint"))
     if kind == "schedules":
         props.update(SCHEDULE_EXTRAS)
     required = [a["name"] for a in info["args"] if a["required"] and a["name"] not in FILLED_BY_SPECC]
-    types = ["object", "null"] + (["number", "string", "array", "boolean"] if kind in SHORT_VALUE_KINDS else [])
+    types = ["object", "null"] + SHORT_VALUE_KINDS.get(kind, [])
     alias = f", alias of {info['alias_of']}" if "alias_of" in info else ""
     where = info.get("class") or info.get("function")
+    # a short value (`{l2: 1.0e-4}`) is the first argument, held to its range (numbers only)
+    first = (info["args"][0].get("constraint") or {}) if info["args"] and kind in SHORT_VALUE_KINDS else {}
+    short_range = {k: v for k, v in first.items() if k in ("minimum", "maximum")}
     return {"description": f"{kind[:-1]} '{name}' ({info['module']}.{where}{alias}): its arguments",
-            "type": types, "properties": props, "additionalProperties": False, "required": required}
+            "type": types, "properties": props, "additionalProperties": False, "required": required,
+            **short_range}
 
 
 def build_defs(catalog):

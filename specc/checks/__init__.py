@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from specc.checks.paradigm import check_paradigm
-from specc.checks.model import check_blocks, check_graphs, check_layer_items, check_model_form
+from specc.checks.graphs import check_graphs
+from specc.checks.model import check_blocks, check_layer_items, check_model_form
 from specc.checks.data_fit import check_data_fits
+from specc.checks.data_select import check_data_select
+from specc.checks.names import check_layer_names
+from specc.checks.objects import check_optimizer_args
 from specc.checks.paths import check_paths
-from specc.checks.size import check_size
+from specc.checks.plugins import check_plugins
+from specc.checks.shapes import check_shapes
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
-from specc.checks.task import check_head_and_loss, check_names, check_task
+from specc.checks.task import check_head_and_loss, check_names, check_task, check_task_outputs
 from specc.errors import Problem
 
 if TYPE_CHECKING:
@@ -29,18 +34,23 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("model",), ("data", "plugins"), check_layer_items),
     (("model",), (), check_graphs),
     (("model",), (), check_blocks),
+    (("model",), ("data", "task"), check_layer_names),
     (("task",), (), check_task),
     (("task", "model"), ("loss",), check_head_and_loss),
+    (("task", "model"), (), check_task_outputs),
     (("task",), ("loss", "metrics", "optimizer", "schedule"), check_names),
+    (("optimizer",), (), check_optimizer_args),
     (("batch",), (), check_batch),
     (("device",), (), check_device),
     (("export",), ("model",), check_export),
     (("train",), ("data",), check_train),
     (("data", "task"), (), check_data),
     (("task",), ("model", "data", "loss", "metrics", "optimizer", "export", "train", "batch"), check_paradigm),
-    (("model",), ("batch",), check_size),
+    (("model",), ("batch", "task", "data"), check_shapes),
     (("data", "model"), ("task",), check_data_fits),
+    (("data",), ("task", "train"), check_data_select),
     ((), ("data", "train", "export", "model"), check_paths),
+    (("plugins",), (), check_plugins),
 ]
 
 

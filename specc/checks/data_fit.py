@@ -148,8 +148,8 @@ def _origin(form: str, spec: Any) -> str:
 
 def _classes(doc: Document, form: str, spec: Any) -> list[Problem]:
     """A builtin data set's classes (or targets) against the task's."""
-    if form != "builtin":
-        return []
+    if form != "builtin" or mapping(doc.data.get("data")).get("select"):
+        return []  # data.select changes the classes: checks/data_select.py counts them
     name = spec.get("name") if isinstance(spec, dict) else spec
     info = BUILTIN_DATA_SETS.get(name) if isinstance(name, str) else None
     task = mapping(doc.data.get("task"))

@@ -1,4 +1,4 @@
-"""Semantic checks of the model: layer names and arguments, graphs, blocks.
+"""Semantic checks of the model: its form, layer names and arguments, blocks (graphs: graphs.py).
 
 No TensorFlow here: layer names and arguments come from the shipped Keras catalog.
 """
@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc import catalog
 from specc.registries import TASK_TYPES, task_type
-from specc.spec_data import items, mapping, text
+from specc.spec_data import items, mapping
 from specc.spec_data import problem as _p
 from specc.errors import Problem
 from specc.suggest import did_you_mean, one_of
 
+from specc.checks.plugins import plugin_args, plugin_layers
 from specc.layer_items import META_KEYS
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ def check_model_form(doc: Document) -> list[Problem]:
                 shown = ", ".join(f"{p}: ..." for p in need)
                 out.append(_p(doc, ("model",), f"a {kind} model needs `{part}:`",
                               f"a {kind} spec has model: {{{shown}}}", missing=part))
+            elif isinstance(model[part], dict) and "layers" not in model[part] and "nodes" not in model[part]:
+                out.append(_p(doc, ("model", part), f"the {part} has no `layers:` or `nodes:`",
+                              f"add `layers:` with a list of layers under model.{part}", missing="layers"))
         return out
     if parts:
         composite = [n for n in TASK_TYPES if TASK_TYPES.get(n).parts]
@@ -118,7 +122,10 @@ def check_layer_items(doc: Document) -> list[Problem]:
     """Each item names one known layer or block, with known arguments."""
     model = doc.data["model"]
     blocks = list(mapping(model.get("blocks")))
-    plugins = bool(doc.data.get("plugins"))
+    plugins: Any = bool(doc.data.get("plugins"))
+    if plugins:  # the plugins' layers, when their sources tell (else True: unknown layers may be theirs)
+        known = plugin_layers(doc)
+        plugins = known if known is not None else True
     out = []
     for path, item in layer_items(doc.data):
         names = blocks if path[0] == "model" else []
@@ -129,7 +136,8 @@ def check_layer_items(doc: Document) -> list[Problem]:
 def _check_item(doc, path, item, blocks, plugins) -> list[Problem]:
     """One layer item; `from:` is allowed only in a graph (a node's path ends with its name)."""
     if isinstance(item, str):
-        return _check_name(doc, path, item, blocks, plugins, key=False)
+        return (_check_name(doc, path, item, blocks, plugins, key=False) or _check_required(doc, path, item)
+                or _check_one_of(doc, path, item, None))
     if not isinstance(item, dict):
         return []  # the schema reports the wrong type
     names = [k for k in item if k not in META_KEYS]
@@ -145,15 +153,55 @@ def _check_item(doc, path, item, blocks, plugins) -> list[Problem]:
     if "from" in item and not in_graph:
         out.append(_p(doc, path + ("from",), "`from:` only means something in a graph (`nodes:`)",
                       "in `layers:` each layer takes the previous one; remove `from:`", key=True))
+    if not out and isinstance(plugins, dict) and name in plugins:
+        out += plugin_args(doc, path + (name,), name, item[name], plugins[name])
     if not out:
+        out += _check_one_of(doc, path + (name,), name, item[name])
         out += _check_wrapped(doc, path + (name,), name, item[name], blocks, plugins)
-        out += _check_named_args(doc, path + (name,), item[name])
+        out += _check_named_args(doc, path + (name,), name, item[name])
     return out
 
 
-def _check_name(doc, path, name, blocks, plugins, key) -> list[Problem]:
-    if name in catalog.layer_names() or name in blocks:
+def _check_one_of(doc, path, name, args) -> list[Problem]:
+    """Layers whose constructor needs one of some optional arguments (`discretization`:
+    num_bins or bin_boundaries); the catalog says which (tools/arg_constraints.py)."""
+    needs = (catalog.layer_info(name) or {}).get("needs_one_of")
+    given = args if isinstance(args, dict) else {}
+    if not needs or any(given.get(arg) is not None for arg in needs):
         return []
+    shown = " or ".join(needs)
+    return [_p(doc, path, f"{name} needs {shown}", f"e.g. `{name}: {{{needs[0]}: ...}}`", code="required",
+               missing=needs[0])]
+
+
+def _check_required(doc, path, name) -> list[Problem]:
+    """A layer named bare (`- dot`) still needs its required arguments (the schema checks
+    the other forms, `dot: {...}` and `dot: VALUE`, itself)."""
+    info = catalog.layer_info(name)
+    required = [arg["name"] for arg in info["args"] if arg["required"]] if info else []
+    if not required:
+        return []
+    short = info.get("short") if info else None
+    if info and info.get("wrapper"):
+        hint = f"name the layer it wraps, e.g. `{name}: {{dense: 8}}`"
+    elif required == [short]:
+        hint = f"write `{name}: VALUE` (its {short}), or `{name}: {{{short}: VALUE}}`"
+    else:
+        hint = f"write it with its arguments: `{name}: {{" + ", ".join(f"{arg}: ..." for arg in required) + "}`"
+    needed = " and ".join(f"'{arg}'" for arg in required)
+    return [_p(doc, path, f"{name} needs the argument{'s' if len(required) > 1 else ''} {needed}", hint,
+               code="required", missing=required[0])]
+
+
+def _check_name(doc, path, name, blocks, plugins, key) -> list[Problem]:
+    if name in catalog.layer_names() or name in blocks or (isinstance(plugins, dict) and name in plugins):
+        return []
+    if isinstance(plugins, dict):
+        ours = sorted(n for n in plugins if ">" not in n)
+        hint = did_you_mean(name, catalog.layer_names() + blocks + ours)
+        return [_p(doc, path, f"unknown layer '{name}'", hint or "layers are Keras's snake_case names, blocks "
+                   f"under model.blocks, or the plugins' layers ({', '.join(ours) or 'none'})",
+                   code="unknown-layer", key=key)]
     if plugins:
         return [_p(doc, path, f"'{name}' is not a Keras layer or a block; it must come from a plugin",
                    "it is looked up when the plugins are imported (specc compile)",
@@ -168,6 +216,8 @@ def _check_name(doc, path, name, blocks, plugins, key) -> list[Problem]:
 def _check_wrapped(doc, path, name, args, blocks, plugins) -> list[Problem]:
     """The layer(s) inside a wrapper: `{layer: ITEM, ...}`, or the short form `{lstm: 16}`."""
     info = catalog.layer_info(name) or {}
+    if info.get("wrapper") and isinstance(args, str):  # `bidirectional: lstm`, the wrapped layer's name
+        return _check_item(doc, path, args, blocks, plugins)
     if not info.get("wrapper") or not isinstance(args, dict):
         return []
     own = {arg["name"] for arg in info.get("args", [])}
@@ -194,21 +244,46 @@ def _arg_kind(arg: str) -> Optional[str]:
     return None
 
 
-def _check_named_args(doc, path, args) -> list[Problem]:
-    """Activation / initializer / regularizer / constraint names inside layer arguments."""
-    if not isinstance(args, dict):
-        return []
+def _check_named_args(doc, path, name, args) -> list[Problem]:
+    """Activation / initializer / regularizer / constraint names inside layer arguments
+    (the short form too: `activation: relu` is the activation layer's one argument)."""
+    if isinstance(args, dict):
+        given = [(arg, value, path + (arg,)) for arg, value in args.items()]
+    else:
+        given = [(catalog.short_arg(name), args, path)]
     out = []
-    for arg, value in args.items():
-        kind = _arg_kind(arg)
+    for arg, value, where in given:
+        kind = _arg_kind(arg) if isinstance(arg, str) else None
         if not kind:
             continue
         if isinstance(value, str) and not value.startswith("$"):
-            out += _check_catalog_name(doc, path + (arg,), value, kind, key=False)
+            out += _check_catalog_name(doc, where, value, kind, key=False)
         elif isinstance(value, dict) and len(value) == 1:  # {l2: {l2: 0.01}}: point at the name
-            name = next(iter(value))
-            out += _check_catalog_name(doc, path + (arg, name), name, kind, key=True)
+            out += _check_called(doc, where, value, kind)
+        elif isinstance(value, dict) and kind == "activations":  # the schema checks the others' mappings
+            what = kind[:-1]
+            out.append(_p(doc, where, f"expected {_an(what)} {what} name or {{name: {{arguments}}}}, found a "
+                          f"mapping with {len(value)} keys", f"e.g. {arg}: {_example(kind)}", code="type"))
     return out
+
+
+def _check_called(doc, path, value, kind) -> list[Problem]:
+    name, args = next(iter(value.items()))
+    out = _check_catalog_name(doc, path + (name,), name, kind, key=True)
+    if not out and kind == "activations" and args:
+        out.append(_p(doc, path + (name,), f"activation '{name}' cannot take arguments here",
+                      f"write `{name}` alone, or use the layer `{name}` with its arguments", code="type",
+                      key=True))
+    return out
+
+
+def _an(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _example(kind: str) -> str:
+    return {"activations": "relu", "initializers": "he_normal", "regularizers": "{l2: 1.0e-4}",
+            "constraints": "max_norm"}.get(kind, "NAME")
 
 
 def _check_catalog_name(doc, path, name, kind, key) -> list[Problem]:
@@ -218,124 +293,6 @@ def _check_catalog_name(doc, path, name, kind, key) -> list[Problem]:
     what = kind[:-1]
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
     return [_p(doc, path, f"unknown {what} '{name}'", hint, code=f"unknown-{what}", key=key)]
-
-
-# --- graphs ----------------------------------------------------------------------------------
-
-def check_graphs(doc: Document) -> list[Problem]:
-    """References exist, no cycles, every node reaches an output, names unique."""
-    model = doc.data["model"]
-    out = []
-    if isinstance(model.get("nodes"), dict):
-        out += _check_graph(doc, ("model",), model["nodes"], list(mapping(model.get("inputs"))),
-                            mapping(model.get("outputs")))
-    for bname, block in mapping(model.get("blocks")).items():
-        if isinstance(block, dict) and isinstance(block.get("nodes"), dict):
-            output = block.get("output")
-            out += _check_graph(doc, ("model", "blocks", bname), block["nodes"],
-                                [text(block.get("input")) or "x"], {"out": output} if output else None)
-    return out
-
-
-def _sources(item: Any) -> list[str]:
-    src = item.get("from", []) if isinstance(item, dict) else []
-    if isinstance(src, str):
-        return [src]
-    return [s for s in src if isinstance(s, str)] if isinstance(src, list) else []
-
-
-def _check_graph(doc, base, nodes, inputs, outputs) -> list[Problem]:
-    if not nodes:
-        return []
-    out = []
-    for name in nodes:
-        if name in inputs:
-            out.append(_p(doc, base + ("nodes", name), f"node '{name}' has the name of an input",
-                          "give the node another name", key=True))
-    out += _check_references(doc, base, nodes, inputs)
-    for oname, node in (outputs or {}).items():
-        if isinstance(node, str) and node not in nodes and node not in inputs:
-            out.append(_p(doc, base + ("outputs", oname), f"output '{oname}' names '{node}', which is not a node",
-                          did_you_mean(node, list(nodes)) or f"nodes: {one_of(list(nodes))}",
-                          code="unknown-reference"))
-    out += _check_cycles(doc, base, nodes, inputs)
-    if not out:  # with a broken reference, "does not lead to an output" would only echo it
-        targets = [t for t in (outputs or {}).values() if isinstance(t, str)] or [list(nodes)[-1]]
-        out += _check_reach(doc, base, nodes, targets)
-    return out
-
-
-def _check_references(doc, base, nodes, inputs) -> list[Problem]:
-    """Every node has `from:`, and each name in it is an input or a node."""
-    known, out = list(inputs) + list(nodes), []
-    for index, (name, item) in enumerate(nodes.items()):
-        if isinstance(item, dict) and "from" not in item:
-            feed = list(nodes)[index - 1] if index else (inputs[0] if inputs else "NAME")
-            out.append(_p(doc, base + ("nodes", name), f"node '{name}' has no `from:`",
-                          f"say which input or node feeds it, e.g. from: {feed}"))
-        for i, src in enumerate(_sources(item)):
-            if src not in known:
-                where = base + ("nodes", name, "from") + ((i,) if isinstance(item["from"], list) else ())
-                out.append(_p(doc, where, f"'{src}' is not an input or a node",
-                              did_you_mean(src, known) or f"known here: {one_of(known)}",
-                              code="unknown-reference"))
-    return out
-
-
-def _check_cycles(doc, base, nodes, inputs) -> list[Problem]:
-    """The first cycle, shown in the direction data flows (a -> b: a feeds b)."""
-    chain = _find_cycle(nodes, set(inputs))
-    if not chain:
-        return []
-    text = " -> ".join(reversed(chain))
-    return [_p(doc, base + ("nodes", chain[0]), f"the graph has a cycle: {text}",
-               "a node cannot take its own output, directly or through other nodes; break the loop",
-               code="cycle", key=True)]
-
-
-def _find_cycle(nodes: dict, inputs: set) -> Optional[list]:
-    """A cycle as [n0, n1, ..., n0] where each takes the next one as input, or None.
-
-    Iterative depth-first search, so a long chain of nodes cannot exhaust the stack; a name
-    that is an input refers to the input, not to a node of the same name.
-    """
-    def feeds(node: str) -> list[str]:
-        return [s for s in _sources(nodes[node]) if s in nodes and s not in inputs]
-
-    done: set = set()
-    for start in nodes:
-        if start in done:
-            continue
-        path, on_path, stack = [start], {start}, [iter(feeds(start))]
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                finished = path.pop()
-                on_path.discard(finished)
-                done.add(finished)
-                stack.pop()
-                continue
-            if nxt in on_path:
-                return path[path.index(nxt):] + [nxt]
-            if nxt not in done:
-                path.append(nxt)
-                on_path.add(nxt)
-                stack.append(iter(feeds(nxt)))
-    return None
-
-
-def _check_reach(doc, base, nodes, targets) -> list[Problem]:
-    used, todo = set(), [t for t in targets if t in nodes]
-    while todo:
-        node = todo.pop()
-        if node in used:
-            continue
-        used.add(node)
-        todo += [s for s in _sources(nodes[node]) if s in nodes]
-    return [_p(doc, base + ("nodes", name), f"node '{name}' does not lead to any output",
-               "feed it into a node on the way to an output, or remove it",
-               code="dead-node", severity="error", key=True)
-            for name in nodes if name not in used]
 
 
 # --- blocks ----------------------------------------------------------------------------------

@@ -178,6 +178,28 @@ def _split(item) -> tuple[Optional[str], Any]:
     return (keys[0], item[keys[0]]) if len(keys) == 1 else (None, None)
 
 
+def check_task_outputs(doc: Document) -> list:
+    """Each output of `task.outputs` is an output of the model (model.outputs of a graph)."""
+    task, model = doc.data["task"], doc.data["model"]
+    wanted = mapping(task.get("outputs"))
+    if not wanted or not isinstance(model, dict) or ("layers" not in model and "nodes" not in model):
+        return []
+    if "nodes" in model:
+        nodes = mapping(model.get("nodes"))
+        made = list(mapping(model.get("outputs"))) or (["output"] if nodes else [])
+    else:
+        made = ["output"]
+    spare = [name for name in made if name not in wanted]
+    out = []
+    for name in wanted:
+        if name not in made:
+            hint = did_you_mean(name, spare) or (f"add `{name}: NODE` to model.outputs" if "nodes" in model else
+                                                  "several outputs need a graph: model.nodes and model.outputs")
+            out.append(_p(doc, ("task", "outputs", name), f"task output '{name}' is not an output of the model "
+                          f"(its outputs: {', '.join(made) or 'none'})", hint, code="unknown-output", key=True))
+    return out
+
+
 # --- names of losses, metrics, optimizers, schedules ----------------------------------------
 
 def check_names(doc: Document) -> list:
@@ -188,21 +210,21 @@ def check_names(doc: Document) -> list:
     outputs = list(task["outputs"]) if isinstance(task.get("outputs"), dict) else None
     out = _check_losses(doc, outputs) + _check_metrics(doc, outputs) + _check_loss_weights(doc, outputs)
     opt = data.get("optimizer")
-    if isinstance(opt, dict) and _is_pair(opt):
+    if isinstance(opt, dict) and is_pair(opt):
         for part, value in opt.items():
-            out += _check_call(doc, ("optimizer", part), value, "optimizers", "optimizer")
+            out += check_call(doc, ("optimizer", part), value, "optimizers", "optimizer")
     elif isinstance(opt, dict) and len(opt) > 1:
         keys = ", ".join(f"'{k}'" for k in opt)
         out.append(_p(doc, ("optimizer",), f"give one optimizer, found {keys}",
                       "e.g. optimizer: {adam: {learning_rate: 1.0e-3}}; " + _pairs_note(), code="optimizer"))
     elif opt is not None:
-        out += _check_call(doc, ("optimizer",), opt, "optimizers", "optimizer")
+        out += check_call(doc, ("optimizer",), opt, "optimizers", "optimizer")
     if data.get("schedule"):
-        out += _check_call(doc, ("schedule",), data["schedule"], "schedules", "schedule")
+        out += check_call(doc, ("schedule",), data["schedule"], "schedules", "schedule")
     return out
 
 
-def _is_pair(optimizer: dict) -> bool:
+def is_pair(optimizer: dict) -> bool:
     """An optimizer per network of a task type that has several (a gan's)."""
     return any(set(optimizer) == set(TASK_TYPES.get(n).optimizer_parts) for n in TASK_TYPES
                if TASK_TYPES.get(n).optimizer_parts)
@@ -217,7 +239,7 @@ def _pairs_note() -> str:
 def _check_losses(doc, outputs) -> list:
     loss = doc.data.get("loss", "auto")
     if not isinstance(loss, dict) or len(loss) == 1 and not set(loss) & set(outputs or []):
-        return _check_call(doc, ("loss",), loss, "losses", "loss")  # one loss (for every output)
+        return check_call(doc, ("loss",), loss, "losses", "loss")  # one loss (for every output)
     if not outputs:
         keys = ", ".join(f"'{k}'" for k in loss)
         return [_p(doc, ("loss",), f"a loss mapping names one loss, found {keys}",
@@ -226,7 +248,7 @@ def _check_losses(doc, outputs) -> list:
     out = []
     for name, value in loss.items():
         if name in outputs:
-            out += _check_call(doc, ("loss", name), value, "losses", "loss")
+            out += check_call(doc, ("loss", name), value, "losses", "loss")
         else:
             out.append(_not_an_output(doc, ("loss", name), name, outputs))
     return out
@@ -236,7 +258,7 @@ def _check_metrics(doc, outputs) -> list:
     metrics = doc.data.get("metrics")
     if isinstance(metrics, list):
         return [p for i, item in enumerate(metrics)
-                for p in _check_call(doc, ("metrics", i), item, "metrics", "metric")]
+                for p in check_call(doc, ("metrics", i), item, "metrics", "metric")]
     if not isinstance(metrics, dict):
         return []
     if not outputs:
@@ -247,7 +269,7 @@ def _check_metrics(doc, outputs) -> list:
         if name not in outputs:
             out.append(_not_an_output(doc, ("metrics", name), name, outputs))
         elif not isinstance(listed, list):
-            out.append(_p(doc, ("metrics", name), f"found {_kind(listed)}, expected a list of metrics",
+            out.append(_p(doc, ("metrics", name), f"found {kind_of(listed)}, expected a list of metrics",
                           f"e.g. {name}: [accuracy]", code="type"))
         else:
             out += [p for i, item in enumerate(listed) for p in _check_metric_item(doc, ("metrics", name, i), item)]
@@ -257,8 +279,8 @@ def _check_metrics(doc, outputs) -> list:
 def _check_metric_item(doc, path, item) -> list:
     """A metric in a per-output list (the schema does not look inside those lists)."""
     if isinstance(item, str) or isinstance(item, dict) and len(item) == 1:
-        return _check_call(doc, path, item, "metrics", "metric")
-    return [_p(doc, path, f"found {_kind(item)}, expected a metric name or {{name: {{args}}}}",
+        return check_call(doc, path, item, "metrics", "metric")
+    return [_p(doc, path, f"found {kind_of(item)}, expected a metric name or {{name: {{args}}}}",
                "e.g. accuracy, or {auc: {curve: PR}}", code="type")]
 
 
@@ -280,13 +302,15 @@ def _not_an_output(doc, path, name, outputs) -> Any:
               code="unknown-output", key=True)
 
 
-def _kind(value) -> str:
+def kind_of(value: Any) -> str:
+    """`a mapping`, `a list`, ...: what a value is, in a message."""
     names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
              int: "a number", float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
 
 
-def _check_call(doc, path, value, kind, what) -> list:
+def check_call(doc: Document, path: tuple, value: Any, kind: str, what: str) -> list:
+    """A named object (`adam`, `{huber: {delta: 1.0}}`): a known name, arguments in a mapping."""
     if value == "auto" and kind == "losses":
         return []
     if isinstance(value, str):
@@ -297,16 +321,36 @@ def _check_call(doc, path, value, kind, what) -> list:
         args = value[name]
         if args is not None and not isinstance(args, dict):
             return [_p(doc, where, f"the arguments of {what} '{name}' must be a mapping, found "
-                       f"{_kind(args)}", f"e.g. {name}: {{...}}, or just {name}", code="type")]
+                       f"{kind_of(args)}", f"e.g. {name}: {{...}}, or just {name}", code="type")]
     else:
         return []
     known = catalog.names(kind) + (["accuracy"] if kind == "metrics" else [])
+    if name in known and isinstance(value, str) and kind == "schedules":
+        return schedule_required(doc, path, name, {})
     if name in known or (kind == "schedules" and name == "warmup"):
         return []
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
     if kind == "losses" and _auto_loss_note(doc, path):
         hint += (" " if hint.endswith("?") else "; ") + _auto_loss_note(doc, path)
     return [_p(doc, where, f"unknown {what} '{name}'", hint, code=f"unknown-{what}", key=key)]
+
+
+# What specc gives a schedule when the spec does not (specc/compile/training.py make_schedule).
+FILLED_BY_SPECC = ("initial_learning_rate", "decay_steps", "first_decay_steps")
+
+
+def schedule_required(doc: Document, path: tuple, name: str, args: dict,
+                      filled: tuple = FILLED_BY_SPECC) -> list:
+    """A schedule's required arguments that neither the spec nor specc gives."""
+    entry = catalog.entry("schedules", name) or {}
+    missing = [a["name"] for a in entry.get("args", []) if a["required"] and a["name"] not in args
+               and a["name"] not in filled]
+    if not missing:
+        return []
+    shown = ", ".join(f"{arg}: ..." for arg in missing)
+    needed = " and ".join(f"'{arg}'" for arg in missing)
+    return [_p(doc, path, f"schedule '{name}' needs {needed}", f"write it with its arguments: "
+               f"{{{name}: {{{shown}}}}}", code="required", missing=missing[0])]
 
 
 def _auto_loss_note(doc, path) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Optional
 import keras
 from keras.src.utils.naming import to_snake_case
 
-from specc.compile.objects import check_args, init_arg_names, keras_object, kind_of_arg, problem
+from specc.compile.objects import as_floats, check_args, init_arg_names, keras_object, kind_of_arg, problem
 from specc.compile.shapes import clean_message
 from specc.errors import SpecInvalid
 from specc.layer_items import META_KEYS, layer_key, normalize_item
@@ -119,7 +119,8 @@ def build_layer(item: Any, path: tuple, where: Optional[Callable] = None, name: 
                           f"write its arguments as a mapping: `{key}: {{name: value}}`", where)
         raw = {first: raw}
     check_args(cls, raw, key, args_path, where)
-    args = {arg: convert_arg(cls, key, arg, value, args_path, where, blocks) for arg, value in raw.items()}
+    args = {arg: convert_arg(cls, key, arg, value, args_path, where, blocks)
+            for arg, value in as_floats("layers", key, raw).items()}
     known, _, _ = init_arg_names(cls)
     for arg, value in (defaults or {}).items():
         if arg in known and arg not in args and value is not None:

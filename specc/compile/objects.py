@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 
 import keras
 
+from specc import catalog
 from specc.compile import names
 from specc.errors import Problem, SpecInvalid
 from specc.suggest import did_you_mean, one_of, suggest
@@ -29,6 +30,18 @@ def kind_of_arg(arg: str) -> Optional[str]:
         if arg == suffix or arg.endswith("_" + suffix):
             return kind
     return None
+
+
+def as_floats(kind: str, name: str, args: dict) -> dict:
+    """`args` with whole numbers turned into floats where the argument takes a float.
+
+    YAML reads `learning_rate: 1` and `momentum: 0` as integers, and some Keras checks
+    refuse an int where they want a float (`SGD(momentum=0)`); the catalog knows which
+    arguments are floats (their default is one).
+    """
+    entry = catalog.entry(kind, name) or {}
+    floats = {arg["name"] for arg in entry.get("args", []) if arg.get("type") == "number"}
+    return {arg: float(value) if arg in floats and type(value) is int else value for arg, value in args.items()}
 
 
 def problem(path: tuple, message: str, hint: Optional[str], where: Optional[Callable]) -> SpecInvalid:
@@ -125,6 +138,8 @@ def keras_object(kind: str, value: Any, path: tuple, where: Optional[Callable] =
         if args is None or args == {}:
             return cls()
         if not isinstance(args, dict):
+            first = [a["name"] for a in (catalog.entry(kind, name) or {}).get("args", [])[:1]]
+            args = as_floats(kind, name, {first[0]: args})[first[0]] if first else args
             try:
                 return cls(args)
             except Exception as err:  # noqa: BLE001
@@ -132,7 +147,7 @@ def keras_object(kind: str, value: Any, path: tuple, where: Optional[Callable] =
                               f"write it with named arguments: {{{name}: {{...}}}}", where)
         check_args(cls, args, f"{word} '{name}'", tuple(path) + (name,), where)
         try:
-            return cls(**args)
+            return cls(**as_floats(kind, name, args))
         except Exception as err:  # noqa: BLE001
             raise problem(tuple(path) + (name,), f"{word} '{name}': {_first_line(err)}", None, where)
     raise problem(path, f"expected a {word} name or {{name: {{args}}}}, found {value!r}",

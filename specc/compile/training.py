@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import keras
 
 from specc.compile import names
-from specc.compile.objects import check_args, init_arg_names, problem
+from specc.compile.objects import as_floats, check_args, init_arg_names, problem
 from specc.compile.shapes import clean_message
 from specc.errors import SpecInvalid
 from specc.suggest import did_you_mean
@@ -59,7 +59,8 @@ def make_loss(value: Any, path: tuple = ("loss",), where: Optional[Callable] = N
     cls = names.get_class("losses", name)
     if cls is None or not issubclass(cls, keras.losses.Loss):
         raise names.unknown("losses", name, path, where)
-    return _construct(cls, args, f"loss '{name}'", tuple(path) + (name,) if args else tuple(path), where)
+    loss_path = tuple(path) + (name,) if args else tuple(path)
+    return _construct(cls, as_floats("losses", name, args), f"loss '{name}'", loss_path, where)
 
 
 def make_metric(value: Any, path: tuple, where: Optional[Callable] = None) -> Any:
@@ -74,7 +75,7 @@ def make_metric(value: Any, path: tuple, where: Optional[Callable] = None) -> An
     cls = names.get_class("metrics", name)
     if cls is None:
         raise names.unknown("metrics", name, path, where)
-    return _construct(cls, args, f"metric '{name}'", tuple(path) + (name,), where)
+    return _construct(cls, as_floats("metrics", name, args), f"metric '{name}'", tuple(path) + (name,), where)
 
 
 def make_losses(loss: Any, output_names: list, where: Optional[Callable] = None) -> Any:
@@ -127,6 +128,7 @@ def make_optimizer(optimizer: Any, schedule: Any = None, total_steps: int = 1000
         raise names.unknown("optimizers", name, ("optimizer", name), where)
     path = ("optimizer", name)
     check_args(cls, args, f"optimizer '{name}'", path, where)
+    args = as_floats("optimizers", name, args)
     rate = args.get("learning_rate", _default(cls, "learning_rate", 0.001))
     if isinstance(rate, dict):
         rate = make_schedule(rate, None, total_steps, path + ("learning_rate",), where)
@@ -148,6 +150,7 @@ def make_schedule(schedule: Any, base_rate: Optional[float], total_steps: int, p
     if cls is None or not issubclass(cls, keras.optimizers.schedules.LearningRateSchedule):
         raise names.unknown("schedules", name, path, where)
     arg_path = tuple(path) + (name,)
+    args = as_floats("schedules", name, args)
     warmup_steps = int(args.pop("warmup_steps", 0) or 0)
     warmup_target = args.pop("warmup_target", None)
     known, _, _ = init_arg_names(cls)

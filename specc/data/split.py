@@ -9,6 +9,7 @@ from typing import Iterator, Optional, cast
 import numpy as np
 
 from specc.errors import DataError
+from specc.data.select import class_ids, class_labels, keep_classes_of
 from specc.data.table import Table
 
 SPLIT_NAMES = ("validation", "test")
@@ -31,20 +32,23 @@ class Splits:
 
 
 def split_table(table: Table, split: Optional[dict], seed: int,
-                base_dir: Optional[Path] = None) -> Splits:
+                base_dir: Optional[Path] = None, select: Optional[dict] = None) -> Splits:
     """Split `table` as `data.split` says; the same seed always gives the same split.
 
     Fractions are of the whole data set and rounded down (`1797 * 0.1` -> 179). With
     `stratify: true` and integer class labels each class is split in the same proportion
     (per class counts within one sample of exact). Splits given as `{source: {...}}` are
     loaded from that source and leave the main table whole for training; string class
-    labels in them are mapped to the training set's class ids.
+    labels in them are mapped to the training set's class ids. `hold_out: {classes: [...]}`
+    moves every sample of those classes to the test split: the fractions split the others.
 
     Args:
-        table: The loaded `data.source`.
+        table: The loaded `data.source` (after `data.select`).
         split: The `data.split` mapping, e.g. {"validation": 0.1, "test": 0.2, "stratify": True}.
         seed: Seed for numpy's default_rng.
         base_dir: The spec's directory, needed only for explicit split sources.
+        select: `data.select`, applied to `table` already: explicit split sources keep the
+            samples of the same classes (by: class takes them as they are).
 
     Raises:
         DataError: A split would be empty, or an explicit split's labels do not fit.
@@ -52,20 +56,52 @@ def split_table(table: Table, split: Optional[dict], seed: int,
     split = split or {}
     if split.get("by") == "class":
         return _split_by_class(table, split, seed, base_dir)
-    explicit = {name: _load_explicit(split[name], name, table, seed, base_dir)
+    _no_class_lists(split)
+    explicit = {name: _load_explicit(split[name], name, table, seed, base_dir, select)
                 for name in SPLIT_NAMES if isinstance(split.get(name), dict)}
+    pool, held = _hold_out(table, split, "test" in explicit)
     fractions = {name: float(split.get(name) or 0) for name in SPLIT_NAMES if name not in explicit}
-    counts = _counts(len(table), fractions)
+    counts = _counts(len(pool), fractions)
     rng = np.random.default_rng(seed)
     labels = _strata(table) if split.get("stratify", True) else None
     if labels is None:
-        parts = _random_parts(len(table), counts, rng)
+        parts = _random_parts(len(pool), counts, rng)
     else:
-        parts = _stratified_parts(labels, counts, rng)
-    result = {name: table.take(index) for name, index in parts.items() if name in counts}
+        parts = _stratified_parts(labels[pool], counts, rng)
+    index = {name: pool[part] for name, part in parts.items()}
+    if held is not None:
+        index["test"] = np.concatenate([index.get("test", held[:0]), held])
+    result = {name: table.take(rows) for name, rows in index.items() if name != "train"}
     result.update(explicit)
-    return Splits(train=table.take(parts["train"]) if counts else table,
+    whole = not counts and held is None
+    return Splits(train=table if whole else table.take(index["train"]),
                   validation=result.get("validation"), test=result.get("test"))
+
+
+def _no_class_lists(split: dict) -> None:
+    """Class lists name whole classes: they only make sense split by class."""
+    for name in SPLIT_NAMES:
+        if isinstance(split.get(name), list):
+            raise DataError(f"data.split.{name} is a list of classes, which needs data.split.by: class",
+                            hint=f"add by: class, or give {name} a fraction of the samples")
+
+
+def _hold_out(table: Table, split: dict, test_from_source: bool) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(the samples the fractions split, the held-out samples or None): `hold_out` keeps every
+    sample of its classes out of train and validation; they all go to the test split."""
+    everything = np.arange(len(table))
+    wanted = (split.get("hold_out") or {}).get("classes")
+    if not wanted:
+        return everything, None
+    if test_from_source:
+        raise DataError("data.split.hold_out moves samples to the test split, but data.split.test is a "
+                        "source of its own", hint="remove hold_out, or give test as a fraction")
+    labels = class_labels(table, "data.split.hold_out")
+    held = np.isin(labels, class_ids(table, wanted, "data.split.hold_out.classes"))
+    if held.all():
+        raise DataError(f"{table.origin}: data.split.hold_out holds out every class; none is left to train on",
+                        hint="hold out fewer classes")
+    return everything[~held], everything[held]
 
 
 def _counts(n: int, fractions: dict) -> dict:
@@ -148,14 +184,18 @@ def _apportion(sizes: np.ndarray, total: int, left: np.ndarray) -> np.ndarray:
     return quota
 
 
-def _load_explicit(entry: dict, name: str, train: Table, seed: int, base_dir: Optional[Path]) -> Table:
+def _load_explicit(entry: dict, name: str, train: Table, seed: int, base_dir: Optional[Path],
+                   select: Optional[dict]) -> Table:
     from specc.data.sources import load_source
 
     if "source" not in entry:
         raise DataError(f"data.split.{name} must be a fraction or {{source: {{...}}}}")
     if base_dir is None:
         raise DataError(f"data.split.{name} names a source, but no base directory was given")
-    table = load_source(entry["source"], base_dir, seed, key=f"data.split.{name}.source")
+    key = f"data.split.{name}.source"
+    table = load_source(entry["source"], base_dir, seed, key=key)
+    if select and train.class_names:
+        table = keep_classes_of(table, train.class_names, key)
     _align_classes(table, train, name)
     return table
 
@@ -178,17 +218,23 @@ def _align_classes(table: Table, train: Table, name: str) -> None:
 
 
 def _split_by_class(table: Table, split: dict, seed: int, base_dir: Optional[Path]) -> Splits:
-    """`by: class`: the fractions are of the classes, not of the samples. The last class ids
-    go to test, the ones before them to validation, the rest to training, so few-shot models
-    are evaluated on classes they never saw (digits with test: 0.3 -> test classes 7, 8, 9).
-    Explicit split sources are taken as they are (their classes need not be training's)."""
+    """`by: class`: validation and test take whole classes, so few-shot models are evaluated
+    on classes they never saw. A list names them (`test: [7, 8, 9]`); a fraction is of the
+    classes, taken from the last ids not listed, test first (digits with test: 0.3 -> test
+    classes 7, 8, 9). Explicit split sources are taken as they are (their classes need not be
+    training's)."""
     from specc.data.sources import load_source
 
+    if (split.get("hold_out") or {}).get("classes"):
+        raise DataError("data.split.hold_out cannot be used with by: class",
+                        hint="list the held-out classes under data.split.test instead")
     labels = _strata(table)
     if labels is None:
         raise DataError(f"{table.origin}: data.split.by: class needs one integer class id per sample")
     classes = np.unique(labels)
-    parts, end = {}, len(classes)
+    listed = _listed_classes(table, split)
+    left = [c for c in classes if c not in {c for ids in listed.values() for c in ids}]
+    parts, end = {}, len(left)
     for name in ("test", "validation"):
         value = split.get(name)
         if isinstance(value, dict):
@@ -196,15 +242,36 @@ def _split_by_class(table: Table, split: dict, seed: int, base_dir: Optional[Pat
                 raise DataError(f"data.split.{name} names a source, but no base directory was given")
             parts[name] = load_source(value["source"], base_dir, seed, key=f"data.split.{name}.source")
             continue
-        count = math.floor(len(classes) * float(value or 0) + 1e-9)
-        if value and count < 1:
-            raise DataError(f"the {name} split is empty: {len(classes)} classes * {value} < 1 class",
-                            hint="use a larger fraction (with by: class it is a fraction of the classes)")
-        if count:
-            parts[name] = table.take(np.flatnonzero(np.isin(labels, classes[end - count:end])))
-            end -= count
+        chosen = listed.get(name)
+        if chosen is None:
+            chosen = _last_classes(len(classes), left[:end], name, value)
+            end -= len(chosen)
+        if chosen:
+            parts[name] = table.take(np.flatnonzero(np.isin(labels, chosen)))
     if end < 1:
         raise DataError(f"the train split is empty: validation and test take all {len(classes)} classes",
                         hint="use smaller validation / test fractions (with by: class, of the classes)")
-    train = table.take(np.flatnonzero(np.isin(labels, classes[:end])))
+    train = table.take(np.flatnonzero(np.isin(labels, left[:end])))
     return Splits(train=train, validation=parts.get("validation"), test=parts.get("test"))
+
+
+def _listed_classes(table: Table, split: dict) -> dict:
+    """{split: class ids} of the splits given as class lists; a class may be in one only."""
+    listed = {name: class_ids(table, split[name], f"data.split.{name}")
+              for name in SPLIT_NAMES if isinstance(split.get(name), list)}
+    if len(listed) == 2:
+        both = sorted(set(listed["validation"]) & set(listed["test"]))
+        if both:
+            raise DataError(f"{table.origin}: class {both[0]} is listed in both data.split.validation and "
+                            f"data.split.test", hint="a class goes to one split only")
+    return listed
+
+
+def _last_classes(total: int, left: list, name: str, value: object) -> list:
+    """The classes a fraction of `total` classes takes from the end of `left`."""
+    fraction = float(value or 0)  # type: ignore[arg-type]
+    count = math.floor(total * fraction + 1e-9)
+    if fraction and count < 1:
+        raise DataError(f"the {name} split is empty: {total} classes * {fraction:g} < 1 class",
+                        hint="use a larger fraction (with by: class it is a fraction of the classes)")
+    return list(left[max(0, len(left) - count):]) if count else []

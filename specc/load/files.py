@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from specc.errors import Position, SpecLoadError, UsageError
+from specc.load.merge import merge
 from specc.load.yaml_tree import Node, parse_spec_tree
 from specc.project import inside, project_root
 
@@ -76,9 +77,9 @@ def load_tree(path: str, stack: list, loaded: list) -> tuple[Node, list[str]]:
     merged = None
     for name, pos in entries:
         base = _load_base(path, name, pos, stack, loaded)
-        merged = base if merged is None else _merge(merged, base)
+        merged = base if merged is None else merge(merged, base)
     loaded.append(path)
-    return (tree if merged is None else _merge(merged, tree)), [name for name, _ in entries]
+    return (tree if merged is None else merge(merged, tree)), [name for name, _ in entries]
 
 
 def _load_base(parent: str, name: str, pos: Position, stack: list, loaded: list) -> Node:
@@ -112,13 +113,3 @@ def _extends_entries(node: Optional[Node]) -> list:
         if not isinstance(item.value, str) or not item.value.strip():
             raise SpecLoadError("extends: must be a file name or a list of file names", item.pos)
     return [(item.value, item.pos) for item in items]
-
-
-def _merge(base: Node, over: Node) -> Node:
-    """Deep-merge: mappings merge key by key, anything else from `over` replaces `base`."""
-    if not (isinstance(base.value, dict) and isinstance(over.value, dict)):
-        return over
-    merged = dict(base.value)
-    for key, child in over.value.items():
-        merged[key] = _merge(merged[key], child) if key in merged else child
-    return Node(merged, over.pos, over.key_pos)

@@ -20,7 +20,7 @@ from specc.data.table import Table
 from specc.paradigms._common import (PREPROCESS, build_preprocess, call_text, input_array, nested_summary,
                                      one_input, same_shape, sample_dataset, sample_feed, schedule_lines,
                                      unpack)
-from specc.paradigms.base import Paradigm, Where
+from specc.paradigms.base import Context, Paradigm, Where
 
 
 class AutoencoderParadigm(Paradigm):
@@ -73,6 +73,36 @@ class AutoencoderParadigm(Paradigm):
 
     def evaluation_data(self, model: Any, table: Table, batch_size: int = 256) -> Any:
         return sample_dataset(table, model.inputs[0], batch_size)
+
+    def after_training(self, model: Any, context: Context) -> dict:
+        """The anomaly threshold, chosen on the validation split (specc/paradigms/anomaly.py)."""
+        from specc.paradigms.anomaly import state_after_training
+
+        return state_after_training(model, context.validation, context.resolved.get("task") or {})
+
+    def evaluate(self, model: Any, table: Table, context: Context) -> dict:
+        """The reconstruction loss; with labels and normal classes known, the ROC AUC of the
+        reconstruction error as an anomaly score, and precision/recall at the run's threshold."""
+        from specc.paradigms.anomaly import errors, figures, normal_classes
+
+        values = super().evaluate(model, table, context)
+        scores, _ = errors(model, table)
+        kept = (context.state or {}).get("anomaly") or {}
+        limit = context.options.get("threshold", kept.get("threshold"))
+        return {**values, **figures(scores, table, limit, normal_classes(table, context))}
+
+    def predict(self, model: Any, table: Table, context: Context) -> Optional[dict]:
+        """Per sample: the reconstruction error (in the data's units when data.preprocessing
+        can be undone) and whether it is above the run's threshold."""
+        from specc.paradigms.anomaly import errors
+
+        scores, _ = errors(model, table)
+        kept = (context.state or {}).get("anomaly") or {}
+        limit = context.options.get("threshold", kept.get("threshold"))
+        columns: dict = {"reconstruction_error": scores}
+        if limit is not None:
+            columns["anomaly"] = (scores > float(limit)).astype(int)
+        return columns
 
     def parts(self, model: Any) -> dict:
         """The encoder with data.preprocessing in front (it embeds raw data), and the decoder."""

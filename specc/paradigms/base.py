@@ -30,6 +30,13 @@ class Context:
         state: What the paradigm stored in the run after training (`paradigm` in record.json).
         options: Settings given on the command line for this evaluation or prediction
             (e.g. few-shot `ways`, an autoencoder's `normal` classes).
+        record: The run's record.json (its data fingerprint, class names, ...), when
+            evaluating or predicting with a trained run; {} otherwise.
+        open_run: Opens another run by any reference specc accepts (id, prefix,
+            NAME/latest, path; looked up as the command looks up its own run), e.g. the
+            classifier a GAN is measured with. What it returns has `resolved`, `record`
+            (`read()`, `run_id`) and `load_model(which)`. None outside such a command.
+            (Paradigms may not import specc.run: the run layer hands this down.)
     """
 
     resolved: dict
@@ -37,6 +44,8 @@ class Context:
     validation: Optional[Table] = None
     state: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)
+    open_run: Optional[Callable[[str], Any]] = None
 
 
 class Paradigm:
@@ -151,8 +160,8 @@ class Paradigm:
 
 def baselines(table: Table, train: Table, resolved: dict) -> dict:
     """For one output: the accuracy of always answering the training split's most common
-    class (classification), or the mean absolute error of always answering its mean
-    (regression). Several outputs or other label shapes: none."""
+    class (classification), or the mean absolute and mean squared errors of always answering
+    its mean (regression). Several outputs or other label shapes: none."""
     from specc.registries import task_type
 
     declared = task_type(resolved.get("task") or {})
@@ -169,6 +178,7 @@ def baselines(table: Table, train: Table, resolved: dict) -> dict:
         return {"baseline_accuracy": float(np.mean(labels.reshape(len(labels), -1)[:, 0] == positive))}
     if declared.labels == "numbers" and len(reference):
         mean = reference.reshape(len(reference), -1).mean(axis=0)
-        error = np.abs(labels.reshape(len(labels), -1) - mean).mean()
-        return {"baseline_mean_absolute_error": float(error)}
+        difference = labels.reshape(len(labels), -1) - mean
+        return {"baseline_mean_absolute_error": float(np.abs(difference).mean()),
+                "baseline_mean_squared_error": float(np.square(difference).mean())}
     return {}

@@ -14,6 +14,7 @@ import random
 from typing import Any, Optional
 
 import keras
+import numpy as np
 from keras import ops
 
 from specc.compile.graph import build_network, remember
@@ -24,13 +25,19 @@ from specc.data.table import Table
 from specc.paradigms._common import (call_text, input_array, nested_summary, one_input, regularization,
                                      same_shape, sample_dataset, sample_feed, schedule_lines,
                                      sigmoid_output, unpack)
-from specc.paradigms.base import Paradigm, Where
+from specc.paradigms.base import Context, Paradigm, Where
 
 EVAL_SEED = 1234  # the latent noise of GAN evaluation: the same for every evaluation
+QUALITY_SAMPLES = 2000  # generated samples the quality figures measure (--with samples=N)
 
 
 class GanParadigm(Paradigm):
     """A generator and a discriminator; keeps generator.keras and discriminator.keras."""
+
+    def __init__(self, task_type: Any):
+        super().__init__(task_type)
+        self.value_range: Optional[tuple] = None  # of the training data, once a feed is made
+        self.classifiers: dict = {}  # run reference -> quality.Classifier, opened once per command
 
     def build(self, resolved: dict, where: Where = None) -> "GAN":
         model_spec, latent = resolved["model"], resolved["task"].get("latent_dim")
@@ -58,6 +65,8 @@ class GanParadigm(Paradigm):
     def training_feed(self, model: Any, table: Table, batch: dict, seed: int, first_epoch: int,
                       epochs: int) -> Feed:
         x = input_array(table, model.discriminator.inputs[0])
+        # the sample grids are drawn on the data's scale, so grids of a run compare over epochs
+        self.value_range = (float(x.min()), float(x.max())) if x.size else None
         return sample_feed(x, batch, seed, first_epoch, epochs, table.origin)
 
     def compile(self, model: Any, resolved: dict, total_steps: int, steps_per_execution: int = 1,
@@ -82,8 +91,58 @@ class GanParadigm(Paradigm):
     def optimizers(self, model: Any) -> list:
         return [model.optimizer, model.d_optimizer]
 
+    def callbacks(self, record: Any, resolved: dict) -> list:
+        """A grid of samples every task.samples.every epochs and after the last one."""
+        from specc.paradigms.gan_samples import SampleGrids
+
+        settings = resolved["task"].get("samples")
+        if not settings:
+            return []
+        return [SampleGrids(record, settings, int(resolved["train"]["epochs"]), resolved.get("name", "gan"),
+                            self.value_range)]
+
     def evaluation_data(self, model: Any, table: Table, batch_size: int = 256) -> Any:
         return sample_dataset(table, model.discriminator.inputs[0], batch_size)
+
+    def evaluate(self, model: Any, table: Table, context: Context) -> dict:
+        """The losses of a split; with `--with classifier=RUN`, the quality figures of
+        generated samples against the split's (specc/paradigms/quality.py)."""
+        figures = super().evaluate(model, table, context)
+        if "classifier" in context.options:
+            figures.update(self._quality(model, table, context))
+        return figures
+
+    def check_options(self, context: Context) -> None:
+        super().check_options(context)
+        quality_options(context.options)
+
+    def predict(self, model: Any, table: Table, context: Context) -> Optional[dict]:
+        """The generator's samples of the latent vectors (the model's outputs as they are).
+
+        Raises:
+            UsageError: A quality setting (`--with classifier=`): it belongs to `specc evaluate`.
+        """
+        if context.options:
+            from specc.errors import UsageError
+
+            raise UsageError(f"--with {', '.join(context.options)}: a setting of `specc evaluate` (the quality "
+                             "figures); `specc predict` of a GAN takes none", "leave --with out")
+        return None
+
+    def _quality(self, model: Any, table: Table, context: Context) -> dict:
+        from specc.paradigms.quality import open_classifier, quality_figures
+
+        count, seed = quality_options(context.options)
+        ref = str(context.options["classifier"])
+        if ref not in self.classifiers:  # `--split all` measures three splits with one classifier
+            self.classifiers[ref] = open_classifier(ref, context)
+        z = np.random.default_rng(seed).normal(size=(count, model.latent_dim)).astype("float32")
+        generated = model.generator.predict(z, batch_size=256, verbose=0)
+        sample = model.discriminator.inputs[0]
+        real = input_array(table, sample)
+        train = context.train
+        train_x = input_array(train, sample) if train is not None and train is not table else None
+        return quality_figures(generated, real, train_x, self.classifiers[ref])
 
     def parts(self, model: Any) -> dict:
         return {"generator": model.generator, "discriminator": model.discriminator}
@@ -92,6 +151,28 @@ class GanParadigm(Paradigm):
                 total_steps: Optional[int] = None) -> str:
         return nested_summary(model, resolved, where, total_steps, ("generator", "discriminator"),
                               _training_lines(model, resolved))
+
+
+def quality_options(options: dict) -> tuple:
+    """(samples, seed) of the quality figures from `--with`.
+
+    Raises:
+        UsageError: Not whole numbers, too few samples, or set without `classifier=`.
+    """
+    from specc.errors import UsageError
+
+    given = {k: options[k] for k in ("samples", "seed") if k in options}
+    if given and "classifier" not in options:
+        raise UsageError(f"--with {', '.join(given)}: a setting of the quality figures, which need a classifier",
+                         "add --with classifier=RUN (a classifier run of the same data)")
+    if "classifier" in options and options["classifier"] in (None, ""):
+        raise UsageError("--with classifier= names no run", "e.g. --with classifier=lenet-digits/latest")
+    count, seed = given.get("samples", QUALITY_SAMPLES), given.get("seed", EVAL_SEED)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 2:
+        raise UsageError(f"--with samples={count}: give a whole number of at least 2", "e.g. --with samples=2000")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise UsageError(f"--with seed={seed}: give a whole number of at least 0", "e.g. --with seed=1234")
+    return count, seed
 
 
 def _generator(model_spec: dict, latent: int, resolved: dict, where: Where) -> Any:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from specc.data import Splits, check_labels, fingerprint, load_source, split_table
+from specc.data import Splits, check_labels, fingerprint, load_source, select_classes, split_table
 
 
 @dataclass
@@ -22,9 +22,12 @@ class Prepared:
 
 
 def prepare_data(resolved: dict, spec_dir: Path, source: Optional[dict] = None) -> Prepared:
-    """Load `data.source` (or another source), check labels, split as the spec says."""
+    """Load `data.source` (or another source), keep the classes of `data.select`, check labels,
+    split as the spec says."""
     data = resolved["data"]
     table = load_source(source or data["source"], spec_dir, resolved["seed"])
+    table = select_classes(table, data.get("select"))
     check_labels(table, resolved["task"])
-    splits = split_table(table, data["split"], resolved["seed"], base_dir=spec_dir)
+    splits = split_table(table, data["split"], resolved["seed"], base_dir=spec_dir,
+                         select=data.get("select"))
     return Prepared(splits, fingerprint(table), Path(spec_dir))

@@ -73,14 +73,18 @@ class OpenRun:
                              f"from {self.spec_dir}: importing them runs their code",
                              "if you trust where this run and its spec came from, pass --trust-plugins")
 
-    def context(self, splits: Any, options: Optional[dict] = None) -> Any:
+    def context(self, splits: Any, options: Optional[dict] = None, runs_dir: Optional[str] = None) -> Any:
         """What the run's paradigm evaluates and predicts with: the spec, the training and
-        validation splits (when loaded), what it kept after training, the command line's options."""
+        validation splits (when loaded), what it kept after training, the command line's
+        options, the run's record, and a way to open other runs (in `runs_dir`, or by path;
+        with this run's consent to plugins)."""
         from specc.paradigms.base import Context
 
+        record = self.record.read()
         return Context(self.resolved, train=getattr(splits, "train", None),
                        validation=getattr(splits, "validation", None),
-                       state=self.record.read().get("paradigm") or {}, options=dict(options or {}))
+                       state=record.get("paradigm") or {}, options=dict(options or {}), record=record,
+                       open_run=lambda ref: open_run(ref, runs_dir, self.trust_plugins))
 
     def columns(self) -> dict:
         """The CSV columns the run's model reads, by name (specc/run/columns.py).
@@ -189,7 +193,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     paradigm.check_options(run.context(None, options))
     model = run.load_model(checkpoint)
     splits = prepare_data(run.resolved, run.spec_dir).splits
-    context = run.context(splits, options)
+    context = run.context(splits, options, runs_dir)
     if source:
         table = load_source(_by_name(run, parse_source(source)), Path.cwd(), run.resolved["seed"],
                             key="--data")
@@ -246,7 +250,7 @@ def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "
     from specc.run.predict import read_inputs, write_columns, write_predictions
 
     run = open_run(ref, runs_dir, trust_plugins)
-    context = run.context(None, options)
+    context = run.context(None, options, runs_dir)
     run.paradigm.check_options(context)
     inputs = read_inputs(input_path, run)
     model = run.load_model(checkpoint)

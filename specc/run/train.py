@@ -290,6 +290,7 @@ def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOpt
     callbacks.append(keras.callbacks.TensorBoard(str(record.tensorboard_dir), write_graph=False))
     if options.reporter is not SILENT:
         callbacks.append(ProgressLine(train["epochs"], options.reporter))
+    callbacks += trainable.paradigm.callbacks(record, resolved)  # after specc's (e.g. sample grids)
     return callbacks + list(options.callbacks), recorder
 
 

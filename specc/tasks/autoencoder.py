@@ -28,6 +28,30 @@ NOISE = {
 }
 
 
+ANOMALY = {
+    "description": "autoencoder: anomaly detection with the reconstruction error as the score. The threshold is "
+                   "chosen on the validation split after training and kept in the run; normal names the classes "
+                   "that are not anomalies when evaluating (default: the classes trained on).",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "threshold": {
+            "description": "{percentile: P}: the P-th percentile of the validation split's errors (default 95); or "
+                           "{false_positive_rate: R}: the error that flags the share R of the validation split.",
+            "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+            "properties": {
+                "percentile": {"type": "number", "minimum": 0, "maximum": 100,
+                               "description": "Percentile of the validation split's reconstruction errors."},
+                "false_positive_rate": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                                        "description": "Share of the (normal) validation split to flag."},
+            },
+        },
+        "normal": {"description": "The normal classes (ids or names); the others are anomalies.",
+                   "type": "array", "items": {"type": ["integer", "string"]}, "minItems": 1},
+    },
+}
+
+
 def check_encoder_inputs(doc: Document) -> list:
     """The encoder names the input shape (the decoder takes the code's)."""
     encoder = mapping(doc.data.get("model")).get("encoder")
@@ -45,10 +69,13 @@ AUTOENCODER = TaskType(
     name="autoencoder",
     description="reconstruct the input through a code (encoder, decoder); labels are ignored",
     implementation="specc.paradigms.autoencoder:AutoencoderParadigm",
-    fields={"noise": NOISE},
+    fields={"noise": NOISE, "anomaly": ANOMALY},
     parts=("encoder", "decoder"),
     labels=None,
     auto_loss=_mse,
     kept=("encoder", "decoder"),
     checks=(check_encoder_inputs,),
+    options={"normal": "the normal classes, e.g. normal=[0,1,2] (default: the spec's anomaly.normal, else the "
+                       "classes trained on)",
+             "threshold": "the reconstruction error above which a sample is an anomaly (default: the run's)"},
 )

@@ -86,5 +86,12 @@ class TaskType:
         return self.table_row is not None
 
     def resolve(self, task: dict) -> dict:
-        """The task with this type's defaults filled in (a new dict)."""
-        return {**task, **{k: v for k, v in self.defaults.items() if k not in task}}
+        """The task with this type's defaults filled in (a new dict); a mapping default fills
+        the keys a mapping the task gives leaves out (`evaluation: {shots: 1}`)."""
+        out = dict(task)
+        for key, value in self.defaults.items():
+            if key not in task:
+                out[key] = dict(value) if isinstance(value, dict) else value
+            elif isinstance(value, dict) and isinstance(task[key], dict):
+                out[key] = {**value, **task[key]}
+        return out

@@ -8,6 +8,7 @@
         history.csv/.json    one row per epoch: epoch + every logged metric
         metrics.json         final metrics per split {"train": {...}, "validation": ..., "test": ...}
         curves.png           learning curves (one subplot per metric, train vs val_)
+        samples/             grids a paradigm draws while it trains (a GAN's generated samples)
         checkpoints/ tensorboard/ exports/   written by the trainer and exporters
 
 A run id is the UTC start time plus four hex digits of randomness (`20261121-235800-3f2a`);
@@ -42,6 +43,7 @@ HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
 METRICS = "metrics.json"
 CURVES = "curves.png"
+SAMPLES = "samples"  # a paradigm's pictures drawn during training (specc/paradigms/gan_samples.py)
 SPLITS = ("train", "validation", "test")  # the splits of metrics.json, in this order
 STALE_SECONDS = 3600.0  # a temporary file untouched this long is no write in progress
 
@@ -272,7 +274,8 @@ class RunRecord:
             return []
         now = time.time()
         removed = []
-        for folder in (self.path, self.path / "checkpoints", self.path / "exports", self.path / SOURCES):
+        for folder in (self.path, self.path / "checkpoints", self.path / "exports", self.path / SOURCES,
+                       self.path / SAMPLES):
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
@@ -295,7 +298,7 @@ class RunRecord:
     def files(self) -> dict:
         """What is in the run folder: {label: path} of the files and folders that exist."""
         names = [RECORD, SPEC, SPEC_SOURCE, SOURCES, HISTORY_CSV, HISTORY_JSON, METRICS, CURVES,
-                 "checkpoints", "tensorboard", "exports"]
+                 SAMPLES, "checkpoints", "tensorboard", "exports"]
         return {n: self.path / n for n in names if (self.path / n).exists()}
 
 
