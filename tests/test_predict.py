@@ -194,14 +194,33 @@ def test_predict_csv_of_wine_rows_two_outputs(wine_io_run, tmp_path):
     assert np.all(np.isfinite(alcohol)) and np.all((alcohol > 5) & (alcohol < 25))
 
 
-@pytest.mark.xfail(strict=True, reason="the CSV loader keeps no class names for a label mapping "
-                   "(specc/data/sources/csv.py), so the multi-output run predicts class ids")
 def test_predict_names_the_classes_of_a_multi_output_csv_run(wine_io_run, tmp_path):
     given, out = tmp_path / "wine.csv", tmp_path / "predictions.csv"
     given.write_text("\n".join(WINE_CSV.read_text().splitlines()[:4]) + "\n")
     assert cli("predict", wine_io_run.run_id, "--runs-dir", wine_io_run.runs_dir, "--input", given,
                "--output", out).exit_code == 0
     assert {r["cultivar_predicted"] for r in read_csv(out)} <= {"class_0", "class_1", "class_2"}
+
+
+def test_evaluate_numbers_the_classes_of_each_output_as_training_did(wine_io_run, tmp_path):
+    """Other data that lacks a class: its string labels are numbered as the run's were (per
+    output), so the accuracy is that of the predicted names, not of shifted ids."""
+    lines = WINE_CSV.read_text().splitlines()
+    only = tmp_path / "class_2.csv"
+    only.write_text("\n".join([lines[0]] + [line for line in lines[1:] if line.endswith(",class_2")]) + "\n")
+    source = f"{{csv: {{path: {only}, label: {{cultivar: cultivar, alcohol: alcohol}}}}}}"
+    accuracy = evaluate_json(wine_io_run, "--data", source)["data"]["cultivar_accuracy"]
+    out = tmp_path / "predictions.csv"
+    assert cli("predict", wine_io_run.run_id, "--runs-dir", wine_io_run.runs_dir, "--input", only,
+               "--output", out).exit_code == 0
+    named = [r["cultivar_predicted"] == "class_2" for r in read_csv(out)]
+    assert accuracy == pytest.approx(sum(named) / len(named), abs=1e-6) and accuracy > 0.5
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text(lines[0] + "\n" + lines[1].rsplit(",", 1)[0] + ",class_9\n")
+    result = cli("evaluate", wine_io_run.run_id, "--runs-dir", wine_io_run.runs_dir, "--data",
+                 source.replace(str(only), str(unknown)))
+    no_traceback(result)
+    assert result.exit_code == 3 and "classes the run was not trained on: class_9" in result.stderr
 
 
 def test_predict_refuses_to_overwrite_without_force(lenet_run, digits_test, tmp_path):

@@ -27,6 +27,8 @@ def fingerprint(table: Table) -> str:
         _add(digest, "labels", labels)
     if table.class_names is not None:
         digest.update(("classes:" + "\x00".join(map(str, table.class_names))).encode("utf-8"))
+    for output, names in sorted((table.output_class_names or {}).items()):
+        digest.update((f"classes:{output}:" + "\x00".join(map(str, names))).encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 

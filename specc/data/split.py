@@ -4,12 +4,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, cast
+from typing import Iterator, Optional
 
 import numpy as np
 
 from specc.errors import DataError
 from specc.data.select import class_ids, class_labels, keep_classes_of
+from specc.data.classes import align_classes
 from specc.data.table import Table
 
 SPLIT_NAMES = ("validation", "test")
@@ -202,19 +203,12 @@ def _load_explicit(entry: dict, name: str, train: Table, seed: int, base_dir: Op
 
 def _align_classes(table: Table, train: Table, name: str) -> None:
     """Re-number string class labels of an explicit split to the training set's class ids."""
-    if not table.class_names or not train.class_names or table.class_names == train.class_names:
-        return
-    index = {c: i for i, c in enumerate(train.class_names)}
-    unknown = [c for c in table.class_names if c not in index]
-    if unknown:
-        raise DataError(
-            f"{table.origin}: the {name} split has classes the training data does not have: "
-            f"{', '.join(map(str, unknown[:10]))}",
-            hint=f"training classes: {', '.join(map(str, train.class_names[:20]))}")
-    mapping = np.array([index[c] for c in table.class_names], dtype=np.int64)
-    # a table with class names has one array of class ids as its labels
-    table.labels = mapping[cast(np.ndarray, table.labels)]
-    table.class_names = list(train.class_names)
+    def mismatch(table: Table, unknown: list, known: list) -> DataError:
+        return DataError(f"{table.origin}: the {name} split has classes the training data does not have: "
+                         f"{', '.join(map(str, unknown[:10]))}",
+                         hint=f"training classes: {', '.join(map(str, known[:20]))}")
+
+    align_classes(table, train.class_names, train.output_class_names, mismatch)
 
 
 def _split_by_class(table: Table, split: dict, seed: int, base_dir: Optional[Path]) -> Splits:

@@ -19,6 +19,8 @@ class Table:
             their column names.
         labels: Label array, a dict of arrays (one per model output), or None.
         class_names: Names of the class ids when labels were strings or folder names.
+        output_class_names: For labels per output (a dict), the class names of each output
+            whose labels were strings.
         feature_names: Names of the columns of features["x"] when it is a 2-D table.
         categorical: Vocabulary (sorted distinct values) of each categorical feature key.
         description: One line for humans, e.g. "digits: 1797 samples, 64 features, 10 classes".
@@ -38,6 +40,7 @@ class Table:
     features: dict
     labels: Labels = None
     class_names: Optional[list] = None
+    output_class_names: Optional[dict] = None
     feature_names: Optional[list] = None
     categorical: dict = field(default_factory=dict)
     description: str = ""

@@ -108,7 +108,7 @@ def write_columns(path_text: str, columns: dict, inputs: Inputs) -> None:
 
 
 def write_predictions(path_text: str, predictions: Any, model: Any, resolved: dict, inputs: Inputs,
-                      class_names: Optional[list] = None) -> None:
+                      class_names: Optional[list] = None, output_class_names: Optional[dict] = None) -> None:
     """CSV: one row per sample with the predicted class or value (and probabilities); NPZ: raw.
 
     The CSV's first column, `row`, is the 0-based index of the sample in the input (for every
@@ -134,7 +134,8 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
     columns = {}
     for name, values in outputs.items():
         prefix = "" if len(outputs) == 1 else f"{name}_"
-        columns.update(_columns(prefix, np.asarray(values), tasks.get(name, {}), class_names))
+        names = (output_class_names or {}).get(name, class_names if len(outputs) == 1 else None)
+        columns.update(_columns(prefix, np.asarray(values), tasks.get(name, {}), names))
     atomic_write_text(path_text, _csv_text(columns, inputs))
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional
 
-import numpy as np
 import yaml
 
 from specc.errors import DataError, UsageError
@@ -197,7 +196,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     if source:
         table = load_source(_by_name(run, parse_source(source)), Path.cwd(), run.resolved["seed"],
                             key="--data")
-        align_classes(table, run.record.read().get("class_names"))
+        align_to_run(table, run.record.read())
         check_labels(table, run.resolved["task"])
         return {"data": evaluate_table(paradigm, model, table, context)}
     if split == "all":
@@ -225,21 +224,16 @@ def _by_name(run: OpenRun, source: dict) -> dict:
     return {"csv": evaluation_csv(given, columns, Path.cwd(), "--data")}
 
 
-def align_classes(table: Table, class_names: Optional[list]) -> None:
+def align_to_run(table: Table, record: dict) -> None:
     """Number string class labels of other data as the run's training data numbered them
     (new data may lack a class, or list them in another order)."""
-    if not table.class_names or not class_names or table.class_names == class_names:
-        return
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = [name for name in table.class_names if name not in index]
-    if unknown:
-        raise DataError(f"{table.origin}: classes the run was not trained on: "
-                        f"{', '.join(map(str, unknown[:10]))}",
-                        hint=f"the run's classes: {', '.join(map(str, class_names[:20]))}")
-    ids = np.array([index[name] for name in table.class_names], dtype=np.int64)
-    # a table with class names has one array of class ids as its labels
-    table.labels = ids[cast(np.ndarray, table.labels)]
-    table.class_names = list(class_names)
+    from specc.data.classes import align_classes
+
+    def mismatch(table: Table, unknown: list, known: list) -> DataError:
+        return DataError(f"{table.origin}: classes the run was not trained on: {', '.join(map(str, unknown[:10]))}",
+                         hint=f"the run's classes: {', '.join(map(str, known[:20]))}")
+
+    align_classes(table, record.get("class_names"), record.get("output_class_names"), mismatch)
 
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
@@ -260,8 +254,9 @@ def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "
         return len(inputs.table)
     x, _ = model_arrays(inputs.table, model)
     predictions = model.predict(x, verbose=0, batch_size=256)
+    record = run.record.read()
     write_predictions(output_path, predictions, model, run.resolved, inputs,
-                      class_names=run.record.read().get("class_names"))
+                      class_names=record.get("class_names"), output_class_names=record.get("output_class_names"))
     return len(inputs.table)
 
 

@@ -145,6 +145,7 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
     record.update(data_fingerprint=prepared.fingerprint, seed=resolved["seed"],
                   data={name: len(t) for name, t in prepared.splits.items()},
                   class_names=prepared.splits.train.class_names,
+                  output_class_names=prepared.splits.train.output_class_names or None,
                   columns=training_columns(prepared.splits.train))
     try:
         with terminate_as_interrupt():

@@ -154,7 +154,9 @@ class _Plan:
         for group, names in self.groups.items():
             features[group] = self._group_array(group, names, reading.count, vocab)
         labels, class_names = self._labels(reading.count)
-        return Table(features=features, labels=labels, class_names=class_names,
+        per_output = class_names if isinstance(class_names, dict) else None
+        return Table(features=features, labels=labels, class_names=None if per_output is not None else class_names,
+                     output_class_names=per_output,
                      feature_names=list(self.groups["x"]) if "x" in self.groups else None,
                      categorical=vocab, origin=self.text, rows=reading.lines, row_word="row",
                      label_columns=self.label_cols or None,
@@ -214,14 +216,17 @@ class _Plan:
                          hint=f"fix the value, or list {listed} under {self.key}.csv.categorical "
                               f"if the column holds categories")
 
-    def _labels(self, rows: int) -> tuple[Any, Optional[list]]:
-        """(labels, class_names) for the label spec (str, list, dict or None)."""
+    def _labels(self, rows: int) -> tuple[Any, Any]:
+        """(labels, class names) for the label spec (str, list, dict or None); for a dict,
+        the class names of each output whose labels are strings (a dict, maybe empty)."""
         if self.label is None:
             return None, None
         if isinstance(self.label, str):
             return self._label_column(self.label, rows)
         if isinstance(self.label, dict):
-            return {out: self._label_column(name, rows)[0] for out, name in self.label.items()}, None
+            columns = {out: self._label_column(name, rows) for out, name in self.label.items()}
+            return ({out: labels for out, (labels, _) in columns.items()},
+                    {out: names for out, (_, names) in columns.items() if names is not None})
         for name in self.label:
             self._check_numbers(name)
         return self.label_matrix.finish(rows), None

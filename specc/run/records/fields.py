@@ -37,6 +37,7 @@ class RecordFields(TypedDict, total=False):
     data_fingerprint: Optional[str]  # sha256 of the data as loaded (before the split)
     data: dict                      # split -> number of samples
     class_names: Optional[list]     # the training data's class names, in class-id order
+    output_class_names: Optional[dict]  # per output (labels per output), its class names, in id order
     columns: Optional[dict]         # the training data's column names, so other CSV files are read
                                     # by name: {"inputs": {feature key: [column, ...]}, "labels":
                                     # a column, [columns] or {output: column} (or None),
