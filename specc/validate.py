@@ -34,7 +34,7 @@ def validate(doc: Document) -> list[Problem]:
     problems += semantic_problems(doc, skip=broken, shaky=shaky)
     if version is None:  # read it as the current format, so every other problem shows too
         problems = [_version_problem(doc, None)] + [p for p in problems if p.missing != "specc"]
-    return sort_problems(_dedupe(_drop_echoes(problems)))
+    return sort_problems(_dedupe(_drop_shape_echoes(_drop_echoes(problems))))
 
 
 # A section whose own value has the wrong shape (a list where a mapping belongs, ...) is not
@@ -56,6 +56,15 @@ def _drop_echoes(problems: list[Problem]) -> list[Problem]:
     meant = {(p.path[:-1], p.suggestions[0]) for p in problems
              if p.code == "unknown-key" and p.suggestions}
     return [p for p in problems if not (p.missing and (p.path, p.missing) in meant)]
+
+
+def _drop_shape_echoes(problems: list[Problem]) -> list[Problem]:
+    """A value of the wrong type inside a layer argument is one mistake: keep the schema's
+    `found 'x' (a string), expected a number` at target_shape[2], drop the shape check's
+    complaint about target_shape as a whole."""
+    typed = [p.path for p in problems if p.code == "type" and p.severity == "error"]
+    return [p for p in problems
+            if not (p.code == "shape" and any(len(t) > len(p.path) and t[:len(p.path)] == p.path for t in typed))]
 
 
 def check(doc: Document) -> list[Problem]:

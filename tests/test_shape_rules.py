@@ -195,3 +195,32 @@ def test_argument_cases_include_refusals():
         except ShapeError:
             refused += 1
     assert refused >= 5
+
+
+@pytest.mark.parametrize("key, args, shape", [
+    ("dense", {"units": 16}, (64,)),
+    ("dense", {"units": 1}, (1,)),           # a fan small enough for the initializer to draw
+    ("conv2d", {"filters": 4, "kernel_size": 3}, (8, 8, 1)),
+    ("simple_rnn", {"units": 4}, (5, 3)),
+    ("embedding", {"input_dim": 10, "output_dim": 3}, (4,)),
+])
+def test_integer_weights_are_refused_as_keras_cannot_train_them(key, args, shape):
+    """dtype int32 on a layer with trained weights: specc refuses it, and Keras either fails to
+    build it or finds no gradient for its weights in a training step."""
+    from specc.checks.spatial_shapes import check_arguments
+
+    with pytest.raises(ShapeError):
+        check_arguments(key, {**args, "dtype": "int32"})
+    layer_class = {"dense": keras.layers.Dense, "conv2d": keras.layers.Conv2D,
+                   "simple_rnn": keras.layers.SimpleRNN, "embedding": keras.layers.Embedding}[key]
+    import numpy as np
+
+    try:
+        inputs = keras.Input(shape)
+        model = keras.Model(inputs, layer_class(**args, dtype="int32")(inputs))
+        model.compile("adam", "mse")
+        x = np.ones((2,) + shape, "float32")
+        model.fit(x, model.predict(x, verbose=0).astype("float32"), verbose=0)
+    except Exception:
+        return
+    pytest.fail(f"Keras trained {key} with integer weights")

@@ -156,6 +156,10 @@ def _flatten(key: str, args: dict, ins: list) -> Out:
 
 def _reshape(key: str, args: dict, ins: list) -> Out:
     shape, target = ins[0], args.get("target_shape")
+    if isinstance(target, list) and any(isinstance(d, (str, bool, float)) for d in target):
+        raise ShapeError(f"reshape's target_shape {yaml_list(target)} holds a value that is not a whole number",
+                         "each dimension is a whole number; -1 for the one dimension to infer, e.g. [4, 4, 8]",
+                         arg="target_shape")
     if not isinstance(target, list) or not all(integer(d) is not None and (d > 0 or d == -1) for d in target) \
             or target.count(-1) > 1:
         raise Unknown("target_shape")

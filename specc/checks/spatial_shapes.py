@@ -23,16 +23,24 @@ CONV_LSTM = re.compile(r"^conv_lstm([123])d$")
 
 
 SIZED_ARGS = ("kernel_size", "strides", "dilation_rate", "pool_size")
+# layers whose weights are drawn at random and trained
+WEIGHTED = re.compile(r"^(dense|einsum_dense|embedding|lstm|gru|simple_rnn|conv_lstm[123]d|"
+                      r"(separable_|depthwise_)?conv[123]d(_transpose)?)$")
 
 
 def check_arguments(key: str, args: dict) -> None:
     """What Keras refuses whatever the input: a kernel_size (strides, ...) list of the wrong
     length for the layer's rank, groups that do not divide the filters, a stateful recurrent
-    layer (specc's inputs have no fixed batch size).
+    layer (specc's inputs have no fixed batch size), integer weights.
 
     Raises:
         ShapeError: The arguments do not fit the layer.
     """
+    dtype = args.get("dtype")
+    if isinstance(dtype, str) and dtype.startswith(("int", "uint")) and WEIGHTED.match(key):
+        raise ShapeError(f"{key} with dtype {dtype} has integer weights: Keras's initializers cannot draw them "
+                         "(the range rounds to nothing) and no gradient reaches them",
+                         "leave dtype out (the layer follows device.precision), or use float32", arg="dtype")
     if args.get("stateful") is True and (key in ("lstm", "gru", "simple_rnn") or CONV_LSTM.match(key)):
         raise ShapeError(f"{key} with stateful: true needs a fixed batch size, and specc's inputs take batches of "
                          "any size", "remove stateful (each batch then starts from a zero state)", arg="stateful")
