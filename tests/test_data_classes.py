@@ -199,3 +199,39 @@ def test_an_explicit_test_file_leaves_all_of_the_source_to_training(tmp_path):
     assert (len(parts.train), parts.validation, len(parts.test)) == (40, None, 2)
     asked = splits_of(spec, "data.split.validation=0.1")
     assert (len(asked.train), len(asked.validation)) == (36, 4)
+
+
+@pytest.mark.slow
+def test_evaluate_on_other_data_keeps_the_selected_classes_numbered_as_training(tmp_path):
+    """A run trained on iris without setosa (classes renumbered 0, 1) evaluated on a CSV of all
+    three species: the setosa rows are left out and the others numbered as training numbered
+    them, so the accuracy is that of the predicted names."""
+    import csv
+    import json
+
+    from conftest import cli, no_traceback, train_run
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("specc: 1\nname: s\nseed: 3\ndata:\n  source: {builtin: iris}\n  select: {exclude: [setosa]}\n"
+                    "  preprocessing: [normalization]\n"
+                    "task: {type: multiclass, classes: 2}\nmodel:\n  inputs: {x: [4]}\n  layers:\n"
+                    "    - dense: {units: 8, activation: relu}\noptimizer: {adam: {learning_rate: 0.05}}\n"
+                    "train: {epochs: 20}\n", encoding="utf-8")
+    run = train_run(spec, tmp_path / "runs", "--no-export")
+    table = iris()
+    given = tmp_path / "iris.csv"
+    with given.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.feature_names + ["species"])
+        for row, label in zip(table.features["x"], table.labels):
+            writer.writerow([*map(float, row), table.class_names[label]])
+    source = f"{{csv: {{path: {given}, label: species}}}}"
+    result = cli("evaluate", run.path, "--data", source, "--format", "json")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    accuracy = json.loads(result.stdout)["data"]["accuracy"]
+    out = tmp_path / "p.csv"
+    assert cli("predict", run.path, "--input", given, "--output", out).exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    named = [r["predicted"] == table.class_names[label] for r, label in zip(rows, table.labels) if label != 0]
+    assert accuracy == pytest.approx(sum(named) / len(named), abs=1e-6) and accuracy > 0.7

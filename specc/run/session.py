@@ -196,6 +196,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
     if source:
         table = load_source(_by_name(run, parse_source(source)), Path.cwd(), run.resolved["seed"],
                             key="--data")
+        table = _selected_as_run(table, run)
         align_to_run(table, run.record.read())
         check_labels(table, run.resolved["task"])
         return {"data": evaluate_table(paradigm, model, table, context)}
@@ -222,6 +223,17 @@ def _by_name(run: OpenRun, source: dict) -> dict:
             raise
         columns = None  # the user's own `features:` name the columns
     return {"csv": evaluation_csv(given, columns, Path.cwd(), "--data")}
+
+
+def _selected_as_run(table: Table, run: OpenRun) -> Table:
+    """Other data of a run trained on `data.select`ed classes: the samples of those classes,
+    numbered as training numbered them (the selection applies to every source of the spec)."""
+    names = run.record.read().get("class_names")
+    if not run.resolved["data"].get("select") or not names:
+        return table
+    from specc.data.select import keep_classes_of
+
+    return keep_classes_of(table, names, "--data")
 
 
 def align_to_run(table: Table, record: dict) -> None:
