@@ -8,6 +8,7 @@ Exit codes are part of the CLI contract (documented in README.md):
     3   bad data (missing column, NaN in features, labels outside the classes, ...)
     4   training failed (loss became NaN, ...) -- a record is still written
     5   export failed verification (parity mismatch) or cannot be produced
+    6   a worker of a multi-worker run was lost (died, or stopped answering) -- a record is still written
     70  internal error (a bug in specc)
     130 interrupted (Ctrl-C)
 """
@@ -22,6 +23,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_TRAINING = 4
 EXIT_EXPORT = 5
+EXIT_CLUSTER = 6
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
@@ -39,10 +41,16 @@ class Position:
 
 
 def json_path(path: Iterable[Any]) -> str:
-    """Render a path such as ('model', 'layers', 2, 'dense') as `$.model.layers[2].dense`."""
+    """Render a path such as ('model', 'layers', 2, 'dense') as `$.model.layers[2].dense`; a key
+    holding dots or brackets is quoted: `$.sweep.space['model.layers[0].dense.units']`."""
     out = "$"
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif any(c in str(part) for c in ".[]' "):  # a key such as a sweep's `model.layers[0].dense.units`
+            out += "['" + str(part).replace("'", "\\'") + "']"
+        else:
+            out += f".{part}"
     return out
 
 
@@ -168,3 +176,8 @@ class ExportError(SpeccError):
 
     exit_code = EXIT_EXPORT
 
+
+class ClusterError(SpeccError):
+    """A worker of a multi-worker run was lost: it died or stopped answering (the others stop)."""
+
+    exit_code = EXIT_CLUSTER

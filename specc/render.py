@@ -18,6 +18,7 @@ import yaml
 
 from specc.layer_items import normalize_item
 from specc.registries import TASK_TYPES, task_type
+from specc.sweep_space import resolve_section
 from specc.tasks import supervised
 
 DEFAULT_OUTPUT = "output"
@@ -33,13 +34,13 @@ DEFAULTS = {
     "train": {"epochs": 10, "early_stopping": False, "steps_per_execution": "auto",
               "checkpoints": {"keep": "both", "monitor": "val_loss", "every_seconds": 10}},
     "device": {"target": "auto", "strategy": "auto", "devices": 1, "precision": "float32",
-               "jit": "auto", "deterministic": True},
+               "jit": "auto", "deterministic": True, "scale_learning_rate": False},
     "export": {"formats": [], "quantize": "none"},
     "optimizer": {"adam": {}},
     "schedule": None,
 }
 ORDER = ("description", "seed", "plugins", "data", "task", "model", "loss", "loss_weights",
-         "metrics", "optimizer", "schedule", "batch", "train", "device", "export")
+         "metrics", "optimizer", "schedule", "batch", "train", "device", "export", "sweep")
 EARLY_STOPPING = {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "mode": "auto",
                   "restore_best_weights": True}
 
@@ -64,6 +65,8 @@ def resolve(spec: dict) -> dict:
     spec["schedule"] = resolve_call(spec["schedule"]) if spec["schedule"] else None
     spec["batch"] = resolve_batch(spec["batch"])
     spec["train"] = resolve_train(spec["train"])
+    if "sweep" in spec:
+        spec["sweep"] = resolve_section(spec["sweep"], out["name"], spec["train"])
     out.update({key: spec[key] for key in ORDER if key in spec})
     out.update({key: value for key, value in spec.items() if key not in out})
     return out

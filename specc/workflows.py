@@ -19,7 +19,7 @@ def train_and_export(resolved: dict, spec_file: str, where: Optional[Callable] =
     options = options or TrainOptions()
     outcome = train(resolved, spec_file, where=where, options=options, source_files=source_files)
     export = resolved["export"]
-    if options.export and export["formats"]:
+    if options.export and export["formats"] and outcome.record is not None:  # None: not the chief
         from specc.export import export_run
 
         # the spec was the user's own: its plugins were imported to train it already

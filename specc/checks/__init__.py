@@ -19,6 +19,7 @@ from specc.checks.objects import check_optimizer_args
 from specc.checks.paths import check_paths
 from specc.checks.plugins import check_plugins
 from specc.checks.shapes import check_shapes
+from specc.checks.sweep import check_sweep
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
 from specc.checks.task import check_head_and_loss, check_names, check_task, check_task_outputs
 from specc.errors import Problem
@@ -45,12 +46,14 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("export",), ("model",), check_export),
     (("train",), ("data",), check_train),
     (("data", "task"), (), check_data),
-    (("task",), ("model", "data", "loss", "metrics", "optimizer", "export", "train", "batch"), check_paradigm),
+    (("task",), ("model", "data", "loss", "metrics", "optimizer", "export", "train", "batch", "device"),
+     check_paradigm),
     (("model",), ("batch", "task", "data"), check_shapes),
     (("data", "model"), ("task",), check_data_fits),
     (("data",), ("task", "train"), check_data_select),
     ((), ("data", "train", "export", "model"), check_paths),
     (("plugins",), (), check_plugins),
+    (("sweep",), ("data", "train"), check_sweep),
 ]
 
 

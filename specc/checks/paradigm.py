@@ -23,6 +23,7 @@ def check_paradigm(doc: Document) -> list:
         return out + _optimizer_pair(doc, None)
     out += _fixed_loss(doc, declared) + _own_metrics(doc, declared) + _optimizer_pair(doc, declared)
     out += _export(doc, declared) + _early_stopping(doc, declared) + _accumulate(doc, declared)
+    out += _multi_worker(doc, declared)
     for check in declared.checks:
         out += check(doc)
     return out
@@ -91,3 +92,19 @@ def _accumulate(doc, declared) -> list:
         return []
     return [_p(doc, ("batch", "accumulate"), f"a {declared.name} task does not accumulate gradients",
                "remove batch.accumulate (or use a larger batch size)", code="batch")]
+
+
+def _multi_worker(doc, declared) -> list:
+    device = mapping(doc.data.get("device"))
+    if device.get("strategy") != "multi_worker":
+        return []
+    if declared.distributed:
+        return [_p(doc, ("device", "strategy"), f"a {declared.name} task cannot train with multi_worker: "
+                   f"{declared.distributed}", "train it in one process (device.strategy: auto or mirrored)",
+                   code="device")]
+    accumulate = integer(mapping(doc.data.get("batch")).get("accumulate"))
+    if accumulate is not None and accumulate > 1:
+        return [_p(doc, ("batch", "accumulate"), "batch.accumulate is not supported with multi_worker "
+                   "(specc's multi-worker step applies every batch's gradients)",
+                   "remove batch.accumulate, or use a larger batch.size: the workers share it", code="batch")]
+    return []

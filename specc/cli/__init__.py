@@ -3,11 +3,12 @@
     group.py           the `specc` group and its error handling (one place for exit codes)
     spec_commands.py   validate, render, schema (never import TensorFlow)
     run_commands.py    compile, train, evaluate, predict, export (TensorFlow imported lazily)
-    runs_commands.py   runs list / show / compare (no TensorFlow)
+    runs_commands.py   runs list / show / compare / export (no TensorFlow)
+    sweep_commands.py  sweep (Optuna; trials in processes of their own), sweep-trial (hidden)
 
 Only this package prints; the library reports through `specc.report.Reporter`.
 """
-from specc.cli import run_commands, runs_commands, spec_commands  # noqa: F401  (register the commands)
+from specc.cli import run_commands, runs_commands, spec_commands, sweep_commands  # noqa: F401  (register the commands)
 from specc.cli.group import main
 
 __all__ = ["main"]

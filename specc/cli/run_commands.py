@@ -7,7 +7,9 @@ from typing import Any, Optional
 
 import click
 
+from specc.cli import scale_out
 from specc.cli.common import load_checked, refuse_existing, reporter, spec_options
+from specc.cli.scale_out import scale_out_options
 from specc.cli.group import main
 from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
 
@@ -89,11 +91,14 @@ def compile_cmd(file: str, overrides: tuple, out: Optional[str], plot: Optional[
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the record's path.")
 @click.option("--no-export", is_flag=True, help="Skip the spec's export: section.")
 @trust_option
+@scale_out_options
 def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume: Optional[str],
-          quiet: bool, no_export: bool, trust_plugins: bool) -> None:
+          quiet: bool, no_export: bool, trust_plugins: bool, workers: Optional[int], ray_address: Optional[str],
+          cluster: Optional[str], worker_index: Optional[int]) -> None:
     """Train a spec; write a run record under runs/<name>/<run id>/."""
     from specc.errors import UsageError
 
+    scale_out.check_flags(workers, ray_address, cluster, worker_index)
     if resume and overrides:
         raise UsageError("--set cannot be combined with --resume",
                          "a resumed run continues with the spec it started with")
@@ -109,14 +114,22 @@ def train(file: Optional[str], overrides: tuple, runs_dir: Optional[str], resume
         assert file is not None
         doc = load_checked(file, overrides)
         resolved, spec_file = resolved_spec(doc), file
+    if workers is not None:  # a launcher: its workers are `specc train` processes
+        added = scale_out.strategy_overrides(resolved, bool(resume))
+        if added and file:
+            load_checked(file, overrides + added)  # what the workers will check: multi_worker for this task
+        scale_out.launch(scale_out.worker_args(file, overrides + added, runs_dir, resume, quiet, no_export,
+                                               trust_plugins), workers, ray_address, reporter(False))
+        return
     _quiet_tensorflow()
     from specc.run.train import TrainOptions, summary_text
     from specc.workflows import train_and_export
 
-    options = TrainOptions(runs_dir=runs_dir, resume=resume, export=not no_export, reporter=reporter(quiet))
+    options = TrainOptions(runs_dir=runs_dir, resume=resume, export=not no_export, reporter=reporter(quiet),
+                           overrides=tuple(overrides), cluster=scale_out.cluster_of(cluster, worker_index))
     outcome = train_and_export(resolved, spec_file, where=doc.position_of if doc else None, options=options,
                                source_files=tuple(doc.files) if doc else ())
-    click.echo(str(outcome.record.path) if quiet else summary_text(outcome))
+    click.echo(str(outcome.record.path) if quiet and outcome.record else summary_text(outcome))
 
 
 def _resume_target(ref: str, runs_dir: Optional[str], file: Optional[str],

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import click
 
 from specc.cli.group import SpeccGroup, main
+from specc.run.records.fields import STATUSES
 
 RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
 
@@ -19,7 +20,7 @@ def runs_dir_option(func: Any) -> Any:
 
 @main.group(cls=SpeccGroup)
 def runs() -> None:
-    """List, inspect and compare training runs (runs/<name>/<run id>/).
+    """List, inspect, compare and export training runs (runs/<name>/<run id>/).
 
     \b
     RUN is a run folder, a run id, a unique prefix of one, NAME/ID,
@@ -30,22 +31,35 @@ def runs() -> None:
 @runs.command("list")
 @runs_dir_option
 @click.option("--name", help="Only the runs of this spec name.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only the runs with this status.")
+@click.option("--sweep", metavar="ID", help="Only the trials of this sweep (its name, as `specc sweep` prints it).")
+@click.option("--columns", "columns_text", metavar="PATH,...",
+              help="Spec values to show as columns, --set paths separated by commas: "
+                   "optimizer.adam.learning_rate,model.layers[0].dense.units.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json: a list of objects (for scripts).")
-def list_command(runs_dir: str, name: Optional[str], fmt: str) -> None:
-    """The runs, newest first: id, spec name, status, start time, epochs, best and test metrics."""
-    from specc.run.records import list_runs
+def list_command(runs_dir: str, name: Optional[str], status: Optional[str], sweep: Optional[str],
+                 columns_text: Optional[str], fmt: str) -> None:
+    """The runs, newest first: id, spec name, status, start time, epochs, best and test metrics
+    (and a sweep's trial, and the spec values --columns asks for)."""
+    from specc.run.records import list_runs, spec_values
 
-    rows = list_runs(runs_dir, name=name)
+    rows = list_runs(runs_dir, name=name, status=status, sweep=sweep)
+    paths = [p.strip() for p in (columns_text or "").split(",") if p.strip()]
+    for row in rows:
+        row["columns"] = spec_values(row["path"], paths) if paths else {}
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         where = f"{runs_dir.rstrip('/')}/" + (f"{name}/" if name else "")
-        click.echo(f"no runs under {where}", err=True)
+        chosen = ", ".join(f"{k} {v}" for k, v in (("status", status), ("sweep", sweep)) if v)
+        click.echo(f"no runs under {where}" + (f" with {chosen}" if chosen else ""), err=True)
         return
-    header = ["RUN", "NAME", "STATUS", "CREATED", "EPOCHS", "BEST", "TEST"]
+    trials = any(r["sweep"] for r in rows)
+    header = ["RUN", "NAME", "STATUS", "CREATED", "EPOCHS", *(["SWEEP"] if trials else []), *paths, "BEST", "TEST"]
     lines = [[r["id"], r["name"], _status(r), _when(r["created"]), _text(r["epochs"]),
+              *([_trial(r["sweep"])] if trials else []), *[_spec_value(r["columns"][p]) for p in paths],
               _best(r["best"]), _metrics_text(r["test"])] for r in rows]
     for line in columns(lines, header):
         click.echo(line)
@@ -79,6 +93,8 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
         ("duration", _duration(data.get("created"), data.get("finished"))),
         ("spec file", data.get("spec_file")),
         ("spec hash", data.get("spec_hash")),
+        ("overrides", " ".join(f"--set {o}" for o in data.get("overrides") or []) or None),
+        ("sweep", _sweep_text(data.get("sweep"))),
         ("data", data.get("data_fingerprint")),
         ("git", _git(git)),
         ("seed", data.get("seed")),
@@ -118,6 +134,34 @@ def compare(run_a: str, run_b: str, runs_dir: str) -> None:
 
     a, b = find_run(run_a, runs_dir), find_run(run_b, runs_dir)
     click.echo(compare_runs(a, b), nl=False)
+
+
+@runs.command("export")
+@click.argument("refs", metavar="RUN...", nargs=-1)
+@runs_dir_option
+@click.option("--sweep", metavar="ID", help="Also every trial of this sweep.")
+@click.option("--mlflow", "tracking_uri", required=True, metavar="URI",
+              help="The MLflow tracking store: sqlite:///mlflow.db, http://host:5000, ... (pip install 'specc[mlflow]').")
+@click.option("--experiment", help="The MLflow experiment (default: each run's spec name).")
+def export_command(refs: tuple, runs_dir: str, sweep: Optional[str], tracking_uri: str,
+                   experiment: Optional[str]) -> None:
+    """Write runs to MLflow: params from the resolved spec, per-epoch metrics, tags (spec hash,
+    git commit, data fingerprint), the run folder as artifacts."""
+    from specc.errors import UsageError
+    from specc.run.mlflow_export import export_runs
+    from specc.run.records import RunRecord, find_run, list_runs
+
+    records = [find_run(ref, runs_dir) for ref in refs]
+    if sweep:
+        trials = list_runs(runs_dir, sweep=sweep)
+        if not trials:
+            raise UsageError(f"no trials of the sweep '{sweep}' under {runs_dir}", "`specc runs list` shows the runs")
+        records += [RunRecord.open(row["path"]) for row in reversed(trials)]
+    if not records:
+        raise UsageError("name the runs to export (RUN..., or --sweep ID)")
+    for done in export_runs(list({r.path: r for r in records}.values()), tracking_uri, experiment):
+        verb = "already in" if done.skipped else "exported to"
+        click.echo(f"{done.run_id}: {verb} MLflow run {done.mlflow_run_id} (experiment {done.experiment})")
 
 
 # --- formatting ----------------------------------------------------------------------------
@@ -177,6 +221,26 @@ def _best(best: Optional[dict]) -> Optional[str]:
     if not best or best.get("value") is None:
         return None
     return f"{best.get('monitor')}={_number(best.get('value'))}@{best.get('epoch')}"
+
+
+def _trial(sweep: Any) -> Optional[str]:
+    """`mlp-wine-sweep#7`: a sweep's id and the trial number."""
+    return f"{sweep.get('id')}#{sweep.get('trial')}" if isinstance(sweep, dict) else None
+
+
+def _sweep_text(sweep: Any) -> Optional[str]:
+    if not isinstance(sweep, dict):
+        return None
+    again = f", continuing trial {sweep['retry_of']}" if sweep.get("retry_of") is not None else ""
+    values = " ".join(f"{k}={_spec_value(v)}" for k, v in (sweep.get("values") or {}).items())
+    return f"trial {sweep.get('trial')} of {sweep.get('id')}{again}: {values}"
+
+
+def _spec_value(value: Any) -> str:
+    """A spec value in a table cell: numbers to 4 digits, mappings and lists as compact JSON."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return _number(value) if value is not None else "-"
 
 
 def _metrics_text(metrics: Optional[dict]) -> Optional[str]:

@@ -91,15 +91,24 @@ def _io_shapes(layer) -> tuple:
 
 def model_macs(model: Any) -> int:
     """Estimated multiply-adds per sample of the whole model (nested models included)."""
-    total = 0
+    return sum(macs_by_kind(model).values())
+
+
+def macs_by_kind(model: Any) -> dict:
+    """Estimated multiply-adds per sample of the whole model (nested models included), by the
+    kind of layer that does them (`Dense`, `Conv2D`, `LSTM`, ...)."""
+    kinds: dict = {}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            total += model_macs(layer)
+            for kind, macs in macs_by_kind(layer).items():
+                kinds[kind] = kinds.get(kind, 0) + macs
             continue
         in_shape, out_shape = _io_shapes(layer)
         if in_shape is not None and out_shape is not None:
-            total += layer_macs(layer, in_shape, out_shape)
-    return total
+            macs = layer_macs(layer, in_shape, out_shape)
+            if macs:
+                kinds[type(layer).__name__] = kinds.get(type(layer).__name__, 0) + macs
+    return kinds
 
 
 def _bytes(count: int) -> str:
@@ -108,7 +117,7 @@ def _bytes(count: int) -> str:
 
 def human(number: float) -> str:
     """12_345_678 -> '12.3 M'."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(number) >= size:
             return f"{number / size:.3g} {unit}"
     return f"{number:g}"

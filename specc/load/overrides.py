@@ -11,6 +11,7 @@ from specc.load.document import Document
 from specc.load.yaml_tree import Node, flatten, kind_of, parse_tree
 
 _INDEX = re.compile(r"[0-9]+")
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
 
 
 def apply_overrides(
@@ -22,8 +23,9 @@ def apply_overrides(
 
     Args:
         doc: The loaded document (not changed).
-        overrides: Strings such as `train.epochs=5` or `model.layers.2.dense.units=64`;
-            the value is read as YAML with the same scalar rules as spec files.
+        overrides: Strings such as `train.epochs=5` or `model.layers.2.dense.units=64`
+            (also `model.layers[2].dense.units=64`, as `runs compare` shows paths); the
+            value is read as YAML with the same scalar rules as spec files.
         allowed: Optional check; given the path tuple it returns None if the path may be
             set, else an error message.
 
@@ -46,22 +48,39 @@ def apply_overrides(
 
 
 def split_override(item: str) -> tuple[str, str]:
-    """Split `PATH=VALUE`; the path must be dotted names or numbers."""
+    """Split `PATH=VALUE`; the path must be dotted names or numbers (`[N]` is `.N`)."""
     if "=" not in item:
         raise UsageError(f"--set expects PATH=VALUE, got {item!r}", hint="e.g. --set train.epochs=5")
     dotted, text = item.split("=", 1)
     dotted = dotted.strip()
-    if not dotted or any(not part for part in dotted.split(".")):
+    if not dotted or any(not part for part in path_parts(dotted, item)):
         raise UsageError(f"--set {item!r}: the path before '=' is empty or has an empty part",
                          hint="e.g. --set optimizer.adam.learning_rate=0.001")
     return dotted, text
 
 
+def path_parts(dotted: str, item: str = "") -> list[str]:
+    """`model.layers[2].dense` -> ['model', 'layers', '2', 'dense']: a bracketed index is the
+    same as a dotted one."""
+    def index(match: re.Match) -> str:
+        if not _INDEX.fullmatch(match.group(1).strip()):
+            raise UsageError(f"--set {item or dotted!r}: [{match.group(1)}] is not a list index",
+                             hint="write a number in brackets, e.g. model.layers[2].dense.units=64")
+        return "." + match.group(1).strip()
+
+    plain = _BRACKETED.sub(index, dotted)
+    if "[" in plain or "]" in plain:
+        raise UsageError(f"--set {item or dotted!r}: unbalanced brackets in the path",
+                         hint="e.g. model.layers[2].dense.units=64")
+    return plain.split(".")
+
+
 def override_path(data: dict, dotted: str) -> tuple:
-    """Turn `a.b.2.c` into ('a', 'b', 2, 'c'), using ints where the data holds a list."""
+    """Turn `a.b.2.c` (or `a.b[2].c`) into ('a', 'b', 2, 'c'), using ints where the data holds
+    a list."""
     path: list = []
     current: Any = data
-    for part in dotted.split("."):
+    for part in path_parts(dotted):
         where = ".".join(str(p) for p in path)
         if isinstance(current, list):
             if not _INDEX.fullmatch(part):

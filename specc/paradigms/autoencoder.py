@@ -26,6 +26,9 @@ from specc.paradigms.base import Context, Paradigm, Where
 class AutoencoderParadigm(Paradigm):
     """Reconstruct the input through a code; keeps encoder.keras and decoder.keras."""
 
+    keras_train_step = False  # its own train step (not tried with XLA)
+    keeps_parts = True
+
     def build(self, resolved: dict, where: Where = None) -> "Autoencoder":
         model_spec, task = resolved["model"], resolved["task"]
         enc_spec = dict(model_spec["encoder"])

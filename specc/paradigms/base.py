@@ -55,6 +55,9 @@ class Paradigm:
     composite paradigms override what differs.
     """
 
+    keras_train_step = True  # Keras trains it with its own train_step (jit: auto may choose XLA)
+    keeps_parts = False  # `parts` returns models to keep beside the checkpoints
+
     def __init__(self, task_type: TaskType):
         self.task_type = task_type
 

@@ -33,6 +33,9 @@ from specc.tasks.few_shot import EVALUATION_DEFAULTS, evaluation_settings
 class FewShotParadigm(Paradigm):
     """Episodes of unseen classes, classified by the nearest prototype; keeps embedding.keras."""
 
+    keras_train_step = False  # its own train step (not tried with XLA)
+    keeps_parts = True
+
     def build(self, resolved: dict, where: Where = None) -> "ProtoNet":
         from specc.compile.graph import build
 

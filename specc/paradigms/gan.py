@@ -34,6 +34,9 @@ QUALITY_SAMPLES = 2000  # generated samples the quality figures measure (--with 
 class GanParadigm(Paradigm):
     """A generator and a discriminator; keeps generator.keras and discriminator.keras."""
 
+    keras_train_step = False  # its own train step (not tried with XLA)
+    keeps_parts = True
+
     def __init__(self, task_type: Any):
         super().__init__(task_type)
         self.value_range: Optional[tuple] = None  # of the training data, once a feed is made

@@ -118,14 +118,16 @@ class RecordCallback(keras.callbacks.Callback):
             self.commit()
         self.last_write = time.monotonic()
 
-    def interrupted(self) -> None:
-        """Ctrl-C: keep the history, the weights of this moment as `interrupted.keras`, and
-        `last.keras` as the end of the last finished epoch (from the in-memory snapshot), so
-        a resumed run continues from a clean epoch boundary.
+    def interrupted(self, moment: bool = True) -> None:
+        """Ctrl-C: keep the history, the weights of this moment as `interrupted.keras` (unless
+        `moment` is False: a lost worker leaves them half-updated), and `last.keras` as the end
+        of the last finished epoch (from the in-memory snapshot), so a resumed run continues
+        from a clean epoch boundary.
         """
         self.record.append_epochs(self.pending_rows)
         self.pending_rows = []
-        self.save_interrupted()
+        if moment:
+            self.save_interrupted()
         if self.snapshot is not None and self.last_epoch > self.saved_epoch:
             self._restore(self.snapshot)
             self.commit()

@@ -113,14 +113,16 @@ def _drop_staged(folder: Path) -> bool:
     return bool(staged)
 
 
-def read_state(folder: Path, run_id: str) -> Optional[dict]:
+def read_state(folder: Path, run_id: str, repair: bool = True) -> Optional[dict]:
     """The resume state of a checkpoint folder (None when no checkpoint was ever committed),
-    checked against the last.keras it names.
+    checked against the last.keras it names. `repair=False` reads without finishing or dropping
+    a commit (a worker of a multi-worker run that is not the chief writes nothing).
 
     Raises:
         UsageError: state.json cannot be read, or it belongs to another last.keras.
     """
-    recover(folder)
+    if repair:
+        recover(folder)
     path = folder / STATE
     if not path.exists():
         return None

@@ -17,6 +17,7 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
 
     from specc.paradigms.base import Context
 
+    record.start_curves()  # the history is complete: draw while the splits are evaluated
     epochs_done = recorder.last_epoch + 1
     samples = trainable.feed.samples * max(0, epochs_done - trainable.first_epoch)
     splits = prepared.splits
@@ -45,6 +46,8 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
 def save_parts(paradigm: Any, record: RunRecord, checkpoint: Path) -> None:
     """Save the paradigm's parts of a checkpoint beside it (encoder.keras, generator.keras, ...):
     plain functional models that `keras.saving.load_model` reads without specc."""
+    if not paradigm.keeps_parts:
+        return
     if not checkpoint.exists():
         checkpoint = Path(record.checkpoint_dir) / "last.keras"
     if not checkpoint.exists():

@@ -15,11 +15,11 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from specc.errors import DataError, TrainingError, UsageError
+from specc.errors import ClusterError, DataError, TrainingError, UsageError
 from specc.report import SILENT, Reporter
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
@@ -39,23 +39,32 @@ class TrainOptions:
             `specc.workflows` layer does; `train` itself never exports).
         callbacks: Extra Keras callbacks (Python API only), called after specc's own, so at
             the end of an epoch the record and checkpoints already hold that epoch.
+        overrides: The `--set` overrides the spec was loaded with (record.json keeps them).
+        on_record: Called with the RunRecord once the run's folder exists (a new run, or the
+            one resumed), before the first epoch.
         reporter: Where progress lines go (default: nowhere).
-        loop: The epoch loop (default: Keras's `fit`).
+        loop: The epoch loop (default: Keras's `fit`; specc's own step for multi_worker).
+        cluster: multi_worker: the workers and which one this process is (run/cluster.py);
+            None: TF_CONFIG's, or this process alone.
     """
 
     runs_dir: Optional[str] = None
     resume: Optional[str] = None
     export: bool = True
     callbacks: list = field(default_factory=list)
+    overrides: tuple = ()
+    on_record: Optional[Callable[[RunRecord], None]] = None
     reporter: Reporter = SILENT
     loop: Any = None
+    cluster: Any = None
 
 
 @dataclass
 class Outcome:
-    """What a finished training run gives back."""
+    """What a finished training run gives back (`record` is None on a worker of a multi-worker
+    run that is not the chief: it writes nothing)."""
 
-    record: RunRecord
+    record: Optional[RunRecord]
     metrics: dict
     seconds: float
     samples_per_second: float
@@ -76,21 +85,26 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         TrainingError: The loss became NaN (the record says `diverged`).
         KeyboardInterrupt: Ctrl-C (the record says `interrupted`; resume with `--resume`).
     """
+    from specc.run import workers
+
     options = options or TrainOptions()
+    setup = workers.join(resolved, options.cluster)  # multi_worker: before TensorFlow runs anything
     prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
     runs_dir = runs_folder(resolved, spec_file, options.runs_dir)
+    if setup is not None and not setup.cluster.is_chief:
+        return _follow(resolved, prepared, runs_dir, setup, where, options)
     if options.resume:
         record = find_run(options.resume, runs_dir)
         with RunLock(record.path, record.run_id, "resuming"):
             state = _reopen(record, prepared.fingerprint, options)
             checkpoints = record.checkpoint_dir if state else None
             return _recorded(resolved, prepared, record, options,
-                             lambda: _build(resolved, prepared, where, checkpoints, state))
+                             lambda: _build(resolved, prepared, where, checkpoints, state, setup))
     try:
-        built = _build(resolved, prepared, where)
+        built = _build(resolved, prepared, where, setup=setup)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
-    record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files))
+    record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
 
@@ -122,20 +136,63 @@ class _Built:
 
 
 def _build(resolved: dict, prepared: Prepared, where: Optional[Callable],
-           checkpoint_dir: Optional[Path] = None, state: Optional[dict] = None) -> _Built:
-    """Configure the device, then build, adapt and compile the model (or, with a resume
-    `state`, load it from `checkpoint_dir`); make its feeds."""
+           checkpoint_dir: Optional[Path] = None, state: Optional[dict] = None, setup: Any = None,
+           read_state: Optional[Callable[[], tuple]] = None) -> _Built:
+    """Configure the device (unless `setup` is given: multi_worker, made first), then build,
+    adapt and compile the model (or, with a resume `state`, load it from `checkpoint_dir`);
+    make its feeds.
+
+    A multi-worker run first waits for every worker; a worker that is not the chief reads the
+    resume state only then (`read_state`), once the chief has repaired the run folder."""
     from specc.paradigms import paradigm_of
+    from specc.run import workers
     from specc.run.devices import configure
     from specc.run.trainable import prepare
 
+    setup = setup or configure(resolved["device"], resolved["seed"])
+    if setup.cluster is not None:
+        workers.meet(setup, resolved, prepared.fingerprint)
+    if read_state is not None:
+        checkpoint_dir, state = read_state()
     state = state or {}
-    setup = configure(resolved["device"], resolved["seed"])
     paradigm = paradigm_of(resolved)
     with setup.strategy.scope():
         trainable = prepare(paradigm, resolved, prepared, checkpoint_dir, state, setup.jit, where)
+        if trainable.jit is not None:
+            setup.jit = trainable.jit[0]
+            setup.info.update(jit=trainable.jit[0], jit_reason=trainable.jit[1])
+        if workers.replicated(setup):
+            workers.ready(setup, trainable)
+        setup.info["learning_rate_scale"] = workers.scale_learning_rate(setup, trainable, resolved, new=not state)
     validation = prepared.validation_dataset(paradigm, trainable.model)
     return _Built(setup, trainable, validation, state)
+
+
+def _follow(resolved: dict, prepared: Prepared, runs_dir: str, setup: Any, where: Optional[Callable],
+            options: TrainOptions) -> Outcome:
+    """A worker that is not the chief: the same steps as the chief, nothing written. On resume
+    it reads the run's last checkpoint (the run folder must be on storage every worker sees)."""
+    from specc.run import workers
+
+    def resume_state() -> tuple:
+        if not options.resume:
+            return None, {}
+        record = find_run(options.resume, runs_dir)
+        folder = record.path / "checkpoints"
+        state = read_state(folder, record.run_id, repair=False) or {}
+        return (folder if state else None), state
+
+    options.reporter.line(setup.cluster.describe() + ": it trains, and writes nothing")
+    built = _build(resolved, prepared, where, setup=setup, read_state=resume_state)
+    trainable = built.trainable
+    loop = options.loop or workers.loop_for(setup)
+    started = time.perf_counter()
+    loop.run(trainable.model, trainable.feed, built.validation, resolved["train"]["epochs"],
+             trainable.first_epoch, list(options.callbacks))
+    seconds = time.perf_counter() - started
+    epochs = len(getattr(trainable.model.history, "epoch", []) or [])
+    samples = trainable.feed.samples * epochs
+    return Outcome(None, {}, seconds, samples / seconds if seconds else 0.0, trainable.first_epoch + epochs)
 
 
 def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: TrainOptions,
@@ -149,6 +206,8 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
                   columns=training_columns(prepared.splits.train))
     try:
         with terminate_as_interrupt():
+            if options.on_record:
+                options.on_record(record)
             return _train_in_record(resolved, prepared, record, build(), options)
     except KeyboardInterrupt:
         resume = _resume_text(record)
@@ -243,16 +302,21 @@ def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
 
 def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, built: _Built,
                      options: TrainOptions) -> Outcome:
-    from specc.run.loop import KerasFit
+    from specc.run import workers
 
     setup, trainable = built.setup, built.trainable
     record.update(device=setup.info)
+    if setup.cluster is not None:
+        record.update(workers=workers.recorded(setup, trainable.feed))
     say = options.reporter.line
     say(f"run {record.run_id}: {record.path}")
     say(f"device: {setup.info['target']}, strategy {setup.info['strategy']}, "
-        f"precision {setup.info['precision']}, XLA {'on' if setup.jit else 'off'}")
+        f"precision {setup.info['precision']}, XLA {'on' if setup.jit else 'off'}"
+        + (f" ({setup.info['jit_reason']})" if setup.info.get("jit_reason") else ""))
+    if setup.cluster is not None:
+        say(setup.cluster.describe())
     callbacks, recorder = _callbacks(resolved, record, built.state, options, trainable)
-    loop = options.loop or KerasFit()
+    loop = options.loop or workers.loop_for(setup)
     started = time.perf_counter()
     try:
         loop.run(trainable.model, trainable.feed, built.validation, resolved["train"]["epochs"],
@@ -260,10 +324,19 @@ def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, buil
     except KeyboardInterrupt:
         recorder.interrupted()
         raise
+    except ClusterError:
+        recorder.interrupted(moment=False)  # the last whole epoch stays resumable
+        raise
     seconds = time.perf_counter() - started
+    if setup.cluster is not None and getattr(loop, "weights_agree", None) is not None:
+        record.update(workers={**record.read()["workers"], "weights_agree": loop.weights_agree})
     if recorder.diverged:
         raise TrainingError(recorder.diverged, "lower the learning rate, add clipnorm to the "
                             "optimizer, or normalize the inputs (data.preprocessing: [normalization])")
+    if workers.replicated(setup):  # finished outside the strategy: no collective op ties the model to the others
+        from specc.run.distributed import local_copy
+
+        trainable = replace(trainable, model=local_copy(trainable.model))
     from specc.run.finish import finish
 
     return finish(resolved, prepared, trainable, record, recorder, seconds)
@@ -271,10 +344,9 @@ def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, buil
 
 def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOptions,
                trainable: Any) -> tuple[list, Any]:
-    import keras
-
     from specc.paradigms import declaration_of
     from specc.run.callbacks import ProgressLine, RecordCallback
+    from specc.run.tensorboard import ScalarWriter
 
     train = resolved["train"]
     stop = train["early_stopping"]
@@ -288,7 +360,7 @@ def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOpt
     callbacks = [recorder]
     if stop:
         callbacks.append(_early_stopping(stop, record, state))
-    callbacks.append(keras.callbacks.TensorBoard(str(record.tensorboard_dir), write_graph=False))
+    callbacks.append(ScalarWriter(record.tensorboard_dir))
     if options.reporter is not SILENT:
         callbacks.append(ProgressLine(train["epochs"], options.reporter))
     callbacks += trainable.paradigm.callbacks(record, resolved)  # after specc's (e.g. sample grids)
@@ -313,6 +385,8 @@ def summary_text(outcome: Outcome) -> str:
     """The one-screen summary the command line prints at the end of training."""
     lines = [f"trained {outcome.epochs} epoch(s) in {outcome.seconds:.1f}s "
              f"({outcome.samples_per_second:,.0f} samples/s)"]
+    if outcome.record is None:
+        return lines[0] + "; the chief writes the record"
     for split, values in outcome.metrics.items():
         shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")

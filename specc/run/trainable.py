@@ -20,12 +20,14 @@ class Trainable:
     model: Any
     feed: Feed
     first_epoch: int
+    jit: Optional[tuple] = None  # (XLA on?, why) when `jit: auto` was decided from the model
 
 
 def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Optional[Path], state: dict,
-            jit: bool, where: Optional[Callable] = None) -> Trainable:
+            jit: Any, where: Optional[Callable] = None) -> Trainable:
     """Build (or, with a resume `state`, load from `checkpoint_dir`) the model, make its feed,
-    compile it.
+    compile it. `jit` is True, False or "auto" (one CPU device: decided here from the built
+    model and the run's work, specc/run/jit.py; a resumed model keeps its compiled setting).
 
     The schedule's length is counted in batches (Keras advances a schedule every batch, also
     when `batch.accumulate` gathers several batches into one update).
@@ -43,11 +45,40 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Option
         model = paradigm.build(resolved, where)
         paradigm.adapt(model, train)
     feed = paradigm.training_feed(model, train, resolved["batch"], resolved["seed"], first_epoch, epochs)
+    decided = None
+    if state:
+        decided = (bool(getattr(model, "jit_compile", False)), "as the run being resumed was compiled")
+    elif jit == "auto":
+        decided = _auto_jit(paradigm, model, feed, epochs)
     if not state:
         spe = steps_per_execution(resolved["train"]["steps_per_execution"], feed.steps)
         paradigm.compile(model, resolved, total_steps=max(1, epochs * feed.steps), steps_per_execution=spe,
-                         jit_compile=jit, where=where)
-    return Trainable(paradigm, model, feed, first_epoch)
+                         jit_compile=decided[0] if decided else bool(jit), where=where)
+    if paradigm.keras_train_step:
+        build_state(model, feed)
+    return Trainable(paradigm, model, feed, first_epoch, decided)
+
+
+def build_state(model: Any, feed: Feed) -> None:
+    """Create the compiled metrics', loss trackers' and optimizer's variables now, from the
+    feed's shapes, as Keras does itself under a distribution strategy.
+
+    Without a strategy Keras defers them to the first trace of the train function; variables
+    created inside a `tf.function` trace make TensorFlow trace it a second time, which cost
+    ~0.3 s of LeNet's first epoch here (tracing the train step twice: issue 14). Only what is
+    missing is built; a Keras without `_symbolic_build` is simply left to build them lazily.
+    """
+    symbolic_build = getattr(model, "_symbolic_build", None)
+    if symbolic_build is not None:
+        symbolic_build(data_batch=feed.dataset.element_spec)
+
+
+def _auto_jit(paradigm: Any, model: Any, feed: Feed, epochs: int) -> tuple:
+    if not paradigm.keras_train_step:
+        return False, f"auto: off for a {paradigm.task_type.name} (its own train step is not tried with XLA)"
+    from specc.run.jit import auto_jit
+
+    return auto_jit(model, feed.samples, epochs)
 
 
 def restore(paradigm: Any, resolved: dict, spec_dir: Path, checkpoint_dir: Path, state: dict) -> Any:

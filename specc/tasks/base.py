@@ -53,6 +53,8 @@ class TaskType:
         kept: The part checkpoints training keeps (named in messages).
         split_by_class: Whether `data.split.by: class` suits it.
         accumulate: Whether it honours `batch.accumulate`.
+        distributed: Why it cannot train with `device.strategy: multi_worker` (None: it can;
+            specc's own step then runs its `train_step` on every replica).
         checks: Semantic checks of its own (beyond what the fields above imply).
         options: Settings `specc evaluate/predict --with KEY=VALUE` takes -> what each means.
     """
@@ -77,6 +79,7 @@ class TaskType:
     kept: tuple[str, ...] = ()
     split_by_class: bool = False
     accumulate: bool = True
+    distributed: Optional[str] = None
     checks: tuple[Check, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
 

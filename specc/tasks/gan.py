@@ -66,6 +66,8 @@ GAN = GanTaskType(
     # generator): best.keras is the last epoch.
     best="last",
     exports=False,
+    distributed="its two-optimizer step does not scale its losses by the replicas, so each worker's "
+                "gradients would be summed, not averaged",
     kept=("generator", "discriminator"),
     options={"classifier": "a classifier run of the same data (any run reference), e.g. classifier=lenet-digits/"
                            "latest: adds the quality figures inception_score, classes_covered and frechet_distance "

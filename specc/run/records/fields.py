@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional, TypedDict
 
 RECORD_FORMAT = 1
-STATUSES = ("running", "completed", "failed", "interrupted", "diverged")
+STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned")  # pruned: a sweep stopped it
 FINAL_STATUSES = STATUSES[1:]
 
 
@@ -32,6 +32,11 @@ class RecordFields(TypedDict, total=False):
     created: str                    # ISO 8601 UTC start time, milliseconds
     finished: Optional[str]         # ISO 8601 UTC end time (None while running)
     spec_file: Optional[str]        # absolute path of the spec file it was started from
+    overrides: list                 # the --set overrides it was started with, in order ("train.epochs=5");
+                                    # absent in older runs
+    sweep: dict                     # a sweep's trial: {"id": study name, "trial": trial number, "values":
+                                    # {path: sampled value}, "storage": the study's URL, "retry_of": the
+                                    # number of the killed trial this one continued (only then)}
     sources: dict                   # copy in the run folder -> original path (spec, extends files)
     spec_hash: str                  # sha256 of the canonical JSON of the resolved spec
     data_fingerprint: Optional[str]  # sha256 of the data as loaded (before the split)
@@ -46,7 +51,13 @@ class RecordFields(TypedDict, total=False):
     git: dict                       # {commit, dirty, root} of the spec's repository
     packages: dict                  # distribution -> version (python included)
     host: dict                      # {hostname, platform, pid}
-    device: dict                    # what device: auto became (target, strategy, precision, jit, ...)
+    device: dict                    # what device: auto became (target, strategy, precision, jit,
+                                    # learning_rate_scale, ...)
+    workers: dict                   # a multi_worker run: {"count": 2, "addresses": ["host:port", ...],
+                                    # "chief": "host:port", "from": "TF_CONFIG" | "flags" | "single",
+                                    # "replicas": 2, "global_batch": 16, "per_worker_batch": [8, 8],
+                                    # "weights_agree": true (every worker ended with the same weights
+                                    # and optimizer state)}
     seed: Any                       # the spec's seed
     epochs_completed: int           # rows in the history
     train_seconds: float            # wall time of the training loop

@@ -126,11 +126,44 @@ def summarize(folder: Path) -> dict:
         "best": best if best.get("value") is not None else None,
         "test": metrics.get("test"),
         "spec_hash": record.get("spec_hash"),
+        "overrides": record.get("overrides"),
+        "sweep": record.get("sweep"),
         "path": str(folder),
     }
 
 
-def list_runs(runs_dir: PathLike = "runs", name: Optional[str] = None) -> list:
+def list_runs(runs_dir: PathLike = "runs", name: Optional[str] = None, status: Optional[str] = None,
+              sweep: Optional[str] = None) -> list:
     """Every run under runs_dir (only `name`'s when given), newest first, as summary dicts:
-    id, name, status, stale, created, finished, epochs, best, test (metrics), spec_hash, path."""
-    return [summarize(f) for f in _newest(_run_folders(Path(runs_dir), name))]
+    id, name, status, stale, created, finished, epochs, best, test (metrics), spec_hash,
+    overrides, sweep, path. `status` and `sweep` (a sweep's id) keep only the runs that match."""
+    rows = [summarize(f) for f in _newest(_run_folders(Path(runs_dir), name))]
+    if status is not None:
+        rows = [r for r in rows if r["status"] == status]
+    if sweep is not None:
+        rows = [r for r in rows if isinstance(r["sweep"], dict) and r["sweep"].get("id") == sweep]
+    return rows
+
+
+def spec_values(run_path: PathLike, paths: list) -> dict:
+    """{path: value} of the resolved spec a run used (spec.yaml), for `--set`-style paths
+    (`optimizer.adam.learning_rate`, `model.layers[0].dense.units`); None where it has none.
+
+    Raises:
+        UsageError: A path that is not a `--set` path.
+    """
+    from specc.load.overrides import path_parts
+
+    spec = RunRecord(run_path, Path(run_path).name, Path(run_path).parent.name).spec()
+    return {path: _value_at(spec, path_parts(path)) for path in paths}
+
+
+def _value_at(node: Any, parts: list) -> Any:
+    for part in parts:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node

@@ -56,6 +56,8 @@ class RunRecord:
         self.run_id = run_id
         self.name = name
         self._lock = threading.RLock()
+        self._curves: Optional[threading.Thread] = None
+        self._curves_error: Optional[str] = None
 
     def __repr__(self) -> str:
         return f"RunRecord({str(self.path)!r})"
@@ -64,11 +66,12 @@ class RunRecord:
 
     @classmethod
     def create(cls, runs_dir: PathLike, resolved: dict, spec_file: Optional[PathLike],
-               source_files: Sequence[PathLike] = ()) -> "RunRecord":
+               source_files: Sequence[PathLike] = (), overrides: Sequence[str] = ()) -> "RunRecord":
         """Make `runs_dir/<name>/<run id>/` with spec.yaml, the spec sources and record.json.
 
         `source_files` are the files the spec was read from (its extends chain); their texts go
         under sources/ (the spec file itself is spec.source.yaml and is not repeated).
+        `overrides` are the `--set` overrides the spec was loaded with (record.json keeps them).
         """
         from specc.render import dump_yaml
 
@@ -110,6 +113,7 @@ class RunRecord:
             "created": timestamp(created),
             "finished": None,
             "spec_file": str(Path(spec_file).absolute()) if spec_file else None,
+            "overrides": list(overrides),
             "sources": sources,
             "spec_hash": digest,
             "data_fingerprint": None,
@@ -182,18 +186,36 @@ class RunRecord:
             atomic_write_json(self.path / RECORD, data)
 
     def finish(self, status: str, message: Optional[str] = None) -> None:
-        """Record the end of the run (status, message, finished time) and draw curves.png."""
+        """Record the end of the run (status, message, finished time) and draw curves.png
+        (or wait for the drawing `start_curves` began)."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}")
         self.update(status=status, message=message, finished=timestamp())
-        history = self.history()
-        if history:
-            from specc.run.records.plots import plot_curves
+        if self._curves is None:
+            self._draw_curves()
+        else:
+            self._curves.join()
+            self._curves = None
+        if self._curves_error:
+            self.update(curves_error=self._curves_error)
 
-            try:
-                plot_curves(history, self.path / CURVES)
-            except Exception as exc:  # a plot is not worth failing a finished run for
-                self.update(curves_error=f"{type(exc).__name__}: {exc}")
+    def start_curves(self) -> None:
+        """Draw curves.png in a thread from now on (the history must be complete: training
+        has ended), so that importing matplotlib and drawing (~0.5 s) overlap the final
+        evaluation; `finish` waits for it."""
+        self._curves = threading.Thread(target=self._draw_curves, name="specc-curves", daemon=True)
+        self._curves.start()
+
+    def _draw_curves(self) -> None:
+        history = self.history()
+        if not history:
+            return
+        from specc.run.records.plots import plot_curves
+
+        try:
+            plot_curves(history, self.path / CURVES)
+        except Exception as exc:  # a plot is not worth failing a finished run for
+            self._curves_error = f"{type(exc).__name__}: {exc}"
 
     # history and metrics
 

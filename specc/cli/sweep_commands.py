@@ -1,0 +1,90 @@
+"""`specc sweep`: a hyperparameter search over a spec's `sweep:` section (Optuna); and the hidden
+`specc sweep-trial`, the process of one trial. Optuna and TensorFlow are imported inside."""
+from __future__ import annotations
+
+import signal
+from typing import Any, Optional
+
+import click
+
+from specc.cli.common import Echo, load_checked, reporter, spec_options
+from specc.cli.group import main
+from specc.cli.runs_commands import columns
+
+RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec's train.runs_dir, runs/)."
+
+
+@main.command()
+@click.argument("file")
+@spec_options
+@click.option("--trials", type=click.IntRange(min=1), metavar="N",
+              help="How many trials the study holds in the end, across restarts and processes "
+                   "(default: the spec's sweep.trials).")
+@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+              help="Trial processes at once on this machine.")
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the best trial and the table at the end.")
+def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, runs_dir: Optional[str],
+          quiet: bool) -> None:
+    """Search the hyperparameters of a spec's sweep: section; each trial is a run.
+
+    \b
+    The study lives in a database (default: runs/<name>/sweeps/<sweep name>/study.db): the
+    same command continues an interrupted sweep, and several processes or machines given the
+    same storage work on one study. At the end: the best trial, the table of trials
+    (trials.csv) and plots (history.png, importances.png, intermediate.png) in the sweep's folder.
+    """
+    from specc.api import resolved_spec
+    from specc.sweep.driver import run_sweep
+
+    doc = load_checked(file, overrides)  # the space is checked before any trial runs
+    outcome = run_sweep(resolved_spec(doc), file, overrides, runs_dir=runs_dir, trials=trials,
+                        parallel=parallel, reporter=reporter(quiet))
+    for line in outcome_lines(outcome):
+        click.echo(line)
+
+
+def outcome_lines(outcome: Any) -> list[str]:
+    """The best trial, the table, and where the files are."""
+    from specc.sweep.results import seconds_text
+
+    settings = outcome.settings
+    lines = [""]
+    best = outcome.best
+    if best is None:
+        lines.append(f"no trial completed ({len(outcome.rows)} in the study)")
+    else:
+        values = "  ".join(f"{k}={_number(v)}" for k, v in best.values.items())
+        lines += [f"best: trial {best.number}, {settings.metric} {_number(best.value)}: {values}",
+                  f"      run {best.run_id}: {best.run}"]
+    header = ["TRIAL", "STATE", *[p.path for p in settings.params], settings.metric.upper(), "EPOCHS", "TIME", "RUN"]
+    rows = [[r.number, r.state + (f" (retry of {r.retry_of})" if r.retry_of is not None else ""),
+             *[_number(r.values.get(p.path)) for p in settings.params], _number(r.value), r.epochs,
+             seconds_text(r.seconds) if r.seconds is not None else None, r.run_id] for r in outcome.rows]
+    lines += [""] + columns(rows, header) + [""]
+    files = ", ".join(["trials.csv", "sweep.json", *sorted(outcome.plots)])
+    lines.append(f"sweep folder: {outcome.folder}/ ({files})")
+    for name, why in outcome.plots_skipped.items():
+        lines.append(f"  {name} not drawn: {why}")
+    lines.append(f"this command ran {seconds_text(outcome.seconds)}")
+    return lines
+
+
+def _number(value: Any) -> Any:
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
+@main.command("sweep-trial", hidden=True)
+@click.argument("file")
+@spec_options
+@click.option("--trial", "number", type=int, required=True)
+@click.option("--runs-dir", required=True)
+def sweep_trial(file: str, overrides: tuple, number: int, runs_dir: str) -> None:
+    """One trial of a sweep, as `specc sweep` starts it (its output goes to the trial's log)."""
+    from specc.sweep.trial import run_trial
+
+    # Ctrl-C at the terminal reaches the driver too, which stops each trial once, with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    result = run_trial(file, overrides, number, runs_dir, reporter=Echo())
+    value = f", {_number(result.value)}" if result.value is not None else ""
+    click.echo(f"trial {number}: {result.state}{value} ({result.run})")

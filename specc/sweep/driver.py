@@ -1,0 +1,271 @@
+"""`specc sweep`: run a spec's sweep, K trial processes at a time, until the study holds its
+number of trials; then the table, the best trial and the plots.
+
+The driver asks Optuna for each trial (so the sampler sees every result so far), samples its
+values, and starts `python -m specc sweep-trial SPEC --trial N` with its output in
+logs/trial-NNNN.log; the trial process does the rest and tells Optuna itself. The study's
+database is the only state: a driver started again on the same study (after Ctrl-C, kill -9,
+a lost machine) counts what is there, waits for trials other processes are running, lets
+Optuna queue again the trials whose process died (no heartbeat for `grace_period` seconds),
+and starts only what is missing. Several drivers, on one machine or many, can share a study.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Optional, Sequence
+
+from specc.errors import (EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRAINING, EXIT_USAGE, DataError, SpeccError,
+                          TrainingError, UsageError)
+from specc.report import SILENT, Reporter
+from specc.sweep import study as studies
+from specc.sweep.results import SweepOutcome, best_intermediate, best_trial, finish_sweep, seconds_text
+from specc.sweep.settings import Settings, fingerprint, storage_url, sweep_folder
+
+POLL_SECONDS = 0.5
+STOP_AFTER_FAILURES = 3  # trials in a row failing (not diverging) stop the sweep: each would fail alike
+STOP_WAIT_SECONDS = 120  # how long a stopped trial may take to save its epoch before it is killed
+
+
+@dataclass
+class _Launched:
+    """A trial process this driver started."""
+
+    number: int
+    trial_id: int
+    values: dict
+    process: subprocess.Popen
+    log: Path
+    output: IO[bytes]
+    started: float = field(default_factory=time.monotonic)
+
+
+def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), runs_dir: Optional[str] = None,
+              trials: Optional[int] = None, parallel: int = 1, reporter: Reporter = SILENT) -> SweepOutcome:
+    """Run (or continue) the sweep of a resolved spec; return its outcome once every trial ended.
+
+    Args:
+        resolved: The resolved spec (with its `sweep:` section); `spec_file` and `overrides`
+            are what it was loaded from: each trial process loads them again, with its values.
+        runs_dir: Where run records go (default: the spec's train.runs_dir, runs/).
+        trials: The number of trials of the study (default: the section's).
+        parallel: Trial processes at once, on this machine.
+
+    Raises:
+        UsageError: No sweep section, a storage that cannot be opened, a study of another
+            spec; a trial's usage error (every trial would have it).
+        DataError: A trial found the data bad.
+        TrainingError: Trials fail one after another.
+        KeyboardInterrupt: Ctrl-C or SIGTERM: running trials are stopped and queued again.
+    """
+    from specc.run.train import runs_folder
+
+    if parallel < 1:
+        raise UsageError(f"--parallel takes 1 or more trial processes, got {parallel}")
+    settings = Settings.of(resolved, trials)
+    runs = str(Path(runs_folder(resolved, spec_file, runs_dir)).absolute())
+    folder = sweep_folder(runs, resolved, settings)
+    try:
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make the sweep's folder {folder}: {exc.strerror or exc}",
+                         "give --runs-dir (or train.runs_dir) a folder you can write to") from None
+    url = storage_url(settings, folder)
+    storage = studies.open_storage(url, settings)
+    study = studies.open_study(settings, storage, settings.seed, fingerprint(resolved))
+    earlier = len(study.get_trials(deepcopy=False))
+    if earlier:  # a sampler seeded as before would start by repeating the values it sampled then
+        study.sampler = studies.sampler(settings, settings.seed + earlier)
+    reporter.line(f"sweep {settings.name}: {settings.trials} trials ({settings.sampler}), {parallel} at a time, "
+                  f"scored by {settings.metric} ({settings.direction})")
+    reporter.line(f"study: {url}" + (f" ({earlier} trial(s) there already)" if earlier else ""))
+    command = [sys.executable, "-m", "specc", "sweep-trial", spec_file, "--runs-dir", runs]
+    command += [part for item in overrides for part in ("--set", item)]
+    driver = _Driver(study, storage, settings, command, folder, parallel, reporter)
+    started = time.monotonic()
+    driver.run()
+    return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter)
+
+
+class _Driver:
+    def __init__(self, study: Any, storage: Any, settings: Settings, command: list, folder: Path,
+                 parallel: int, reporter: Reporter):
+        self.study, self.storage, self.settings = study, storage, settings
+        self.command, self.folder, self.parallel, self.say = command, folder, parallel, reporter.line
+        self.running: dict[int, _Launched] = {}
+        self.error: Optional[SpeccError] = None
+        self.failures = 0
+        self.waiting_for: tuple = ()
+        self.stale_checked = 0.0
+
+    def run(self) -> None:
+        from specc.run.train import terminate_as_interrupt
+
+        try:
+            with terminate_as_interrupt():
+                while self._step():
+                    time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            self._stop_trials()
+            raise KeyboardInterrupt(f"sweep {self.settings.name} stopped; the same `specc sweep` command "
+                                    "continues it (stopped trials resume their runs)") from None
+        if self.error is not None:
+            raise self.error
+
+    def _step(self) -> bool:
+        """One look at the trials: collect the ended, start new ones; False once all ended."""
+        self._fail_stale()
+        self._reap()
+        if self.error is None:
+            self._fill()
+        trials = self.study.get_trials(deepcopy=False)
+        elsewhere = tuple(t.number for t in trials if t.state.name == "RUNNING" and t.number not in self.running)
+        if elsewhere:  # the sweep ends only once they end too (another driver's, or a killed driver's)
+            self._say_waiting(elsewhere)
+        if self.running:
+            return True
+        if self.error is not None:
+            return False
+        if elsewhere:
+            return True
+        return any(t.state.name == "WAITING" for t in trials)
+
+    def _fail_stale(self) -> None:
+        """Trials whose process stopped sending heartbeats are failed and queued again."""
+        now = time.monotonic()
+        if now - self.stale_checked >= min(self.settings.heartbeat, 5):
+            self.stale_checked = now
+            studies.optuna().storages.fail_stale_trials(self.study)
+
+    def _fill(self) -> None:
+        while len(self.running) < self.parallel:
+            trials = self.study.get_trials(deepcopy=False)
+            waiting = any(t.state.name == "WAITING" for t in trials)
+            if not waiting and studies.counted(trials) >= self.settings.trials:
+                return
+            self._launch(self.study.ask())
+
+    def _launch(self, trial: Any) -> None:
+        values = studies.suggest(trial, self.settings.params)
+        self.storage.record_heartbeat(trial._trial_id)  # a driver killed now leaves a trial that goes stale
+        log = self.folder / "logs" / f"trial-{trial.number:04d}.log"
+        output = open(log, "ab")
+        process = subprocess.Popen(self.command + ["--trial", str(trial.number)], stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.running[trial.number] = _Launched(trial.number, trial._trial_id, values, process, log, output)
+        retry_of = self.storage.get_trial(trial._trial_id).system_attrs.get(studies.RETRY_OF)
+        again = f" (trial {retry_of} again, continuing its run)" if retry_of is not None else ""
+        self.say(f"trial {trial.number} started{again}: {_values_text(values)}")
+
+    def _reap(self) -> None:
+        for number, launched in list(self.running.items()):
+            code = launched.process.poll()
+            if code is None:
+                continue
+            del self.running[number]
+            launched.output.close()
+            frozen = self.storage.get_trial(launched.trial_id)
+            if frozen.state.name == "RUNNING":  # it ended before it could tell Optuna
+                self._fail_unreported(launched, code)
+                frozen = self.storage.get_trial(launched.trial_id)
+            self._ended(launched, frozen, code)
+
+    def _fail_unreported(self, launched: _Launched, code: int) -> None:
+        optuna = studies.optuna()
+        reason = f"killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
+        try:
+            self.storage.set_trial_user_attr(launched.trial_id, "error", f"the trial process {reason}")
+            self.study.tell(launched.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+
+    def _ended(self, launched: _Launched, frozen: Any, code: int) -> None:
+        """Report one ended trial; decide whether the sweep goes on."""
+        seconds = time.monotonic() - launched.started
+        state = frozen.state.name.lower()
+        if code == EXIT_INTERRUPTED and state == "fail":
+            self.say(f"trial {launched.number} was stopped; it is queued again")
+            return
+        if state == "fail":
+            message = frozen.user_attrs.get("error") or "failed"
+            self.say(f"trial {launched.number} failed in {seconds_text(seconds)}: {message} (log: {launched.log})")
+            self._after_failure(launched, code, message)
+            return
+        self.failures = 0
+        value = frozen.value if state == "complete" else best_intermediate(frozen, self.settings.direction)
+        shown = f"{self.settings.metric} {value:.4g}" if value is not None else "no value"
+        epochs = frozen.user_attrs.get("epochs")
+        at = f" after epoch {epochs}" if state == "pruned" and epochs else ""
+        self.say(f"trial {launched.number} {'completed' if state == 'complete' else state}{at} in "
+                 f"{seconds_text(seconds)}: {shown}  ({_values_text(launched.values)})  {self._progress()}")
+
+    def _after_failure(self, launched: _Launched, code: int, message: str) -> None:
+        where = f"trial {launched.number}: {message}"
+        hint = f"its log: {launched.log}"
+        if code == EXIT_USAGE:
+            self.error = UsageError(where, hint)
+        elif code == EXIT_DATA:
+            self.error = DataError(where, hint)
+        elif code != EXIT_TRAINING:  # a diverging trial is a result; other failures repeat
+            self.failures += 1
+            if self.failures >= STOP_AFTER_FAILURES:
+                self.error = TrainingError(f"{self.failures} trials in a row failed; the last, {where}", hint)
+        if self.error is not None:
+            running = ", ".join(str(n) for n in self.running)
+            self.say("the sweep stops" + (f" once trial(s) {running} end" if running else ""))
+
+    def _progress(self) -> str:
+        """`4/12 done, best 0.0412 (trial 1), about 1m10s left`."""
+        trials = self.study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+        ended = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")
+                 or (t.state.name == "FAIL" and t.number not in retried)]
+        text = f"{len(ended)}/{self.settings.trials} done"
+        best = best_trial(trials, self.settings.direction)
+        if best is not None:
+            text += f", best {best.value:.4g} (trial {best.number})"
+        durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in ended
+                     if t.datetime_complete and t.datetime_start]
+        left = self.settings.trials - len(ended)
+        if durations and left > 0:
+            text += f", about {seconds_text(sum(durations) / len(durations) * math.ceil(left / self.parallel))} left"
+        return text
+
+    def _say_waiting(self, numbers: tuple) -> None:
+        if numbers != self.waiting_for:
+            self.waiting_for = numbers
+            self.say(f"waiting for trial(s) {', '.join(map(str, numbers))}, running in another process "
+                     f"(one whose process died is run again once silent for {self.settings.grace_period} s)")
+
+    def _stop_trials(self) -> None:
+        """SIGTERM to each trial process (a trial stops as on Ctrl-C: its run keeps its last
+        epoch, and the trial is queued again); a process that does not end in time is killed."""
+        if not self.running:
+            return
+        self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
+        for launched in self.running.values():
+            if launched.process.poll() is None:
+                launched.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        for launched in self.running.values():
+            try:
+                launched.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                launched.process.kill()
+                launched.process.wait()
+            launched.output.close()
+        self.running.clear()
+
+
+def _values_text(values: dict) -> str:
+    return "  ".join(f"{path}={_short(value)}" for path, value in values.items())
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+

@@ -1,0 +1,75 @@
+"""A sweep's settings (the resolved `sweep:` section), its folder and its storage. No Optuna."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from specc.errors import UsageError
+from specc.run.records import spec_hash
+from specc.sweep_space import Parameter, grid_size, parameters
+
+STUDY_DB = "study.db"
+GRACE_HEARTBEATS = 3  # a running trial silent for this many heartbeats is taken as dead
+# what may change between two `specc sweep` of one study (how long it runs, where it is kept)
+NOT_FINGERPRINTED = ("trials", "storage", "heartbeat")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one sweep searches and how (the resolved `sweep:` section)."""
+
+    name: str
+    metric: str
+    direction: str
+    sampler: str
+    trials: int
+    pruning: Any                    # False, or {"startup_trials": N, "warmup_epochs": M}
+    storage: Optional[str]
+    heartbeat: int
+    params: tuple[Parameter, ...]
+    seed: int
+
+    @classmethod
+    def of(cls, resolved: dict, trials: Optional[int] = None) -> "Settings":
+        """The settings of a resolved spec; `trials` (the command line's) replaces the section's.
+
+        Raises:
+            UsageError: The spec has no `sweep:` section.
+        """
+        section = resolved.get("sweep")
+        if not section:
+            raise UsageError(f"the spec '{resolved['name']}' has no sweep: section",
+                             "add one (README, \"Sweeps\"), or write a spec that extends this one and adds it")
+        params = tuple(parameters(section))
+        count = trials if trials is not None else section["trials"]
+        if section["sampler"] == "grid":
+            count = min(count, grid_size(list(params)) or count)
+        return cls(name=section["name"], metric=section["metric"], direction=section["direction"],
+                   sampler=section["sampler"], trials=count, pruning=section["pruning"],
+                   storage=section["storage"], heartbeat=section["heartbeat"], params=params,
+                   seed=int(resolved.get("seed") or 0))
+
+    @property
+    def grace_period(self) -> int:
+        return self.heartbeat * GRACE_HEARTBEATS
+
+
+def sweep_folder(runs_dir: str, resolved: dict, settings: Settings) -> Path:
+    """runs/<spec name>/sweeps/<sweep name>/: the study database (by default), logs, table, plots."""
+    return Path(runs_dir).absolute() / str(resolved["name"]) / "sweeps" / settings.name
+
+
+def storage_url(settings: Settings, folder: Path) -> str:
+    """The section's storage URL, or SQLite in the sweep's folder."""
+    return settings.storage or f"sqlite:///{folder / STUDY_DB}"
+
+
+def fingerprint(resolved: dict) -> str:
+    """What makes two `specc sweep` the same study: the resolved spec with its sweep, less how
+    many trials it runs and where it is kept."""
+    spec = copy.deepcopy(resolved)
+    for key in NOT_FINGERPRINTED:
+        spec["sweep"].pop(key, None)
+    return spec_hash(spec)

@@ -1,0 +1,258 @@
+"""One trial of a sweep, in a process of its own (`specc sweep-trial`, started by `specc sweep`).
+
+The driver has asked Optuna for the trial and sampled its values; this process trains the spec
+with them as `--set` overrides (a normal run record, which also keeps the values and the
+sweep's id), reports each epoch's metric, stops when the pruner says so (the record says
+`pruned`), and tells Optuna how the trial ended. It sends heartbeats the whole time, so a
+trial whose process dies (kill -9, a machine lost) is found dead and queued again; the trial
+that takes it up continues its run folder from the last checkpoint, or, when that run had
+finished, reports what it recorded.
+
+A trial that ends here tells Optuna itself, so trials whose driver was killed still finish.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from specc.errors import SpeccError, UsageError
+from specc.report import SILENT, Reporter
+from specc.run.records import RECORD, RunRecord
+from specc.run.records.lock import RunLock
+from specc.sweep import study as studies
+from specc.sweep.settings import Settings, storage_url, sweep_folder
+from specc.sweep_space import override
+
+FINISHED = ("completed", "pruned")  # run statuses a trial's value can be read from
+
+
+@dataclass
+class TrialResult:
+    """How a trial ended: `complete`, `pruned` or `failed`, its value, its run folder."""
+
+    number: int
+    state: str
+    value: Optional[float]
+    run: Optional[str]
+
+
+@dataclass
+class _Trial:
+    """What the steps of one trial share."""
+
+    settings: Settings
+    study: Any
+    storage: Any
+    trial_id: int
+    number: int
+    url: str
+    reporter: Reporter
+
+    def set(self, key: str, value: Any) -> None:
+        self.storage.set_trial_user_attr(self.trial_id, key, value)
+
+    def fail(self, message: str) -> None:
+        """Tell Optuna the trial failed (the message stays with it)."""
+        optuna = studies.optuna()
+        try:
+            self.set("error", message)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return
+        self.study.tell(self.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
+    def give_back(self) -> None:
+        """An interrupted trial is queued again at once (as a dead one would be): the next
+        `specc sweep` continues its run."""
+        self.fail("interrupted (Ctrl-C or a stop signal); queued again")
+        queue_again = self.storage.get_heartbeat_stale_trial_callback()
+        if queue_again is not None:
+            queue_again(self.study, self.storage.get_trial(self.trial_id))
+
+
+def run_trial(spec_file: str, overrides: Sequence[str], number: int, runs_dir: str,
+              reporter: Reporter = SILENT) -> TrialResult:
+    """Run trial `number` of the spec's sweep (see the module's docstring).
+
+    Raises:
+        TrainingError: The loss became NaN (the trial is failed; the sweep goes on).
+        SpeccError: Any other error of the run (the trial is failed).
+        KeyboardInterrupt: Ctrl-C or SIGTERM (the trial is queued again).
+    """
+    from specc.api import load_and_check, resolved_spec
+    from specc.run.train import terminate_as_interrupt
+
+    doc, _ = load_and_check(spec_file, list(overrides))
+    resolved = resolved_spec(doc)
+    settings = Settings.of(resolved)
+    url = storage_url(settings, sweep_folder(runs_dir, resolved, settings))
+    storage = studies.open_storage(url, settings)
+    study = studies.load_study(settings, storage)
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    except KeyError:
+        raise UsageError(f"the study '{settings.name}' has no trial {number}") from None
+    trial = _Trial(settings, study, storage, trial_id, number, url, reporter)
+    with terminate_as_interrupt(), Heartbeat(storage, trial_id, settings.heartbeat):
+        return _guarded(trial, spec_file, list(overrides), runs_dir)
+
+
+def _guarded(trial: _Trial, spec_file: str, overrides: list, runs_dir: str) -> TrialResult:
+    """Run the trial; whatever ends it, Optuna hears of it."""
+    frozen = trial.storage.get_trial(trial.trial_id)
+    if frozen.state.name != "RUNNING":
+        raise UsageError(f"trial {trial.number} of the study '{trial.settings.name}' is "
+                         f"{frozen.state.name.lower()}, not running: there is nothing to do")
+    try:
+        return _run(trial, frozen, spec_file, overrides, runs_dir)
+    except KeyboardInterrupt:
+        trial.give_back()
+        raise
+    except SpeccError as exc:
+        trial.fail(exc.message)
+        raise
+    except BaseException as exc:
+        trial.fail(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run(trial: _Trial, frozen: Any, spec_file: str, overrides: list, runs_dir: str) -> TrialResult:
+    values = studies.values_of(frozen, trial.settings.params)
+    sweep = {"id": trial.settings.name, "trial": trial.number, "values": values, "storage": trial.url}
+    retry_of = frozen.system_attrs.get(studies.RETRY_OF)
+    if retry_of is not None:
+        sweep["retry_of"] = retry_of
+    earlier = _earlier_run(frozen, trial.reporter)
+    if earlier is not None:
+        status = earlier.read().get("status")
+        trial.reporter.line(f"trial {trial.number} continues trial {retry_of}'s run {earlier.path} ({status})")
+        earlier.update(sweep=sweep)
+        if status in FINISHED:
+            return _tell(trial, earlier)
+        if status == "diverged":
+            trial.fail(str(earlier.read().get("message") or "diverged"))
+            return TrialResult(trial.number, "failed", None, str(earlier.path))
+    trial.reporter.line(f"trial {trial.number}: " + "  ".join(f"{k}={v}" for k, v in values.items()))
+    record = _train(trial, spec_file, overrides + [override(k, v) for k, v in values.items()], runs_dir,
+                    sweep, earlier)
+    return _tell(trial, record)
+
+
+def _earlier_run(frozen: Any, reporter: Reporter) -> Optional[RunRecord]:
+    """The run folder a dead attempt of this trial left (its user attribute `run`), once no
+    process writes it any more; None for a first attempt, or a folder that is not here."""
+    path = frozen.user_attrs.get("run")
+    if not path or not (Path(path) / RECORD).is_file():
+        return None
+    record = RunRecord.open(path)
+    _wait_for_writer(record, reporter)
+    return record
+
+
+def _wait_for_writer(record: RunRecord, reporter: Reporter, every: float = 5.0) -> None:
+    """A trial taken for dead may still be training (its heartbeats were late): wait for it."""
+    said = False
+    while True:
+        try:
+            with RunLock(record.path, record.run_id, "checking"):
+                return
+        except UsageError as exc:
+            if not said:
+                reporter.line(f"{exc.message}; waiting for it to end")
+                said = True
+            time.sleep(every)
+
+
+def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep: dict,
+           earlier: Optional[RunRecord]) -> RunRecord:
+    """Train (or continue `earlier`) with the trial's values, reporting each epoch."""
+    from specc.api import load_and_check, resolved_spec
+    from specc.run.quiet import import_tensorflow
+
+    import_tensorflow()
+    from specc.run.train import TrainOptions, train
+    from specc.sweep.pruning import ReportEpochs
+
+    optuna = studies.optuna()
+    report = ReportEpochs(optuna.trial.Trial(trial.study, trial.trial_id), trial.settings.metric,
+                          prune=bool(trial.settings.pruning))
+
+    def on_record(record: RunRecord) -> None:
+        record.update(sweep=sweep)
+        trial.set("run", str(record.path))
+        trial.set("run_id", record.run_id)
+
+    options = TrainOptions(runs_dir=runs_dir, export=False, callbacks=[report], overrides=tuple(overrides),
+                           on_record=on_record, reporter=trial.reporter)
+    where: Any = None
+    files: tuple = ()
+    if earlier is not None:
+        options.resume = str(earlier.path)
+        resolved, spec_file = earlier.spec(), str(earlier.read().get("spec_file"))
+    else:
+        doc, _ = load_and_check(spec_file, overrides)
+        resolved, where, files = resolved_spec(doc), doc.position_of, tuple(doc.files)
+    record = train(resolved, spec_file, where=where, options=options, source_files=files).record
+    if record is None:
+        raise UsageError("the trial's training wrote no run record (a worker of a multi-worker run that is "
+                         "not its chief)", "a sweep trains each trial in one process")
+    if report.pruned_at is not None:
+        record.update(status="pruned", message=f"pruned by the sweep after epoch {report.pruned_at}: its "
+                      f"{trial.settings.metric} was worse than the median of the trials before it")
+    return record
+
+
+def _tell(trial: _Trial, record: RunRecord) -> TrialResult:
+    """Tell Optuna the trial's end from its run: pruned, or the best epoch's metric."""
+    optuna = studies.optuna()
+    data = record.read()
+    trial.set("run", str(record.path))
+    trial.set("run_id", record.run_id)
+    trial.set("epochs", data.get("epochs_completed"))
+    value = best_value(record.history(), trial.settings.metric, trial.settings.direction)
+    if data.get("status") == "pruned":
+        trial.study.tell(trial.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
+        return TrialResult(trial.number, "pruned", value, str(record.path))
+    if value is None:
+        raise UsageError(f"run {record.run_id} logged no {trial.settings.metric} in any epoch",
+                         "set sweep.metric to a metric its history.csv has")
+    trial.study.tell(trial.number, value, skip_if_finished=True)
+    return TrialResult(trial.number, "complete", value, str(record.path))
+
+
+def best_value(history: list, metric: str, direction: str) -> Optional[float]:
+    """The best finite value of `metric` over the epochs of a history (None: never logged)."""
+    values = [float(row[metric]) for row in history
+              if isinstance(row.get(metric), (int, float)) and math.isfinite(float(row[metric]))]
+    if not values:
+        return None
+    return max(values) if direction == "maximize" else min(values)
+
+
+class Heartbeat:
+    """`with Heartbeat(storage, trial_id, seconds):` -- the trial's sign of life in the storage,
+    from a thread, every `seconds`, until the block ends."""
+
+    def __init__(self, storage: Any, trial_id: int, seconds: float):
+        self.storage, self.trial_id, self.seconds = storage, trial_id, seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="sweep-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # a busy database: the next beat tries again, well within the grace period
+                pass
+            self.stop.wait(self.seconds)
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join()
