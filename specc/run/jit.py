@@ -2,12 +2,12 @@
 
 Measured here (bench/matmul_rate.py, bench/train_bench.py; figures in README):
 - XLA compiles a small convolutional model in 6-24 s on this CPU and then trains it no
-  faster (LeNet on the digits: slower, 3,700 against 5,000 samples/s by hand), so a model whose
+  faster (LeNet on the digits by hand: slower, 11,900 against 15,000 samples/s), so a model whose
   multiply-adds are mostly in convolutions or recurrences stays without it;
 - on a model whose multiply-adds are mostly matrix products (dense layers), XLA's train step
-  runs at about twice the speed of TensorFlow's (an MLP 1024-2048-2048-10: ~1.8 against ~0.8
-  of the fp32 matmul rate of a plain `tf.linalg.matmul`), and its compile takes a few
-  seconds, paid back only when the run has work enough.
+  runs 1.2x faster than TensorFlow's (an MLP 1024-2048-2048-10: 0.93 against 0.78 of the
+  fp32 rate of a plain `tf.linalg.matmul`), and its compile takes a few seconds, paid back
+  only when the run has work enough.
 
 So `auto` turns XLA on when dense layers do at least half of the model's multiply-adds AND
 the run's estimated work (6 FLOPs per multiply-add per sample for a training step: forward,
