@@ -2,31 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from specc import errors
 from specc.errors import Problem, SpecLoadError, UsageError
 from specc.load import Document, load_spec
-from specc.schema import free_form, known_keys, subschema_at
-from specc.suggest import did_you_mean, one_of
-
-
-def override_allowed(path: tuple) -> Optional[str]:
-    """None if the schema knows `path` (for --set), else a message with 'did you mean'.
-
-    Below a free-form mapping (optimizer or schedule arguments, a block call) any key is
-    allowed: validation and the run check those.
-    """
-    for depth in range(1, len(path) + 1):
-        if subschema_at(path[:depth]) is None:
-            if free_form(subschema_at(path[:depth - 1])):
-                return None
-            parent, key = path[:depth - 1], path[depth - 1]
-            keys = known_keys(parent)
-            where = ".".join(str(p) for p in parent) or "the top level"
-            hint = did_you_mean(str(key), keys) or (f"known here: {one_of(keys)}" if keys else "")
-            return f"--set: the spec has no setting '{key}' under {where}" + (f"; {hint}" if hint else "")
-    return None
+from specc.load.overrides import override_allowed  # noqa: F401  (the library API names it)
 
 
 def load_document(path: str, overrides: Sequence[str] = ()) -> Document:

@@ -32,9 +32,19 @@ def validate(doc: Document) -> list[Problem]:
     broken = {_section(p) for p in errors_at if p.code in STRUCTURAL and len(p.path) == 1}
     shaky = {_section(p) for p in errors_at}
     problems += semantic_problems(doc, skip=broken, shaky=shaky)
+    problems += _sweep_value_problems(doc, problems)
     if version is None:  # read it as the current format, so every other problem shows too
         problems = [_version_problem(doc, None)] + [p for p in problems if p.missing != "specc"]
     return sort_problems(_dedupe(_drop_shape_echoes(_drop_echoes(problems))))
+
+
+def _sweep_value_problems(doc: Document, problems: list[Problem]) -> list[Problem]:
+    """A sound sweep's values, each set on the spec and validated like a spec of its own."""
+    if "sweep" not in doc.data or any(p.severity == "error" and p.path[:1] == ("sweep",) for p in problems):
+        return []
+    from specc.checks.sweep import value_problems
+
+    return value_problems(doc, validate)
 
 
 # A section whose own value has the wrong shape (a list where a mapping belongs, ...) is not

@@ -7,7 +7,7 @@ causes it, so a bad sweep is refused before any trial runs. No TensorFlow, no Op
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from specc.errors import Problem, UsageError, json_path
 from specc.spec_data import integer, mapping, text
@@ -40,9 +40,12 @@ def check_sweep(doc: Document) -> list[Problem]:
             params.append(param)
         problems += found
     problems += _grid_problems(doc, section, params)
-    if not any(p.severity == "error" for p in problems):
-        problems += _value_problems(doc, params)
     return problems
+
+
+def _parameters(doc: Document) -> list[Parameter]:
+    return [_parameter(key, entry) for key, entry in mapping(mapping(doc.data["sweep"]).get("space")).items()
+            if isinstance(entry, dict) and any(f in entry for f in FORMS)]
 
 
 def _parameter(key: str, entry: dict) -> Parameter:
@@ -139,8 +142,7 @@ def _in_missing_section(doc: Document, key: str) -> bool:
 
 def _path_problems(doc: Document, key: str, seen: dict) -> list[Problem]:
     """The key is a path `--set` takes, into a setting a trial may change, and named once."""
-    from specc.api import override_allowed
-    from specc.load.overrides import override_path
+    from specc.load.overrides import override_allowed, override_path
 
     where = SPACE + (key,)
     try:
@@ -204,16 +206,16 @@ def _grid_problems(doc: Document, section: dict, params: list[Parameter]) -> lis
 
 # --- each value a trial can get ----------------------------------------------------------------
 
-def _value_problems(doc: Document, params: list[Parameter]) -> list[Problem]:
-    """Every end and every choice, set alone on the spec, gives a valid spec."""
+def value_problems(doc: Document, validate: Callable[[Document], list[Problem]]) -> list[Problem]:
+    """Every end and every choice, set alone on the spec, gives a valid spec (checked with
+    `validate`, which specc.validate hands down: it runs this once the sweep itself is sound)."""
     from specc.load.overrides import apply_overrides
-    from specc.validate import validate
 
     base = _without_sweep(doc)
     if any(p.severity == "error" for p in validate(base)):
         return []  # the spec's own problems are reported already; they would show here too
     problems = []
-    for param in params:
+    for param in _parameters(doc):
         for index, value in param.tried():
             value = float(value) if param.form in ("uniform", "log_uniform") else value
             trial = apply_overrides(base, [override(param.path, value)])

@@ -9,6 +9,8 @@ from typing import Any, Callable, Optional, Sequence
 from specc.errors import Position, SpecLoadError, UsageError
 from specc.load.document import Document
 from specc.load.yaml_tree import Node, flatten, kind_of, parse_tree
+from specc.schema import free_form, known_keys, subschema_at
+from specc.suggest import did_you_mean, one_of
 
 _INDEX = re.compile(r"[0-9]+")
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
@@ -123,3 +125,21 @@ def set_path(data: dict, positions: dict, key_positions: dict, path: tuple, valu
     positions.update({path + p: pos for p, pos in new_positions.items()})
     key_positions.update({path + p: pos for p, pos in new_keys.items()})
     key_positions[path] = here
+
+
+def override_allowed(path: tuple) -> Optional[str]:
+    """None if the schema knows `path` (for --set), else a message with 'did you mean'.
+
+    Below a free-form mapping (optimizer or schedule arguments, a block call) any key is
+    allowed: validation and the run check those.
+    """
+    for depth in range(1, len(path) + 1):
+        if subschema_at(path[:depth]) is None:
+            if free_form(subschema_at(path[:depth - 1])):
+                return None
+            parent, key = path[:depth - 1], path[depth - 1]
+            keys = known_keys(parent)
+            where = ".".join(str(p) for p in parent) or "the top level"
+            hint = did_you_mean(str(key), keys) or (f"known here: {one_of(keys)}" if keys else "")
+            return f"--set: the spec has no setting '{key}' under {where}" + (f"; {hint}" if hint else "")
+    return None

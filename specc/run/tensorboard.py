@@ -36,7 +36,7 @@ class ScalarWriter(keras.callbacks.Callback):
         validation: dict = {}
         for key, value in (logs or {}).items():
             (validation if key.startswith("val_") else train)[key.removeprefix("val_")] = value
-        rate = _learning_rate(self.model, epoch)
+        rate = _learning_rate(self.model)
         if rate is not None:
             train.setdefault("learning_rate", rate)
         for split, values in (("train", train), ("validation", validation)):
@@ -70,7 +70,7 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def _learning_rate(model: Any, epoch: int) -> Optional[float]:
+def _learning_rate(model: Any) -> Optional[float]:
     """The optimizer's learning rate now (a schedule's value at its current step), if it has one."""
     optimizer = getattr(model, "optimizer", None)
     rate = getattr(optimizer, "learning_rate", None) if optimizer is not None else None

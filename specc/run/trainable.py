@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from specc.data.feed import Feed
+from specc.run.devices import AUTO_CPU
 
 STEPS_PER_EXECUTION_CAP = 64
 
@@ -48,7 +49,7 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Option
     decided = None
     if state:
         decided = (bool(getattr(model, "jit_compile", False)), "as the run being resumed was compiled")
-    elif jit == "auto":
+    elif jit == AUTO_CPU:
         decided = _auto_jit(paradigm, model, feed, epochs)
     if not state:
         spe = steps_per_execution(resolved["train"]["steps_per_execution"], feed.steps)
