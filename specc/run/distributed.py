@@ -130,17 +130,13 @@ class StepLoop:
 
 
 def _build_state(model: Any, feed: Feed, strategy: Any) -> None:
-    """Create the metrics' and optimizer's variables before the first step, as `fit` does
-    (Keras's `_symbolic_build`, from the feed's element spec): variables first created inside
-    the steps' tf.function and loop cannot be placed on several local replicas (mirrored)."""
-    build = getattr(model, "_symbolic_build", None)
-    if build is None:
-        return
+    """Create the metrics' and optimizer's variables before the first step, as `fit` does:
+    variables first created inside the steps' tf.function and loop cannot be placed on several
+    local replicas (mirrored)."""
+    from specc.run.trainable import build_state
+
     with strategy.scope():
-        try:
-            build(data_batch=feed.dataset.element_spec)
-        except Exception:  # noqa: BLE001 - a model Keras cannot build symbolically builds in its first step
-            pass
+        build_state(model, feed)
 
 
 def _steps_function(step: Any, strategy: Any) -> Any:

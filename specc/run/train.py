@@ -178,7 +178,7 @@ def _follow(resolved: dict, prepared: Prepared, runs_dir: str, setup: Any, where
         if not options.resume:
             return None, {}
         record = find_run(options.resume, runs_dir)
-        folder = record.path / "checkpoints"
+        folder = record.path / "checkpoints"  # not record.checkpoint_dir: that makes the folder
         state = read_state(folder, record.run_id, repair=False) or {}
         return (folder if state else None), state
 

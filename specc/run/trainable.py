@@ -67,11 +67,16 @@ def build_state(model: Any, feed: Feed) -> None:
     Without a strategy Keras defers them to the first trace of the train function; variables
     created inside a `tf.function` trace make TensorFlow trace it a second time, which cost
     ~0.3 s of LeNet's first epoch here (tracing the train step twice: issue 14). Only what is
-    missing is built; a Keras without `_symbolic_build` is simply left to build them lazily.
+    missing is built; a Keras without `_symbolic_build`, or a model it cannot build
+    symbolically, is left to build them in its first step (run/distributed.py uses it too).
     """
     symbolic_build = getattr(model, "_symbolic_build", None)
-    if symbolic_build is not None:
+    if symbolic_build is None:
+        return
+    try:
         symbolic_build(data_batch=feed.dataset.element_spec)
+    except Exception:  # noqa: BLE001 - a model Keras cannot build symbolically builds in its first step
+        pass
 
 
 def _auto_jit(paradigm: Any, model: Any, feed: Feed, epochs: int) -> tuple:
