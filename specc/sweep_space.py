@@ -26,6 +26,7 @@ SAMPLERS = ("tpe", "random", "grid")
 MAX_GRID = 100_000  # points of a grid sweep: more is a typo, not a plan
 # sections a trial may not change: they say which spec and which sweep it is
 FIXED_SECTIONS = ("specc", "name", "extends", "sweep")
+CROSS_VALIDATION = "data.split.cross_validation"  # what `sweep.folds` sets, a fold per run
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,15 @@ def resolve_section(section: dict, name: str, train: dict) -> dict:
         "storage": section.get("storage"),
         "heartbeat": section.get("heartbeat", DEFAULT_HEARTBEAT),
         "space": {path: dict(entry) for path, entry in section["space"].items()},
+        **_folds(section),
     }
+
+
+def _folds(section: dict) -> dict:
+    """With folds: {folds: K, refit: true unless said otherwise}; without: nothing."""
+    if not section.get("folds"):
+        return {}
+    return {"folds": section["folds"], "refit": bool(section.get("refit", True))}
 
 
 def _pruning(given: Any, epochs: int) -> Any:

@@ -86,7 +86,8 @@ def check_train(doc: Document) -> list:
     stop = doc.data["train"].get("early_stopping")
     split = mapping(mapping(doc.data.get("data")).get("split"))
     monitor = text(stop.get("monitor", "val_loss")) if isinstance(stop, dict) else ("val_loss" if stop is True else None)
-    if monitor and monitor.startswith("val_") and split.get("validation", 0.1) == 0:
+    folded = bool(split.get("cross_validation"))  # a fold is the validation split
+    if monitor and monitor.startswith("val_") and split.get("validation", 0.1) == 0 and not folded:
         return [_p(doc, ("train", "early_stopping"), f"early stopping monitors {monitor}, but there is no validation split",
                    "set data.split.validation above 0, or monitor: loss", code="train")]
     return []
@@ -108,4 +109,26 @@ def check_data(doc: Document) -> list:
     if split.get("stratify") is True and other:
         out.append(_p(doc, ("data", "split", "stratify"), "stratify keeps class proportions; a "
                       f"{'/'.join(other)} task has no classes", "remove stratify", code="data"))
-    return out
+    return out + _cross_validation(doc, split)
+
+
+def _cross_validation(doc: Document, split: dict) -> list:
+    """Folds of the samples split off data.source: a fold that exists, no whole classes, no
+    validation file (there would be nothing to pool)."""
+    folds = split.get("cross_validation")
+    if not isinstance(folds, dict):
+        return []
+    at = ("data", "split", "cross_validation")
+    if split.get("by") == "class":
+        return [_p(doc, at, "cross_validation folds the samples, but by: class splits the classes",
+                   "remove cross_validation, or by: class", code="data", key=True)]
+    if isinstance(split.get("validation"), dict):
+        return [_p(doc, at, "cross_validation makes the validation split from a fold of data.source, but "
+                   "data.split.validation is a source of its own: there is nothing to pool",
+                   "remove cross_validation, or give data.split.validation as a fraction", code="data",
+                   key=True)]
+    count, fold = integer(folds.get("folds")), integer(folds.get("fold"))
+    if count is not None and fold is not None and fold >= count:
+        return [_p(doc, at + ("fold",), f"fold is {fold}, but the {count} folds are numbered 0 to {count - 1}",
+                   f"set fold to one of 0 .. {count - 1}", code="data")]
+    return []

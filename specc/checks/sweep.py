@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from specc.errors import Problem, UsageError, json_path
 from specc.spec_data import integer, mapping, text
 from specc.spec_data import problem as _p
-from specc.sweep_space import (FIXED_SECTIONS, FORMS, INTEGER_FORMS, MAX_GRID, STEPPED, Parameter, grid_size,
+from specc.sweep_space import (CROSS_VALIDATION, FIXED_SECTIONS, FORMS, INTEGER_FORMS, MAX_GRID, STEPPED, Parameter, grid_size,
                                override, show_value)
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def check_sweep(doc: Document) -> list[Problem]:
             params.append(param)
         problems += found
     problems += _grid_problems(doc, section, params)
-    return problems
+    return problems + _folds_problems(doc, section)
 
 
 def _parameters(doc: Document) -> list[Parameter]:
@@ -51,6 +51,30 @@ def _parameters(doc: Document) -> list[Parameter]:
 def _parameter(key: str, entry: dict) -> Parameter:
     form = next(f for f in FORMS if f in entry)
     return Parameter(key, form, tuple(entry[form]), entry.get("step"))
+
+
+# --- cross-validation -----------------------------------------------------------------------------
+
+def _folds_problems(doc: Document, section: dict) -> list[Problem]:
+    """`folds` sets data.split.cross_validation in each run: the split must be one it can pool."""
+    if "folds" not in section:
+        if section.get("refit") is not None:
+            return [_p(doc, ("sweep", "refit"), "refit trains the best values after a sweep with folds; this "
+                       "sweep has no folds", "add sweep.folds, or remove refit", code="sweep", severity="warning")]
+        return []
+    split = mapping(mapping(doc.data.get("data")).get("split"))
+    where = ("sweep", "folds")
+    problems = []
+    if split.get("by") == "class":
+        problems.append(_p(doc, where, "sweep.folds cross-validates the samples, but data.split.by: class "
+                           "splits whole classes", "remove folds, or split by sample", code="sweep"))
+    if isinstance(split.get("validation"), dict):
+        problems.append(_p(doc, where, "sweep.folds makes each fold of train + validation the validation split "
+                           "in turn, but data.split.validation is a source of its own",
+                           "remove folds, or give data.split.validation as a fraction", code="sweep"))
+    return problems + [_p(doc, (*SPACE, key), f"sweep.folds sets {CROSS_VALIDATION} for each fold; the space "
+                          "cannot search it", "remove it from the space", code="sweep", key=True)
+                       for key in mapping(section.get("space")) if str(key).startswith(CROSS_VALIDATION)]
 
 
 # --- the metric --------------------------------------------------------------------------------

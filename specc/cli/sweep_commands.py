@@ -55,12 +55,17 @@ def outcome_lines(outcome: Any) -> list[str]:
         lines.append(f"no trial completed ({len(outcome.rows)} in the study)")
     else:
         values = "  ".join(f"{k}={_number(v)}" for k, v in best.values.items())
-        lines += [f"best: trial {best.number}, {settings.metric} {_number(best.value)}: {values}",
-                  f"      run {best.run_id}: {best.run}"]
+        lines.append(f"best: trial {best.number}, {settings.metric} {_number(best.value)}: {values}")
+        if settings.folds:
+            folds = ", ".join(str(_number(v)) for v in best.fold_values or [])
+            lines.append(f"      the mean of {settings.folds} folds ({folds}); runs {best.run_id}")
+        else:
+            lines.append(f"      run {best.run_id}: {best.run}")
+    lines += _refit_lines(outcome.refit, settings.metric)
     header = ["TRIAL", "STATE", *[p.path for p in settings.params], settings.metric.upper(), "EPOCHS", "TIME", "RUN"]
     rows = [[r.number, r.state + (f" (retry of {r.retry_of})" if r.retry_of is not None else ""),
              *[_number(r.values.get(p.path)) for p in settings.params], _number(r.value), r.epochs,
-             seconds_text(r.seconds) if r.seconds is not None else None, r.run_id] for r in outcome.rows]
+             seconds_text(r.seconds) if r.seconds is not None else None, _runs_text(r.run_id)] for r in outcome.rows]
     lines += [""] + columns(rows, header) + [""]
     files = ", ".join(["trials.csv", "sweep.json", *sorted(outcome.plots)])
     lines.append(f"sweep folder: {outcome.folder}/ ({files})")
@@ -68,6 +73,22 @@ def outcome_lines(outcome: Any) -> list[str]:
         lines.append(f"  {name} not drawn: {why}")
     lines.append(f"this command ran {seconds_text(outcome.seconds)}")
     return lines
+
+
+def _refit_lines(refit: Optional[dict], metric: str) -> list[str]:
+    """What the refit of the best values on the spec's own split gave (with folds)."""
+    if not refit:
+        return []
+    if refit.get("error"):
+        return [f"refit of trial {refit['trial']}: {refit['error']}"]
+    return [f"refit: trial {refit['trial']}'s values on the spec's own split, {metric} {_number(refit.get('value'))}",
+            f"      run {refit['run_id']}: {refit['run']}  (specc evaluate {refit['run']})"]
+
+
+def _runs_text(run_ids: Optional[str]) -> Optional[str]:
+    """A trial's run id; with folds, the first fold's and how many more."""
+    ids = (run_ids or "").split()
+    return None if not ids else ids[0] + (f" +{len(ids) - 1}" if len(ids) > 1 else "")
 
 
 def _number(value: Any) -> Any:
@@ -79,12 +100,17 @@ def _number(value: Any) -> Any:
 @spec_options
 @click.option("--trial", "number", type=int, required=True)
 @click.option("--runs-dir", required=True)
-def sweep_trial(file: str, overrides: tuple, number: int, runs_dir: str) -> None:
+@click.option("--refit", is_flag=True, help="Train the trial's values on the spec's own split (sweep.folds).")
+def sweep_trial(file: str, overrides: tuple, number: int, runs_dir: str, refit: bool) -> None:
     """One trial of a sweep, as `specc sweep` starts it (its output goes to the trial's log)."""
-    from specc.sweep.trial import run_trial
+    from specc.sweep.trial import run_refit, run_trial
 
     # Ctrl-C at the terminal reaches the driver too, which stops each trial once, with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if refit:
+        ended = run_refit(file, overrides, number, runs_dir, reporter=Echo())
+        click.echo(f"refit of trial {number}: {ended['status']} ({ended['run']})")
+        return
     result = run_trial(file, overrides, number, runs_dir, reporter=Echo())
     value = f", {_number(result.value)}" if result.value is not None else ""
     click.echo(f"trial {number}: {result.state}{value} ({result.run})")

@@ -42,6 +42,8 @@ def split_table(table: Table, split: Optional[dict], seed: int,
     loaded from that source and leave the main table whole for training; string class
     labels in them are mapped to the training set's class ids. `hold_out: {classes: [...]}`
     moves every sample of those classes to the test split: the fractions split the others.
+    `cross_validation: {folds: K, fold: i}` then pools train and validation, divides the pool
+    into K folds and makes fold i the validation split (`_cross_validate`); test is unchanged.
 
     Args:
         table: The loaded `data.source` (after `data.select`).
@@ -52,9 +54,11 @@ def split_table(table: Table, split: Optional[dict], seed: int,
             samples of the same classes (by: class takes them as they are).
 
     Raises:
-        DataError: A split would be empty, or an explicit split's labels do not fit.
+        DataError: A split would be empty (a cross-validation fold too), or an explicit
+            split's labels do not fit.
     """
     split = split or {}
+    _cross_validation_fits(split)
     if split.get("by") == "class":
         return _split_by_class(table, split, seed, base_dir)
     _no_class_lists(split)
@@ -72,9 +76,12 @@ def split_table(table: Table, split: Optional[dict], seed: int,
     index = {name: pool[part] for name, part in parts.items()}
     if held is not None:
         index["test"] = np.concatenate([index.get("test", held[:0]), held])
+    folds = split.get("cross_validation")
+    if folds:
+        index.update(_cross_validate(index, labels, folds, seed, table.origin))
     result = {name: table.take(rows) for name, rows in index.items() if name != "train"}
     result.update(explicit)
-    whole = not counts and held is None
+    whole = not counts and held is None and not folds
     return Splits(train=table if whole else table.take(index["train"]),
                   validation=result.get("validation"), test=result.get("test"))
 
@@ -85,6 +92,52 @@ def _no_class_lists(split: dict) -> None:
         if isinstance(split.get(name), list):
             raise DataError(f"data.split.{name} is a list of classes, which needs data.split.by: class",
                             hint=f"add by: class, or give {name} a fraction of the samples")
+
+
+def _cross_validation_fits(split: dict) -> None:
+    """Cross-validation pools the samples split off data.source: not whole classes, not a file."""
+    folds = split.get("cross_validation")
+    if not folds:
+        return
+    if split.get("by") == "class":
+        raise DataError("data.split.cross_validation folds the samples, but by: class splits the classes",
+                        hint="remove cross_validation, or by: class")
+    if isinstance(split.get("validation"), dict):
+        raise DataError("data.split.cross_validation makes the validation split from a fold of data.source, "
+                        "but data.split.validation is a source of its own",
+                        hint="remove cross_validation, or give validation as a fraction")
+    if not 0 <= folds["fold"] < folds["folds"]:
+        raise DataError(f"data.split.cross_validation.fold is {folds['fold']}, but the {folds['folds']} folds are "
+                        f"numbered 0 to {folds['folds'] - 1}", hint=f"set fold to one of 0 .. {folds['folds'] - 1}")
+
+
+def _cross_validate(index: dict, labels: Optional[np.ndarray], folds: dict, seed: int,
+                    origin: str) -> dict:
+    """{"train": rows, "validation": rows}: train and validation pooled and cut into
+    `folds["folds"]` folds (class by class with `labels`), fold `folds["fold"]` validating.
+    The folds' own rng stream leaves the rest of the split as it is without folds."""
+    pool = np.sort(np.concatenate([index["train"], index.get("validation", index["train"][:0])]))
+    count = int(folds["folds"])
+    if len(pool) < count:
+        raise DataError(f"{origin}: data.split.cross_validation asks for {count} folds, but train + validation "
+                        f"hold {len(pool)} samples: a fold would be empty",
+                        hint=f"use at most {len(pool)} folds, or more data")
+    rng = np.random.default_rng([seed, 7])
+    fold = _fold_of(labels[pool] if labels is not None else None, len(pool), count, rng)
+    chosen = fold == int(folds["fold"])
+    return {"train": rng.permutation(pool[~chosen]), "validation": rng.permutation(pool[chosen])}
+
+
+def _fold_of(labels: Optional[np.ndarray], n: int, count: int, rng) -> np.ndarray:
+    """The fold of each of `n` samples: a random order dealt round-robin into `count` folds;
+    with labels the order is class by class, so each class is spread evenly over the folds."""
+    if labels is None:
+        order = rng.permutation(n)
+    else:
+        order = np.concatenate([rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)])
+    fold = np.empty(n, dtype=np.int64)
+    fold[order] = np.arange(n) % count
+    return fold
 
 
 def _hold_out(table: Table, split: dict, test_from_source: bool) -> tuple[np.ndarray, Optional[np.ndarray]]:

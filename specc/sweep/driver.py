@@ -89,7 +89,50 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     driver = _Driver(study, storage, settings, command, folder, parallel, reporter)
     started = time.monotonic()
     driver.run()
-    return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter)
+    refit = refit_best(study, settings, command, folder, reporter) if settings.folds and settings.refit else None
+    return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter, refit)
+
+
+def refit_best(study: Any, settings: Settings, command: list, folder: Path, reporter: Reporter) -> Optional[dict]:
+    """With folds: train the best trial's values on the spec's own split, in a process of its
+    own (logs/refit.log); kept when an earlier `specc sweep` already did it for this trial.
+    Returns the study's `refit` attribute (with `error` when the run failed), or None when no
+    trial completed.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C or SIGTERM: the refit process is stopped (its run keeps its
+            last epoch; the same command continues it).
+    """
+    from specc.run.train import terminate_as_interrupt
+    from specc.sweep.trial import REFIT
+
+    best = best_trial(study.get_trials(deepcopy=False), settings.direction)
+    if best is None:
+        return None
+    known = study.user_attrs.get(REFIT) or {}
+    if known.get("trial") == best.number and known.get("status") == "completed":
+        return dict(known)
+    log = folder / "logs" / "refit.log"
+    reporter.line(f"refit: trial {best.number}'s values trained on the spec's own split (log: {log})")
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command + ["--trial", str(best.number), "--refit"], stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            with terminate_as_interrupt():
+                code = process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
+                                    "command continues it") from None
+    refit = dict(study.user_attrs.get(REFIT) or {})
+    if code != 0 or refit.get("trial") != best.number or refit.get("status") != "completed":
+        refit.update(trial=best.number, error=f"the refit ended with exit code {code} (log: {log})")
+    return refit
 
 
 class _Driver:

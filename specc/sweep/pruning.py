@@ -15,13 +15,14 @@ from specc.errors import UsageError
 
 class ReportEpochs(keras.callbacks.Callback):
     """`trial.report(value, epoch)` after every epoch; `stop_training` when the trial is pruned.
+    With `report` false (a trial's later folds) the metric is only checked to be there.
 
     Runs after specc's own callbacks, so the epoch is already in the record and checkpoints.
     """
 
-    def __init__(self, trial: Any, metric: str, prune: bool):
+    def __init__(self, trial: Any, metric: str, prune: bool, report: bool = True):
         super().__init__()
-        self.trial, self.metric, self.prune = trial, metric, prune
+        self.trial, self.metric, self.prune, self.report = trial, metric, prune, report
         self.pruned_at: Optional[int] = None  # the 1-based epoch the trial was pruned after
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
@@ -30,8 +31,8 @@ class ReportEpochs(keras.callbacks.Callback):
             raise UsageError(f"the sweep's metric {self.metric} is not among the metrics of an epoch "
                              f"({', '.join(sorted(logs))})", "set sweep.metric to one of them")
         value = float(logs[self.metric])
-        if not math.isfinite(value):
-            return  # a NaN loss ends the run as diverged by itself
+        if not math.isfinite(value) or not self.report:
+            return  # a NaN loss ends the run as diverged by itself; a later fold is not reported
         self.trial.report(value, epoch)
         if self.prune and self.trial.should_prune():
             self.pruned_at = epoch + 1

@@ -33,6 +33,7 @@ class TrialRow:
     run: Optional[str]              # the run folder
     retry_of: Optional[int] = None
     error: Optional[str] = None
+    fold_values: Optional[list] = None  # with folds: each fold's best metric (value is their mean)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SweepOutcome:
     seconds: float                  # this command's wall time
     plots: dict = field(default_factory=dict)          # file name -> path
     plots_skipped: dict = field(default_factory=dict)  # file name -> why it was not drawn
+    refit: Optional[dict] = None    # with folds: the best values' run on the spec's own split
 
 
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
@@ -54,7 +56,7 @@ STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING
 
 
 def finish_sweep(study: Any, settings: Settings, folder: Path, storage: str, seconds: float,
-                 reporter: Reporter) -> SweepOutcome:
+                 reporter: Reporter, refit: Optional[dict] = None) -> SweepOutcome:
     """The table and best trial of the study; trials.csv, sweep.json and the plots written."""
     from specc.sweep.plots import draw_plots
 
@@ -62,7 +64,8 @@ def finish_sweep(study: Any, settings: Settings, folder: Path, storage: str, sec
     rows = trial_rows(trials, settings)
     best = best_trial(trials, settings.direction)
     outcome = SweepOutcome(settings, folder, storage, rows,
-                           next((r for r in rows if best is not None and r.number == best.number), None), seconds)
+                           next((r for r in rows if best is not None and r.number == best.number), None), seconds,
+                           refit=refit)
     outcome.plots, outcome.plots_skipped = draw_plots(study, settings, folder)
     atomic_write_text(folder / TABLE, table_csv(rows, settings))
     atomic_write_json(folder / SUMMARY, summary(outcome))
@@ -82,9 +85,16 @@ def trial_rows(trials: list, settings: Settings) -> list[TrialRow]:
                    if t.datetime_complete and t.datetime_start else None)
         rows.append(TrialRow(t.number, state, studies.values_of(t, settings.params), value,
                              t.user_attrs.get("epochs"), seconds, t.user_attrs.get("run_id"),
-                             t.user_attrs.get("run"), t.system_attrs.get(studies.RETRY_OF),
-                             t.user_attrs.get("error") if state == "failed" else None))
+                             _run_of(t), t.system_attrs.get(studies.RETRY_OF),
+                             t.user_attrs.get("error") if state == "failed" else None,
+                             t.user_attrs.get("fold_values")))
     return rows
+
+
+def _run_of(trial: Any) -> Optional[str]:
+    """The trial's run folder; with folds, the folders of its folds, space-separated."""
+    runs = trial.user_attrs.get("runs")
+    return " ".join(runs) if runs else trial.user_attrs.get("run")
 
 
 def best_trial(trials: list, direction: str) -> Any:
@@ -109,9 +119,14 @@ def table_csv(rows: list, settings: Settings) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     paths = [p.path for p in settings.params]
-    writer.writerow(["trial", "state", *paths, settings.metric, "epochs", "seconds", "run_id", "retry_of", "error"])
+    folds = [f"{settings.metric} fold {k}" for k in range(settings.folds or 0)]
+    writer.writerow(["trial", "state", *paths, settings.metric, *folds, "epochs", "seconds", "run_id", "retry_of",
+                     "error"])
     for row in rows:
+        by_fold = list(row.fold_values or [])[:len(folds)]
+        by_fold += [None] * (len(folds) - len(by_fold))
         writer.writerow([row.number, row.state, *[row.values.get(p, "") for p in paths], _cell(row.value),
+                         *[_cell(v) for v in by_fold],
                          _cell(row.epochs), _cell(None if row.seconds is None else round(row.seconds, 1)),
                          _cell(row.run_id), _cell(row.retry_of), _cell(row.error)])
     return out.getvalue()
@@ -134,8 +149,10 @@ def summary(outcome: SweepOutcome) -> dict:
         "direction": settings.direction,
         "sampler": settings.sampler,
         "trials": settings.trials,
+        "folds": settings.folds,
         "states": counts,
         "best": asdict(outcome.best) if outcome.best else None,
+        "refit": outcome.refit,
         "table": TABLE,
         "plots": sorted(outcome.plots),
         "plots_skipped": outcome.plots_skipped,

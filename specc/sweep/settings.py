@@ -13,7 +13,7 @@ from specc.sweep_space import Parameter, grid_size, parameters
 STUDY_DB = "study.db"
 GRACE_HEARTBEATS = 3  # a running trial silent for this many heartbeats is taken as dead
 # what may change between two `specc sweep` of one study (how long it runs, where it is kept)
-NOT_FINGERPRINTED = ("trials", "storage", "heartbeat")
+NOT_FINGERPRINTED = ("trials", "storage", "heartbeat", "refit")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Settings:
     heartbeat: int
     params: tuple[Parameter, ...]
     seed: int
+    folds: Optional[int] = None     # K-fold cross-validation of each trial (None: one run per trial)
+    refit: bool = False             # with folds: the best values trained once on the spec's own split
 
     @classmethod
     def of(cls, resolved: dict, trials: Optional[int] = None) -> "Settings":
@@ -42,6 +44,9 @@ class Settings:
         if not section:
             raise UsageError(f"the spec '{resolved['name']}' has no sweep: section",
                              "add one (README, \"Sweeps\"), or write a spec that extends this one and adds it")
+        if section.get("folds") and "cross_validation" in (resolved.get("data", {}).get("split") or {}):
+            raise UsageError(f"the spec '{resolved['name']}' sets data.split.cross_validation, which sweep.folds "
+                             "sets for each fold of each trial", "remove it from the spec (or the --set)")
         params = tuple(parameters(section))
         count = trials if trials is not None else section["trials"]
         if section["sampler"] == "grid":
@@ -49,7 +54,8 @@ class Settings:
         return cls(name=section["name"], metric=section["metric"], direction=section["direction"],
                    sampler=section["sampler"], trials=count, pruning=section["pruning"],
                    storage=section["storage"], heartbeat=section["heartbeat"], params=params,
-                   seed=int(resolved.get("seed") or 0))
+                   seed=int(resolved.get("seed") or 0), folds=section.get("folds"),
+                   refit=bool(section.get("refit")))
 
     @property
     def grace_period(self) -> int:

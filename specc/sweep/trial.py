@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from specc.errors import SpeccError, UsageError
 from specc.report import SILENT, Reporter
@@ -25,9 +25,10 @@ from specc.run.records import RECORD, RunRecord
 from specc.run.records.lock import RunLock
 from specc.sweep import study as studies
 from specc.sweep.settings import Settings, storage_url, sweep_folder
-from specc.sweep_space import override
+from specc.sweep_space import CROSS_VALIDATION, override
 
 FINISHED = ("completed", "pruned")  # run statuses a trial's value can be read from
+REFIT = "refit"  # the study's user attribute: the run that trained the best values on the spec's split
 
 
 @dataclass
@@ -100,6 +101,55 @@ def run_trial(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         return _guarded(trial, spec_file, list(overrides), runs_dir)
 
 
+def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: str,
+              reporter: Reporter = SILENT) -> dict:
+    """Train trial `number`'s values once on the spec's own split (a sweep with folds chose
+    them): a run of its own, named in the study's user attribute `refit`. A refit stopped
+    before its end is continued by the next one of the same trial; an ended one is kept.
+
+    Raises:
+        UsageError: The study has no such completed trial.
+        SpeccError: The run's own errors.
+        KeyboardInterrupt: Ctrl-C or SIGTERM (the run keeps its last epoch).
+    """
+    from specc.api import load_and_check, resolved_spec
+    from specc.run.train import terminate_as_interrupt
+
+    doc, _ = load_and_check(spec_file, list(overrides))
+    settings = Settings.of(resolved_spec(doc))
+    url = storage_url(settings, sweep_folder(runs_dir, resolved_spec(doc), settings))
+    study = studies.load_study(settings, studies.open_storage(url, settings))
+    frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if frozen is None or frozen.state.name != "COMPLETE":
+        raise UsageError(f"the study '{settings.name}' has no completed trial {number} to refit")
+    values = studies.values_of(frozen, settings.params)
+    known = study.user_attrs.get(REFIT) or {}
+    earlier = _earlier_run(known.get("run"), reporter) if known.get("trial") == number else None
+    if earlier is not None and earlier.read().get("status") == "completed":
+        return _refit_ended(study, settings, number, earlier)
+    sweep = {"id": settings.name, "trial": number, "values": values, "storage": url, "refit": True}
+
+    def on_record(record: RunRecord) -> None:
+        record.update(sweep=sweep)
+        study.set_user_attr(REFIT, {"trial": number, "run": str(record.path), "run_id": record.run_id})
+
+    reporter.line(f"refit of trial {number} on the spec's own split: "
+                  + "  ".join(f"{k}={v}" for k, v in values.items()))
+    with terminate_as_interrupt():
+        record = train_run(spec_file, list(overrides) + [override(k, v) for k, v in values.items()], runs_dir,
+                           earlier, [], on_record, reporter)
+    return _refit_ended(study, settings, number, record)
+
+
+def _refit_ended(study: Any, settings: Settings, number: int, record: RunRecord) -> dict:
+    """The study's `refit` attribute once the run ended: its trial, run, status and best metric."""
+    data = record.read()
+    ended = {"trial": number, "run": str(record.path), "run_id": record.run_id, "status": data.get("status"),
+             "value": best_value(record.history(), settings.metric, settings.direction)}
+    study.set_user_attr(REFIT, ended)
+    return ended
+
+
 def _guarded(trial: _Trial, spec_file: str, overrides: list, runs_dir: str) -> TrialResult:
     """Run the trial; whatever ends it, Optuna hears of it."""
     frozen = trial.storage.get_trial(trial.trial_id)
@@ -125,26 +175,45 @@ def _run(trial: _Trial, frozen: Any, spec_file: str, overrides: list, runs_dir: 
     retry_of = frozen.system_attrs.get(studies.RETRY_OF)
     if retry_of is not None:
         sweep["retry_of"] = retry_of
-    earlier = _earlier_run(frozen, trial.reporter)
+    trial.reporter.line(f"trial {trial.number}: " + "  ".join(f"{k}={v}" for k, v in values.items()))
+    overrides = overrides + [override(k, v) for k, v in values.items()]
+    folds = trial.settings.folds
+    if not folds:
+        record = _fold_run(trial, frozen, spec_file, overrides, runs_dir, sweep, None)
+        return _tell(trial, [record])
+    records = []
+    for fold in range(folds):
+        split = override(CROSS_VALIDATION, {"folds": folds, "fold": fold})
+        record = _fold_run(trial, frozen, spec_file, overrides + [split], runs_dir, dict(sweep, fold=fold), fold)
+        records.append(record)
+        if record.read().get("status") != "completed":
+            break  # pruned or diverged: the folds after it are not run
+    return _tell(trial, records)
+
+
+def run_key(fold: Optional[int]) -> str:
+    """The trial's user attribute that holds the run folder of a fold (of the trial, without folds)."""
+    return "run" if fold is None else f"fold {fold} run"
+
+
+def _fold_run(trial: _Trial, frozen: Any, spec_file: str, overrides: list, runs_dir: str, sweep: dict,
+              fold: Optional[int]) -> RunRecord:
+    """The run of one fold (or of the trial): continued from a dead attempt's folder, that
+    folder as it is when its run had ended, or trained."""
+    earlier = _earlier_run(frozen.user_attrs.get(run_key(fold)), trial.reporter)
     if earlier is not None:
         status = earlier.read().get("status")
-        trial.reporter.line(f"trial {trial.number} continues trial {retry_of}'s run {earlier.path} ({status})")
+        which = "" if fold is None else f"fold {fold}: "
+        trial.reporter.line(f"trial {trial.number}: {which}continues the run {earlier.path} ({status})")
         earlier.update(sweep=sweep)
-        if status in FINISHED:
-            return _tell(trial, earlier)
-        if status == "diverged":
-            trial.fail(str(earlier.read().get("message") or "diverged"))
-            return TrialResult(trial.number, "failed", None, str(earlier.path))
-    trial.reporter.line(f"trial {trial.number}: " + "  ".join(f"{k}={v}" for k, v in values.items()))
-    record = _train(trial, spec_file, overrides + [override(k, v) for k, v in values.items()], runs_dir,
-                    sweep, earlier)
-    return _tell(trial, record)
+        if status in FINISHED or status == "diverged":
+            return earlier
+    return _train(trial, spec_file, overrides, runs_dir, sweep, earlier, fold)
 
 
-def _earlier_run(frozen: Any, reporter: Reporter) -> Optional[RunRecord]:
-    """The run folder a dead attempt of this trial left (its user attribute `run`), once no
-    process writes it any more; None for a first attempt, or a folder that is not here."""
-    path = frozen.user_attrs.get("run")
+def _earlier_run(path: Optional[str], reporter: Reporter) -> Optional[RunRecord]:
+    """The run folder a dead attempt left (a user attribute of the trial, or the sweep's refit),
+    once no process writes it any more; None for a first attempt, or a folder that is not here."""
     if not path or not (Path(path) / RECORD).is_file():
         return None
     record = RunRecord.open(path)
@@ -167,26 +236,43 @@ def _wait_for_writer(record: RunRecord, reporter: Reporter, every: float = 5.0) 
 
 
 def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep: dict,
-           earlier: Optional[RunRecord]) -> RunRecord:
-    """Train (or continue `earlier`) with the trial's values, reporting each epoch."""
+           earlier: Optional[RunRecord], fold: Optional[int]) -> RunRecord:
+    """Train (or continue `earlier`) with the trial's values, reporting each epoch (with folds,
+    the first fold's epochs are the pruner's evidence)."""
+    from specc.run.quiet import import_tensorflow
+
+    import_tensorflow()
+    from specc.sweep.pruning import ReportEpochs
+
+    optuna = studies.optuna()
+    judged = fold in (None, 0)
+    report = ReportEpochs(optuna.trial.Trial(trial.study, trial.trial_id), trial.settings.metric,
+                          prune=judged and bool(trial.settings.pruning), report=judged)
+
+    def on_record(record: RunRecord) -> None:
+        record.update(sweep=sweep)
+        trial.set(run_key(fold), str(record.path))
+        if fold is None:
+            trial.set("run_id", record.run_id)
+
+    record = train_run(spec_file, overrides, runs_dir, earlier, [report], on_record, trial.reporter)
+    if report.pruned_at is not None:
+        record.update(status="pruned", message=f"pruned by the sweep after epoch {report.pruned_at}: its "
+                      f"{trial.settings.metric} was worse than the median of the trials before it")
+    return record
+
+
+def train_run(spec_file: str, overrides: list, runs_dir: str, earlier: Optional[RunRecord], callbacks: list,
+              on_record: Callable[[RunRecord], None], reporter: Reporter) -> RunRecord:
+    """`specc train` of the spec with `overrides`, or `specc train --resume` of `earlier`."""
     from specc.api import load_and_check, resolved_spec
     from specc.run.quiet import import_tensorflow
 
     import_tensorflow()
     from specc.run.train import TrainOptions, train
-    from specc.sweep.pruning import ReportEpochs
 
-    optuna = studies.optuna()
-    report = ReportEpochs(optuna.trial.Trial(trial.study, trial.trial_id), trial.settings.metric,
-                          prune=bool(trial.settings.pruning))
-
-    def on_record(record: RunRecord) -> None:
-        record.update(sweep=sweep)
-        trial.set("run", str(record.path))
-        trial.set("run_id", record.run_id)
-
-    options = TrainOptions(runs_dir=runs_dir, export=False, callbacks=[report], overrides=tuple(overrides),
-                           on_record=on_record, reporter=trial.reporter)
+    options = TrainOptions(runs_dir=runs_dir, export=False, callbacks=callbacks, overrides=tuple(overrides),
+                           on_record=on_record, reporter=reporter)
     where: Any = None
     files: tuple = ()
     if earlier is not None:
@@ -199,28 +285,37 @@ def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep:
     if record is None:
         raise UsageError("the trial's training wrote no run record (a worker of a multi-worker run that is "
                          "not its chief)", "a sweep trains each trial in one process")
-    if report.pruned_at is not None:
-        record.update(status="pruned", message=f"pruned by the sweep after epoch {report.pruned_at}: its "
-                      f"{trial.settings.metric} was worse than the median of the trials before it")
     return record
 
 
-def _tell(trial: _Trial, record: RunRecord) -> TrialResult:
-    """Tell Optuna the trial's end from its run: pruned, or the best epoch's metric."""
+def _tell(trial: _Trial, records: list[RunRecord]) -> TrialResult:
+    """Tell Optuna the trial's end from its runs: pruned, diverged (failed), or the best epoch's
+    metric (with folds, the mean over the folds)."""
     optuna = studies.optuna()
-    data = record.read()
-    trial.set("run", str(record.path))
-    trial.set("run_id", record.run_id)
-    trial.set("epochs", data.get("epochs_completed"))
-    value = best_value(record.history(), trial.settings.metric, trial.settings.direction)
-    if data.get("status") == "pruned":
+    settings = trial.settings
+    last = records[-1].read()
+    paths = " ".join(str(r.path) for r in records)
+    values = [best_value(r.history(), settings.metric, settings.direction) for r in records]
+    epochs = [r.read().get("epochs_completed") or 0 for r in records]
+    if settings.folds:
+        trial.set("runs", [str(r.path) for r in records])
+        trial.set("fold_values", values)
+    else:
+        trial.set(run_key(None), paths)
+    trial.set("run_id", " ".join(r.run_id for r in records))
+    trial.set("epochs", sum(epochs) if settings.folds else last.get("epochs_completed"))
+    if last.get("status") == "diverged":
+        trial.fail(str(last.get("message") or "diverged"))
+        return TrialResult(trial.number, "failed", None, paths)
+    if last.get("status") == "pruned":
         trial.study.tell(trial.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
-        return TrialResult(trial.number, "pruned", value, str(record.path))
-    if value is None:
-        raise UsageError(f"run {record.run_id} logged no {trial.settings.metric} in any epoch",
+        return TrialResult(trial.number, "pruned", values[0], paths)
+    if any(v is None for v in values):
+        raise UsageError(f"run {records[values.index(None)].run_id} logged no {settings.metric} in any epoch",
                          "set sweep.metric to a metric its history.csv has")
+    value = sum(v for v in values if v is not None) / len(values)
     trial.study.tell(trial.number, value, skip_if_finished=True)
-    return TrialResult(trial.number, "complete", value, str(record.path))
+    return TrialResult(trial.number, "complete", value, paths)
 
 
 def best_value(history: list, metric: str, direction: str) -> Optional[float]:

@@ -1,0 +1,146 @@
+"""`sweep.folds`: each trial cross-validated over K folds of train + validation, the best values
+refit on the spec's own split; kill -9 in the middle of a trial's folds loses and repeats nothing.
+
+The sweeps run `python -m specc sweep` in a process of their own (a new session, so that the test
+can kill it and every trial process with it), on iris with a spec small enough that a fold takes
+seconds. No timing is asserted.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_sweep import command, epochs_written, kill_group, runs, study
+from test_sweep import write_spec as write_sweep_spec
+
+pytestmark = pytest.mark.slow
+optuna = pytest.importorskip("optuna")
+
+FOLDS = 3
+TRIALS = 2
+
+
+def write_spec(folder: Path, epochs: int) -> Path:
+    """test_sweep's spec (iris, lr and width searched) with sweep.folds."""
+    return write_sweep_spec(folder, epochs=epochs, extra=f"  folds: {FOLDS}\n")
+
+
+def sweep(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(command("--trials", str(TRIALS)), cwd=folder, capture_output=True, text=True, timeout=900,
+                          stdin=subprocess.DEVNULL)
+
+
+def spec_of(run: Path) -> dict:
+    """The resolved spec a run trained."""
+    return yaml.safe_load((run / "spec.yaml").read_text())
+
+
+def best_val_loss(run: Path) -> float:
+    return min(row["val_loss"] for row in json.loads((run / "history.json").read_text()))
+
+
+def check_folds(folder: Path, epochs: int) -> tuple:
+    """Every trial completed as the mean of its K fold runs, each fold trained once, every epoch
+    once; the refit run trained the best values on the spec's own split."""
+    trials = study(folder).get_trials()
+    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+    counted = [t for t in trials if t.number not in retried]
+    assert [t.state.name for t in counted] == ["COMPLETE"] * TRIALS
+    records = runs(folder)
+    folds = {p: r for p, r in records.items() if not r["sweep"].get("refit")}
+    [(refit_path, refit)] = [(p, r) for p, r in records.items() if r["sweep"].get("refit")]
+    assert len(folds) == TRIALS * FOLDS
+    for trial in counted:
+        paths = [Path(p) for p in trial.user_attrs["runs"]]
+        assert len(paths) == FOLDS
+        for fold, path in enumerate(paths):
+            record = folds[path]
+            assert record["status"] == "completed"
+            assert record["sweep"]["trial"] == trial.number and record["sweep"]["fold"] == fold
+            assert record["sweep"]["values"] == trial.params
+            assert spec_of(path)["data"]["split"]["cross_validation"] == {"folds": FOLDS, "fold": fold}
+            assert [row["epoch"] for row in json.loads((path / "history.json").read_text())] == \
+                list(range(1, epochs + 1))
+        fold_values = [best_val_loss(p) for p in paths]
+        assert trial.user_attrs["fold_values"] == pytest.approx(fold_values)
+        assert trial.value == pytest.approx(sum(fold_values) / FOLDS)
+    best = min(counted, key=lambda t: t.value)
+    assert refit["status"] == "completed" and refit["sweep"]["trial"] == best.number
+    assert refit["sweep"]["values"] == best.params
+    assert "cross_validation" not in spec_of(refit_path)["data"]["split"]
+    assert refit["overrides"] == [f"{k}={json.dumps(v)}" for k, v in best.params.items()]
+    return counted, best, refit_path
+
+
+def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(tmp_path):
+    epochs = 4
+    write_spec(tmp_path, epochs)
+    done = sweep(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counted, best, refit_path = check_folds(tmp_path, epochs)
+
+    # each fold validates on its share of train + validation (150 iris: 30 test, 120 pooled); test is the spec's
+    sizes = [json.loads((Path(p) / "record.json").read_text())["data"] for p in counted[0].user_attrs["runs"]]
+    assert [s["test"] for s in sizes] == [30] * FOLDS
+    assert sum(s["validation"] for s in sizes) == 120 and all(s["train"] + s["validation"] == 120 for s in sizes)
+    refit_data = json.loads((refit_path / "record.json").read_text())["data"]
+    assert refit_data == {"train": 90, "validation": 30, "test": 30}
+
+    folder = tmp_path / "runs" / "tiny-sweep" / "sweeps" / "tiny-sweep"
+    table = list(csv.DictReader((folder / "trials.csv").open()))
+    assert [f"val_loss fold {k}" in table[0] for k in range(FOLDS)] == [True] * FOLDS
+    assert float(table[best.number]["val_loss"]) == pytest.approx(best.value)
+    summary = json.loads((folder / "sweep.json").read_text())
+    assert summary["folds"] == FOLDS and summary["refit"]["run"] == str(refit_path)
+    assert summary["refit"]["value"] == pytest.approx(best_val_loss(refit_path))
+    assert f"the mean of {FOLDS} folds" in done.stdout and f"refit: trial {best.number}'s values" in done.stdout
+
+    again = sweep(tmp_path)  # the study is complete and refit: nothing trains again
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(runs(tmp_path)) == TRIALS * FOLDS + 1
+    assert f"refit: trial {best.number}'s values" in again.stdout
+
+
+def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(tmp_path):
+    epochs = 120
+    write_spec(tmp_path, epochs)
+    process = subprocess.Popen(command("--trials", str(TRIALS)), cwd=tmp_path, stdout=open(tmp_path / "first.log", "wb"),
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:  # a later fold of a trial in the middle of training
+            later = [p for p, r in runs(tmp_path).items() if r["status"] == "running"
+                     and r["sweep"].get("fold", 0) >= 1 and 3 <= epochs_written(p) < epochs - 30]
+            if later:
+                break
+            assert process.poll() is None, (tmp_path / "first.log").read_text()
+            time.sleep(0.2)
+        else:
+            raise AssertionError("no later fold trained 3 epochs in 10 minutes")
+    finally:
+        kill_group(process)  # kill -9 of the sweep and of every trial process
+    killed = {p for p, r in runs(tmp_path).items() if r["status"] == "running"}
+    assert killed
+
+    done = sweep(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counted, _, _ = check_folds(tmp_path, epochs)
+    used = {Path(p) for t in counted for p in t.user_attrs["runs"]}
+    assert killed <= used  # the killed folds' runs were continued, not trained again
+
+
+def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path):
+    from conftest import cli, no_traceback
+
+    path = write_spec(tmp_path, epochs=2)
+    done = cli("sweep", path, "--runs-dir", tmp_path / "runs", "--set",
+               'data.split.cross_validation={"folds": 3, "fold": 0}')
+    no_traceback(done)
+    assert done.exit_code == 2 and "sets data.split.cross_validation, which sweep.folds sets" in done.stderr
+    assert not (tmp_path / "runs" / "tiny-sweep" / "sweeps").exists()
