@@ -78,6 +78,25 @@ def check_folds(folder: Path, epochs: int) -> tuple:
     return counted, best, refit_path
 
 
+def kill_when(folder: Path, wanted, epochs: int, what: str) -> list:
+    """Start the sweep; once a run that is `wanted` is in the middle of training, kill -9 the
+    sweep and every process it started. Returns those runs."""
+    process = subprocess.Popen(command("--trials", str(TRIALS)), cwd=folder, stdout=open(folder / "first.log", "wb"),
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            found = [p for p, r in runs(folder).items() if r["status"] == "running" and wanted(r)
+                     and 3 <= epochs_written(p) < epochs - 30]
+            if found:
+                return found
+            assert process.poll() is None, (folder / "first.log").read_text()
+            time.sleep(0.2)
+        raise AssertionError(f"{what} did not train 3 epochs in 10 minutes")
+    finally:
+        kill_group(process)
+
+
 def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(tmp_path):
     epochs = 4
     write_spec(tmp_path, epochs)
@@ -110,21 +129,7 @@ def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(t
 def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(tmp_path):
     epochs = 120
     write_spec(tmp_path, epochs)
-    process = subprocess.Popen(command("--trials", str(TRIALS)), cwd=tmp_path, stdout=open(tmp_path / "first.log", "wb"),
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # a later fold of a trial in the middle of training
-            later = [p for p, r in runs(tmp_path).items() if r["status"] == "running"
-                     and r["sweep"].get("fold", 0) >= 1 and 3 <= epochs_written(p) < epochs - 30]
-            if later:
-                break
-            assert process.poll() is None, (tmp_path / "first.log").read_text()
-            time.sleep(0.2)
-        else:
-            raise AssertionError("no later fold trained 3 epochs in 10 minutes")
-    finally:
-        kill_group(process)  # kill -9 of the sweep and of every trial process
+    kill_when(tmp_path, lambda record: record["sweep"].get("fold", 0) >= 1, epochs, "a later fold")
     killed = {p for p, r in runs(tmp_path).items() if r["status"] == "running"}
     assert killed
 
@@ -144,3 +149,17 @@ def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path)
     no_traceback(done)
     assert done.exit_code == 2 and "sets data.split.cross_validation, which sweep.folds sets" in done.stderr
     assert not (tmp_path / "runs" / "tiny-sweep" / "sweeps").exists()
+
+
+def test_a_sweep_killed_during_its_refit_continues_the_refit_run(tmp_path):
+    epochs = 120
+    write_spec(tmp_path, epochs)
+    refits = kill_when(tmp_path, lambda record: bool(record["sweep"].get("refit")), epochs, "the refit")
+    [killed] = refits
+
+    done = sweep(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, _, refit_path = check_folds(tmp_path, epochs)
+    assert refit_path == killed  # the same run folder, continued to its end
+    history = json.loads((refit_path / "history.json").read_text())
+    assert [row["epoch"] for row in history] == list(range(1, epochs + 1))

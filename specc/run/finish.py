@@ -8,6 +8,8 @@ from specc.run.callbacks import loss_warnings
 from specc.run.evaluate import evaluate_splits
 from specc.run.records import RunRecord
 
+BEST = "checkpoints/best.keras"
+
 
 def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, recorder: Any,
            seconds: float) -> Any:
@@ -19,6 +21,9 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
 
     record.start_curves()  # the history is complete: draw while the splits are evaluated
     epochs_done = recorder.last_epoch + 1
+    last_is_best = declaration_of(resolved).best == "last"
+    if not last_is_best:
+        keep_best(trainable.model, recorder.best_epoch, epochs_done, record.path / BEST)
     samples = trainable.feed.samples * max(0, epochs_done - trainable.first_epoch)
     splits = prepared.splits
     context = Context(resolved, train=splits.train, validation=splits.validation)
@@ -27,8 +32,7 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
         record.update(paradigm=context.state)
     metrics = evaluate_splits(trainable.paradigm, trainable.model, splits, context)
     record.write_metrics(metrics)
-    last_is_best = declaration_of(resolved).best == "last"
-    best_file = "checkpoints/last.keras" if last_is_best else "checkpoints/best.keras"
+    best_file = "checkpoints/last.keras" if last_is_best else BEST
     record.update(epochs_completed=epochs_done, train_seconds=round(seconds, 3),
                   samples_per_second=round(samples / seconds, 1) if seconds else None,
                   best={"epoch": recorder.best_epoch,
@@ -41,6 +45,16 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
         record.update(warnings=warnings)
     record.finish("completed")
     return Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0, epochs_done)
+
+
+def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path) -> None:
+    """The model a run keeps is its best checkpoint (what predict, evaluate and export load):
+    when an earlier epoch was best, its weights replace the last epoch's before the splits are
+    evaluated, so metrics.json, the summary and what is chosen after training (an
+    autoencoder's threshold) are that model's."""
+    if best_epoch is None or best_epoch == epochs_done or not path.exists():
+        return
+    model.load_weights(path)
 
 
 def save_parts(paradigm: Any, record: RunRecord, checkpoint: Path) -> None:

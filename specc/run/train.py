@@ -387,6 +387,10 @@ def summary_text(outcome: Outcome) -> str:
              f"({outcome.samples_per_second:,.0f} samples/s)"]
     if outcome.record is None:
         return lines[0] + "; the chief writes the record"
+    best = outcome.record.read().get("best") or {}
+    if best.get("epoch") and best.get("monitor") != "last epoch" and best["epoch"] != outcome.epochs:
+        lines.append(f"  the best epoch, {best['epoch']} ({best['monitor']} {best['value']:.4g}), is the model "
+                     "the run keeps:")
     for split, values in outcome.metrics.items():
         shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")

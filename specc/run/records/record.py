@@ -6,7 +6,7 @@
         spec.yaml            the resolved spec (what was actually run)
         spec.source.yaml     the spec file as the user wrote it; extends files under sources/
         history.csv/.json    one row per epoch: epoch + every logged metric
-        metrics.json         final metrics per split {"train": {...}, "validation": ..., "test": ...}
+        metrics.json         metrics per split of the kept (best) model {"train": {...}, "test": ...}
         curves.png           learning curves (one subplot per metric, train vs val_)
         samples/             grids a paradigm draws while it trains (a GAN's generated samples)
         checkpoints/ tensorboard/ exports/   written by the trainer and exporters
