@@ -41,48 +41,18 @@ def validator() -> Any:
 
 
 def schema_problems(doc: Document) -> list[Problem]:
-    """One problem per schema violation, reduced and positioned."""
-    problems = _errors_to_problems(doc, validator().iter_errors(doc.data))
-    return problems + wrapper_problems(doc, problems)
+    """One problem per schema violation, reduced and positioned (the long forms of wrapped
+    layers, which the schema alone accepts, are checked by specc/checks/wrappers.py)."""
+    return errors_to_problems(doc, validator().iter_errors(doc.data))
 
 
-def _errors_to_problems(doc, errors: Iterable[ValidationError], prefix: tuple = ()) -> list[Problem]:
+def errors_to_problems(doc: Document, errors: Iterable[ValidationError], prefix: tuple = ()) -> list[Problem]:
     out: list[Problem] = []
     for error in errors:
         for leaf in reduce_error(error):
             if not _block_param(leaf, prefix):
                 out += to_problems(doc, leaf, prefix)
     return out
-
-
-def wrapper_problems(doc: Document, found: list[Problem]) -> list[Problem]:
-    """The arguments of wrapped layers (`bidirectional: {layer: {lstm: {unit: 16}}}`).
-
-    In the schema a wrapper's long form is one branch of an anyOf whose other branch (a layer
-    item, which may be a block call with any arguments) accepts every mapping, so the schema
-    alone never complains; the long form is checked here against its own branch.
-    """
-    from specc.checks.model import layer_items, wrapped_layers
-
-    if not isinstance(doc.data, dict):
-        return []
-    out: list[Problem] = []
-    for path, item in layer_items(doc.data):
-        for args_path, name, args in wrapped_layers(item, path):
-            if any(p.path[:len(args_path)] == args_path for p in found + out):
-                continue
-            branch = _long_form_schema(name)
-            if branch is not None:
-                out += _errors_to_problems(doc, validator().evolve(schema=branch).iter_errors(args),
-                                           args_path)
-    return out
-
-
-def _long_form_schema(layer: str) -> dict | None:
-    """The `{layer: ..., other args}` branch of a wrapper's schema, or None."""
-    args = load_schema()["$defs"].get(f"layer.{layer}", {})
-    branches = [b for b in args.get("anyOf", []) if "layer" in b.get("properties", {})]
-    return branches[0] if branches else None
 
 
 def _block_param(error: ValidationError, prefix: tuple = ()) -> bool:

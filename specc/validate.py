@@ -24,8 +24,10 @@ def validate(doc: Document) -> list[Problem]:
     if version is not None and version not in SUPPORTED_VERSIONS:
         return [_version_problem(doc, version)]
     from specc.checks import semantic_problems
+    from specc.checks.wrappers import wrapper_problems
 
-    problems = list(schema_problems(doc)) + nonfinite_problems(doc)
+    problems = list(schema_problems(doc))
+    problems += wrapper_problems(doc, problems) + nonfinite_problems(doc)
     placed = {p.path for p in problems}
     problems += [p for p in huge_integer_problems(doc) if p.path not in placed]
     errors_at = [p for p in problems if p.severity == "error"]
