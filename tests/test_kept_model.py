@@ -60,3 +60,18 @@ def test_an_autoencoders_threshold_is_chosen_on_the_kept_model(tmp_path):
     kept, last = threshold("best.keras"), threshold("last.keras")
     assert kept != pytest.approx(last, rel=1e-3)
     assert record["paradigm"]["anomaly"]["threshold"] == pytest.approx(kept, rel=1e-5)
+
+
+def test_with_keep_last_the_last_epoch_is_kept_and_measured(tmp_path):
+    shown = cli("train", SPECS / "mlp-wine.yaml", "--runs-dir", tmp_path, "--no-export", *WIDE_FAST,
+                "--set", "train.checkpoints.keep=last")
+    no_traceback(shown)
+    assert shown.exit_code == 0, shown.output
+    assert "the best epoch" not in shown.stdout
+    from conftest import Run
+    from pathlib import Path
+
+    run = Run(Path(shown.stdout.strip().splitlines()[-1].removeprefix("record: ")), tmp_path)
+    assert not (run.path / "checkpoints" / "best.keras").exists()
+    last = evaluate(run, "--checkpoint", "last")
+    assert run.metrics()["validation"]["loss"] == pytest.approx(last["validation"]["loss"], rel=1e-5)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import cli
 from test_sweep import command, epochs_written, kill_group, runs, study
 from test_sweep import write_spec as write_sweep_spec
 
@@ -36,6 +38,11 @@ def sweep(folder: Path) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
+def sweep_of(record: dict) -> dict:
+    """A run's sweep fields (none yet in the moment between its folder and its trial's note)."""
+    return record.get("sweep") or {}
+
+
 def spec_of(run: Path) -> dict:
     """The resolved spec a run trained."""
     return yaml.safe_load((run / "spec.yaml").read_text())
@@ -53,8 +60,8 @@ def check_folds(folder: Path, epochs: int) -> tuple:
     counted = [t for t in trials if t.number not in retried]
     assert [t.state.name for t in counted] == ["COMPLETE"] * TRIALS
     records = runs(folder)
-    folds = {p: r for p, r in records.items() if not r["sweep"].get("refit")}
-    [(refit_path, refit)] = [(p, r) for p, r in records.items() if r["sweep"].get("refit")]
+    folds = {p: r for p, r in records.items() if not sweep_of(r).get("refit")}
+    [(refit_path, refit)] = [(p, r) for p, r in records.items() if sweep_of(r).get("refit")]
     assert len(folds) == TRIALS * FOLDS
     for trial in counted:
         paths = [Path(p) for p in trial.user_attrs["runs"]]
@@ -123,13 +130,17 @@ def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(t
     again = sweep(tmp_path)  # the study is complete and refit: nothing trains again
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(runs(tmp_path)) == TRIALS * FOLDS + 1
-    assert f"refit: trial {best.number}'s values" in again.stdout
+    assert "trained on the spec's own split (log:" not in again.stdout
+
+    listed = cli("runs", "list", "--runs-dir", tmp_path / "runs", "--sweep", "tiny-sweep")
+    assert f"tiny-sweep#{best.number} refit" in listed.stdout
+    assert all(f"tiny-sweep#{t.number} fold {k}" in listed.stdout for t in counted for k in range(FOLDS))
 
 
 def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(tmp_path):
     epochs = 120
     write_spec(tmp_path, epochs)
-    kill_when(tmp_path, lambda record: record["sweep"].get("fold", 0) >= 1, epochs, "a later fold")
+    kill_when(tmp_path, lambda record: sweep_of(record).get("fold", 0) >= 1, epochs, "a later fold")
     killed = {p for p, r in runs(tmp_path).items() if r["status"] == "running"}
     assert killed
 
@@ -141,7 +152,7 @@ def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_
 
 
 def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path):
-    from conftest import cli, no_traceback
+    from conftest import no_traceback
 
     path = write_spec(tmp_path, epochs=2)
     done = cli("sweep", path, "--runs-dir", tmp_path / "runs", "--set",
@@ -154,7 +165,7 @@ def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path)
 def test_a_sweep_killed_during_its_refit_continues_the_refit_run(tmp_path):
     epochs = 120
     write_spec(tmp_path, epochs)
-    refits = kill_when(tmp_path, lambda record: bool(record["sweep"].get("refit")), epochs, "the refit")
+    refits = kill_when(tmp_path, lambda record: bool(sweep_of(record).get("refit")), epochs, "the refit")
     [killed] = refits
 
     done = sweep(tmp_path)
@@ -163,3 +174,27 @@ def test_a_sweep_killed_during_its_refit_continues_the_refit_run(tmp_path):
     assert refit_path == killed  # the same run folder, continued to its end
     history = json.loads((refit_path / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, epochs + 1))
+
+
+def test_a_refit_that_fails_is_reported_as_its_own_trials_never_as_an_earlier_refit(tmp_path):
+    """The study keeps trial 0's completed refit; trial 1 is now best and its refit process
+    fails before making a run: the result names trial 1, the failure and no run."""
+    from test_sweep import open_trial
+
+    from specc.report import SILENT
+    from specc.sweep import study as studies
+    from specc.sweep.driver import refit_best
+    from specc.sweep.trial import REFIT
+
+    _, opened, settings = open_trial(tmp_path, "false")
+    for value in (0.5, 0.1):
+        trial = opened.ask()
+        studies.suggest(trial, settings.params)
+        opened.tell(trial, value)
+    opened.set_user_attr(REFIT, {"trial": 0, "run": str(tmp_path), "run_id": "earlier", "status": "completed",
+                                 "value": 0.4})
+    (tmp_path / "logs").mkdir()
+    fails = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    refit = refit_best(opened, settings, fails, tmp_path, SILENT)
+    assert refit["trial"] == 1 and refit["run"] is None and "status" not in refit and "value" not in refit
+    assert "exit code 3" in refit["error"] and "refit.log" in refit["error"]

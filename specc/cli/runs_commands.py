@@ -224,8 +224,15 @@ def _best(best: Optional[dict]) -> Optional[str]:
 
 
 def _trial(sweep: Any) -> Optional[str]:
-    """`mlp-wine-sweep#7`: a sweep's id and the trial number."""
-    return f"{sweep.get('id')}#{sweep.get('trial')}" if isinstance(sweep, dict) else None
+    """`mlp-wine-sweep#7` (a sweep's id and the trial number), `...#7 fold 2`, `...#7 refit`."""
+    return f"{sweep.get('id')}#{sweep.get('trial')}{_part(sweep)}" if isinstance(sweep, dict) else None
+
+
+def _part(sweep: dict) -> str:
+    """Which run of a trial: one of its folds (sweep.folds), or the refit of its values."""
+    if sweep.get("refit"):
+        return " refit"
+    return f" fold {sweep['fold']}" if sweep.get("fold") is not None else ""
 
 
 def _sweep_text(sweep: Any) -> Optional[str]:
@@ -233,7 +240,7 @@ def _sweep_text(sweep: Any) -> Optional[str]:
         return None
     again = f", continuing trial {sweep['retry_of']}" if sweep.get("retry_of") is not None else ""
     values = " ".join(f"{k}={_spec_value(v)}" for k, v in (sweep.get("values") or {}).items())
-    return f"trial {sweep.get('trial')} of {sweep.get('id')}{again}: {values}"
+    return f"trial {sweep.get('trial')}{_part(sweep)} of {sweep.get('id')}{again}: {values}"
 
 
 def _spec_value(value: Any) -> str:

@@ -10,6 +10,7 @@ import click
 from specc.cli.common import Echo, load_checked, reporter, spec_options
 from specc.cli.group import main
 from specc.cli.runs_commands import columns
+from specc.errors import TrainingError
 
 RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec's train.runs_dir, runs/)."
 
@@ -42,6 +43,9 @@ def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, run
                         parallel=parallel, reporter=reporter(quiet))
     for line in outcome_lines(outcome):
         click.echo(line)
+    if outcome.refit and outcome.refit.get("error"):
+        raise TrainingError(f"the refit of trial {outcome.refit['trial']} failed: {outcome.refit['error']}",
+                            "the trials are kept: the same `specc sweep` command tries the refit again")
 
 
 def outcome_lines(outcome: Any) -> list[str]:
@@ -81,7 +85,8 @@ def _refit_lines(refit: Optional[dict], metric: str) -> list[str]:
         return []
     if refit.get("error"):
         return [f"refit of trial {refit['trial']}: {refit['error']}"]
-    return [f"refit: trial {refit['trial']}'s values on the spec's own split, {metric} {_number(refit.get('value'))}",
+    value = f", {metric} {_number(refit['value'])}" if refit.get("value") is not None else ""
+    return [f"refit: trial {refit['trial']}'s values on the spec's own split{value}",
             f"      run {refit['run_id']}: {refit['run']}  (specc evaluate {refit['run']})"]
 
 

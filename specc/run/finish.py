@@ -22,8 +22,7 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
     record.start_curves()  # the history is complete: draw while the splits are evaluated
     epochs_done = recorder.last_epoch + 1
     last_is_best = declaration_of(resolved).best == "last"
-    if not last_is_best:
-        keep_best(trainable.model, recorder.best_epoch, epochs_done, record.path / BEST)
+    kept = not last_is_best and keep_best(trainable.model, recorder.best_epoch, epochs_done, record.path / BEST)
     samples = trainable.feed.samples * max(0, epochs_done - trainable.first_epoch)
     splits = prepared.splits
     context = Context(resolved, train=splits.train, validation=splits.validation)
@@ -44,17 +43,20 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
     if warnings:
         record.update(warnings=warnings)
     record.finish("completed")
-    return Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0, epochs_done)
+    return Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0, epochs_done,
+                   kept_epoch=recorder.best_epoch if kept else None)
 
 
-def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path) -> None:
+def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path) -> bool:
     """The model a run keeps is its best checkpoint (what predict, evaluate and export load):
     when an earlier epoch was best, its weights replace the last epoch's before the splits are
     evaluated, so metrics.json, the summary and what is chosen after training (an
-    autoencoder's threshold) are that model's."""
+    autoencoder's threshold) are that model's. Returns whether it did (with
+    `train.checkpoints.keep: last` there is no best.keras: the last epoch is kept)."""
     if best_epoch is None or best_epoch == epochs_done or not path.exists():
-        return
+        return False
     model.load_weights(path)
+    return True
 
 
 def save_parts(paradigm: Any, record: RunRecord, checkpoint: Path) -> None:

@@ -126,6 +126,8 @@ def tags(data: dict) -> dict:
         "specc.overrides": json.dumps(data["overrides"]) if data.get("overrides") else None,
         "specc.sweep": sweep.get("id"),
         "specc.sweep_trial": None if sweep.get("trial") is None else str(sweep["trial"]),
+        "specc.sweep_fold": None if sweep.get("fold") is None else str(sweep["fold"]),
+        "specc.sweep_refit": "true" if sweep.get("refit") else None,
         "specc.message": data.get("message"),
     }
     return {key: str(value) for key, value in out.items() if value is not None}

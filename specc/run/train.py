@@ -69,6 +69,7 @@ class Outcome:
     seconds: float
     samples_per_second: float
     epochs: int
+    kept_epoch: Optional[int] = None  # an earlier best epoch whose weights the run keeps (and measured)
 
 
 def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
@@ -387,10 +388,10 @@ def summary_text(outcome: Outcome) -> str:
              f"({outcome.samples_per_second:,.0f} samples/s)"]
     if outcome.record is None:
         return lines[0] + "; the chief writes the record"
-    best = outcome.record.read().get("best") or {}
-    if best.get("epoch") and best.get("monitor") != "last epoch" and best["epoch"] != outcome.epochs:
-        lines.append(f"  the best epoch, {best['epoch']} ({best['monitor']} {best['value']:.4g}), is the model "
-                     "the run keeps:")
+    if outcome.kept_epoch is not None:
+        best = outcome.record.read().get("best") or {}
+        value = f" ({best['monitor']} {best['value']:.4g})" if best.get("value") is not None else ""
+        lines.append(f"  the best epoch, {outcome.kept_epoch}{value}, is the model the run keeps:")
     for split, values in outcome.metrics.items():
         shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
         lines.append(f"  {split:<10} {shown}")

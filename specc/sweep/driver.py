@@ -109,9 +109,10 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
     best = best_trial(study.get_trials(deepcopy=False), settings.direction)
     if best is None:
         return None
-    known = study.user_attrs.get(REFIT) or {}
-    if known.get("trial") == best.number and known.get("status") == "completed":
-        return dict(known)
+    known = dict(study.user_attrs.get(REFIT) or {})
+    if known.get("trial") == best.number and known.get("status") == "completed" and \
+            Path(str(known.get("run"))).is_dir():
+        return known
     log = folder / "logs" / "refit.log"
     reporter.line(f"refit: trial {best.number}'s values trained on the spec's own split (log: {log})")
     with open(log, "ab") as output:
@@ -121,18 +122,42 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
             with terminate_as_interrupt():
                 code = process.wait()
         except KeyboardInterrupt:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_WAIT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_processes([process])
             raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
                                     "command continues it") from None
     refit = dict(study.user_attrs.get(REFIT) or {})
-    if code != 0 or refit.get("trial") != best.number or refit.get("status") != "completed":
-        refit.update(trial=best.number, error=f"the refit ended with exit code {code} (log: {log})")
-    return refit
+    if refit.get("trial") != best.number:  # it failed before its run existed: another trial's refit is there
+        refit = {"trial": best.number}
+    if code == 0 and refit.get("status") == "completed":
+        return refit
+    return {"trial": best.number, "run": refit.get("run"), "run_id": refit.get("run_id"),
+            "error": f"the refit ended with exit code {code}{_run_ending(refit.get('run'))} (log: {log})"}
+
+
+def _run_ending(run: Optional[str]) -> str:
+    """`: diverged: the loss became NaN ...`: how a run ended, from its record (or nothing)."""
+    from specc.run.records import RECORD, RunRecord
+
+    if not run or not (Path(run) / RECORD).is_file():
+        return ""
+    data = RunRecord.open(run).read()
+    message = data.get("message")
+    return f": run {data.get('status')}" + (f": {message}" if message else "")
+
+
+def stop_processes(processes: list, wait: float = STOP_WAIT_SECONDS) -> None:
+    """SIGTERM to each process that runs (a trial or a refit stops as on Ctrl-C: its run keeps
+    its last epoch); one that does not end within `wait` seconds is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class _Driver:
@@ -291,16 +316,8 @@ class _Driver:
         if not self.running:
             return
         self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
+        stop_processes([launched.process for launched in self.running.values()])
         for launched in self.running.values():
-            if launched.process.poll() is None:
-                launched.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        for launched in self.running.values():
-            try:
-                launched.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                launched.process.kill()
-                launched.process.wait()
             launched.output.close()
         self.running.clear()
 

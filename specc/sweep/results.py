@@ -34,6 +34,7 @@ class TrialRow:
     retry_of: Optional[int] = None
     error: Optional[str] = None
     fold_values: Optional[list] = None  # with folds: each fold's best metric (value is their mean)
+    runs: Optional[list] = None         # with folds: each fold's run folder (run is None)
 
 
 @dataclass
@@ -85,16 +86,10 @@ def trial_rows(trials: list, settings: Settings) -> list[TrialRow]:
                    if t.datetime_complete and t.datetime_start else None)
         rows.append(TrialRow(t.number, state, studies.values_of(t, settings.params), value,
                              t.user_attrs.get("epochs"), seconds, t.user_attrs.get("run_id"),
-                             _run_of(t), t.system_attrs.get(studies.RETRY_OF),
+                             t.user_attrs.get("run"), t.system_attrs.get(studies.RETRY_OF),
                              t.user_attrs.get("error") if state == "failed" else None,
-                             t.user_attrs.get("fold_values")))
+                             t.user_attrs.get("fold_values"), t.user_attrs.get("runs")))
     return rows
-
-
-def _run_of(trial: Any) -> Optional[str]:
-    """The trial's run folder; with folds, the folders of its folds, space-separated."""
-    runs = trial.user_attrs.get("runs")
-    return " ".join(runs) if runs else trial.user_attrs.get("run")
 
 
 def best_trial(trials: list, direction: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -52,6 +52,17 @@ class _Trial:
     number: int
     url: str
     reporter: Reporter
+    runs: dict = field(default_factory=dict)  # fold (None: the trial's one run) -> RunRecord
+
+    def note_run(self, fold: Optional[int], record: RunRecord) -> None:
+        """Keep the run of a fold in the trial's user attributes as soon as it exists, so a
+        retry finds it and the table shows it, however the trial ends."""
+        self.runs[fold] = record
+        self.set(run_key(fold), str(record.path))
+        ordered = [self.runs[k] for k in sorted(self.runs, key=lambda k: -1 if k is None else k)]
+        if fold is not None:
+            self.set("runs", [str(r.path) for r in ordered])
+        self.set("run_id", " ".join(r.run_id for r in ordered))
 
     def set(self, key: str, value: Any) -> None:
         self.storage.set_trial_user_attr(self.trial_id, key, value)
@@ -116,8 +127,9 @@ def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
     from specc.run.train import terminate_as_interrupt
 
     doc, _ = load_and_check(spec_file, list(overrides))
-    settings = Settings.of(resolved_spec(doc))
-    url = storage_url(settings, sweep_folder(runs_dir, resolved_spec(doc), settings))
+    resolved = resolved_spec(doc)
+    settings = Settings.of(resolved)
+    url = storage_url(settings, sweep_folder(runs_dir, resolved, settings))
     study = studies.load_study(settings, studies.open_storage(url, settings))
     frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if frozen is None or frozen.state.name != "COMPLETE":
@@ -206,6 +218,7 @@ def _fold_run(trial: _Trial, frozen: Any, spec_file: str, overrides: list, runs_
         which = "" if fold is None else f"fold {fold}: "
         trial.reporter.line(f"trial {trial.number}: {which}continues the run {earlier.path} ({status})")
         earlier.update(sweep=sweep)
+        trial.note_run(fold, earlier)
         if status in FINISHED or status == "diverged":
             return earlier
     return _train(trial, spec_file, overrides, runs_dir, sweep, earlier, fold)
@@ -251,9 +264,7 @@ def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep:
 
     def on_record(record: RunRecord) -> None:
         record.update(sweep=sweep)
-        trial.set(run_key(fold), str(record.path))
-        if fold is None:
-            trial.set("run_id", record.run_id)
+        trial.note_run(fold, record)
 
     record = train_run(spec_file, overrides, runs_dir, earlier, [report], on_record, trial.reporter)
     if report.pruned_at is not None:
@@ -297,12 +308,10 @@ def _tell(trial: _Trial, records: list[RunRecord]) -> TrialResult:
     paths = " ".join(str(r.path) for r in records)
     values = [best_value(r.history(), settings.metric, settings.direction) for r in records]
     epochs = [r.read().get("epochs_completed") or 0 for r in records]
+    for fold, record in zip([None] if not settings.folds else range(len(records)), records):
+        trial.note_run(fold, record)
     if settings.folds:
-        trial.set("runs", [str(r.path) for r in records])
         trial.set("fold_values", values)
-    else:
-        trial.set(run_key(None), paths)
-    trial.set("run_id", " ".join(r.run_id for r in records))
     trial.set("epochs", sum(epochs) if settings.folds else last.get("epochs_completed"))
     if last.get("status") == "diverged":
         trial.fail(str(last.get("message") or "diverged"))
@@ -310,10 +319,11 @@ def _tell(trial: _Trial, records: list[RunRecord]) -> TrialResult:
     if last.get("status") == "pruned":
         trial.study.tell(trial.number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
         return TrialResult(trial.number, "pruned", values[0], paths)
-    if any(v is None for v in values):
+    scores = [v for v in values if v is not None]
+    if len(scores) < len(values):
         raise UsageError(f"run {records[values.index(None)].run_id} logged no {settings.metric} in any epoch",
                          "set sweep.metric to a metric its history.csv has")
-    value = sum(v for v in values if v is not None) / len(values)
+    value = sum(scores) / len(scores)
     trial.study.tell(trial.number, value, skip_if_finished=True)
     return TrialResult(trial.number, "complete", value, paths)
 
