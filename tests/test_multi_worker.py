@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -181,11 +182,18 @@ def test_resume_with_workers_continues_the_killed_run(killed):
     assert [row["epoch"] for row in history] == list(range(1, 41))  # each epoch once, none lost
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """SIGINT as a terminal's foreground job has it: a test runner started in the background
+    by a shell (`pytest &`) has SIGINT ignored, which its children would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _two_workers_at_epoch_3(tmp_path):
     """`specc train --workers 2` of a long wine run, once the chief has reported epoch 3."""
     launcher = subprocess.Popen([sys.executable, "-m", "specc", "train", WINE, "--workers", "2", "--set",
                                  "train.epochs=200", "--runs-dir", str(tmp_path)], env=_env(), cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=_ctrl_c_as_at_a_terminal)
     assert launcher.stdout is not None
     for line in launcher.stdout:
         if line.split()[:2] == ["epoch", "3/200"]:
