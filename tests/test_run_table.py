@@ -60,7 +60,8 @@ def test_a_record_keeps_its_overrides(two_runs):
     assert read_json(diverged / "record.json")["overrides"] == ["train.max_loss=1.0e-6"]
     shown = cli("runs", "show", completed.name, "--runs-dir", runs_dir)
     assert shown.exit_code == 0, shown.output
-    assert "--set model.layers[0].dense.units=5 --set optimizer.adam.learning_rate=0.02" in shown.stdout
+    # shell-quoted, so that the line pastes back into a shell ([0] is a glob there)
+    assert "--set 'model.layers[0].dense.units=5' --set optimizer.adam.learning_rate=0.02" in shown.stdout
 
 
 def test_runs_list_shows_spec_values_as_columns_and_filters_by_status(two_runs):
@@ -91,6 +92,15 @@ def test_runs_list_refuses_a_column_that_is_not_a_path(two_runs):
     no_traceback(bad)
     assert bad.exit_code == 2
     assert "is not a list index" in bad.stderr
+
+
+def test_runs_list_names_the_setting_a_misspelled_column_meant(two_runs):
+    _, runs_dir, _, _ = two_runs
+    bad = cli("runs", "list", "--runs-dir", runs_dir, "--columns", "model.layers[0].dense.units,optimizer.adam.learnig_rate")
+    no_traceback(bad)
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert "--columns optimizer.adam.learnig_rate" in bad.stderr
+    assert "learning_rate" in bad.stderr
 
 
 # --- MLflow --------------------------------------------------------------------------------------

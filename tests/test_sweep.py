@@ -179,6 +179,11 @@ def test_a_sweep_killed_with_its_trials_resumes_without_losing_or_repeating_a_tr
     for row in rows:
         assert row["columns"] == row["sweep"]["values"]
 
+    again = finish(tmp_path)  # the same command once more: the study already holds its trials
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "none to start" in again.stdout and "started" not in again.stdout
+    assert len(study(tmp_path).get_trials()) == len(trials) and len(runs(tmp_path)) == 3
+
 
 def test_a_sweep_whose_driver_alone_is_killed_lets_its_trials_finish(tmp_path):
     """The trial processes outlive a killed driver, finish and report; the next `specc sweep`

@@ -53,6 +53,18 @@ def _parameter(key: str, entry: dict) -> Parameter:
     return Parameter(key, form, tuple(entry[form]), entry.get("step"))
 
 
+def _misspelled_metric(doc: Document, metric: str) -> str:
+    """The logged validation metric `metric` most likely misspells ('' when it is one of them,
+    or like none): val_loss and val_ + each metric the spec names as a plain string."""
+    import difflib
+
+    names = ["val_loss"] + [f"val_{m}" for m in mapping(doc.data).get("metrics") or [] if isinstance(m, str)]
+    if metric in names:
+        return ""
+    close = difflib.get_close_matches(metric, names, n=1, cutoff=0.8)
+    return close[0] if close else ""
+
+
 # --- cross-validation -----------------------------------------------------------------------------
 
 def _folds_problems(doc: Document, section: dict) -> list[Problem]:
@@ -95,6 +107,10 @@ def _metric_problems(doc: Document, section: dict) -> list[Problem]:
         return [_p(doc, where, f"the sweep scores trials by {metric}, but there is no validation split",
                    "set data.split.validation above 0", code="sweep", key=not given)]
     if given and given != monitor:
+        likely = _misspelled_metric(doc, given)
+        if likely:
+            return [_p(doc, ("sweep", "metric"), f"{given} is not a metric this spec logs each epoch",
+                       f"did you mean '{likely}'?", code="sweep", severity="warning")]
         return [_p(doc, ("sweep", "metric"), f"trials are scored by their best {given}, but best.keras is "
                    f"the best {monitor} (train.checkpoints.monitor)",
                    f"set train.checkpoints.monitor: {given}, so that `specc evaluate` reads the epoch "

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 import click
 
 from specc.cli.group import SpeccGroup, main
+from specc.errors import UsageError
 from specc.run.records.fields import STATUSES
 
 RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
@@ -44,8 +46,9 @@ def list_command(runs_dir: str, name: Optional[str], status: Optional[str], swee
     (and a sweep's trial, and the spec values --columns asks for)."""
     from specc.run.records import list_runs, spec_values
 
-    rows = list_runs(runs_dir, name=name, status=status, sweep=sweep)
     paths = [p.strip() for p in (columns_text or "").split(",") if p.strip()]
+    _check_columns(paths)
+    rows = list_runs(runs_dir, name=name, status=status, sweep=sweep)
     for row in rows:
         row["columns"] = spec_values(row["path"], paths) if paths else {}
     if fmt == "json":
@@ -93,7 +96,7 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
         ("duration", _duration(data.get("created"), data.get("finished"))),
         ("spec file", data.get("spec_file")),
         ("spec hash", data.get("spec_hash")),
-        ("overrides", " ".join(f"--set {o}" for o in data.get("overrides") or []) or None),
+        ("overrides", " ".join(f"--set {shlex.quote(o)}" for o in data.get("overrides") or []) or None),
         ("sweep", _sweep_text(data.get("sweep"))),
         ("data", data.get("data_fingerprint")),
         ("git", _git(git)),
@@ -165,6 +168,22 @@ def export_command(refs: tuple, runs_dir: str, sweep: Optional[str], tracking_ur
 
 
 # --- formatting ----------------------------------------------------------------------------
+
+def _check_columns(paths: list) -> None:
+    """Each --columns path must be a setting of the spec language (as for --set).
+
+    Raises:
+        UsageError: It is not (with "did you mean").
+    """
+    from specc.load.overrides import override_allowed, path_parts
+
+    for dotted in paths:
+        problem = override_allowed(tuple(int(p) if p.isdigit() else p for p in path_parts(dotted, dotted)))
+        if problem:
+            raise UsageError(problem.replace("--set:", f"--columns {dotted}:", 1),
+                             "give the paths as --set takes them: optimizer.adam.learning_rate,"
+                             "model.layers[0].dense.units")
+
 
 def columns(rows: list, header: list, indent: str = "") -> list:
     """Plain aligned columns, left aligned, two spaces apart."""

@@ -84,6 +84,8 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     reporter.line(f"sweep {settings.name}: {settings.trials} trials ({settings.sampler}), {parallel} at a time, "
                   f"scored by {settings.metric} ({settings.direction})")
     reporter.line(f"study: {url}" + (f" ({earlier} trial(s) there already)" if earlier else ""))
+    if studies.counted(study.get_trials(deepcopy=False)) >= settings.trials:
+        reporter.line(f"the study holds {settings.trials} or more trials: none to start (--trials N asks for more)")
     command = [sys.executable, "-m", "specc", "sweep-trial", spec_file, "--runs-dir", runs]
     command += [part for item in overrides for part in ("--set", item)]
     driver = _Driver(study, storage, settings, command, folder, parallel, reporter)
