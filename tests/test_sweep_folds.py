@@ -158,8 +158,7 @@ def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path)
     done = cli("sweep", path, "--runs-dir", tmp_path / "runs", "--set",
                'data.split.cross_validation={"folds": 3, "fold": 0}')
     no_traceback(done)
-    # refused by the spec's checks (as `specc validate` refuses it: golden sweep_folds_twice), exit 1
-    assert done.exit_code == 1 and "sweep.folds sets data.split.cross_validation" in done.stderr, done.output
+    assert done.exit_code == 2 and "sets data.split.cross_validation, which sweep.folds sets" in done.stderr
     assert not (tmp_path / "runs" / "tiny-sweep" / "sweeps").exists()
 
 

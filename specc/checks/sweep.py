@@ -80,10 +80,6 @@ def _folds_problems(doc: Document, section: dict) -> list[Problem]:
     if split.get("by") == "class":
         problems.append(_p(doc, where, "sweep.folds cross-validates the samples, but data.split.by: class "
                            "splits whole classes", "remove folds, or split by sample", code="sweep"))
-    if "cross_validation" in split:
-        problems.append(_p(doc, where, "sweep.folds sets data.split.cross_validation for each fold of each "
-                           "trial, but the spec sets it too", "remove data.split.cross_validation from the "
-                           "sweep's spec (or remove folds)", code="sweep"))
     if isinstance(split.get("validation"), dict):
         problems.append(_p(doc, where, "sweep.folds makes each fold of train + validation the validation split "
                            "in turn, but data.split.validation is a source of its own",
