@@ -94,15 +94,9 @@ def run_trial(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         SpeccError: Any other error of the run (the trial is failed).
         KeyboardInterrupt: Ctrl-C or SIGTERM (the trial is queued again).
     """
-    from specc.api import load_and_check, resolved_spec
     from specc.run.train import terminate_as_interrupt
 
-    doc, _ = load_and_check(spec_file, list(overrides))
-    resolved = resolved_spec(doc)
-    settings = Settings.of(resolved)
-    url = storage_url(settings, sweep_folder(runs_dir, resolved, settings))
-    storage = studies.open_storage(url, settings)
-    study = studies.load_study(settings, storage)
+    settings, url, storage, study = _open_study(spec_file, overrides, runs_dir)
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     except KeyError:
@@ -123,14 +117,9 @@ def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         SpeccError: The run's own errors.
         KeyboardInterrupt: Ctrl-C or SIGTERM (the run keeps its last epoch).
     """
-    from specc.api import load_and_check, resolved_spec
     from specc.run.train import terminate_as_interrupt
 
-    doc, _ = load_and_check(spec_file, list(overrides))
-    resolved = resolved_spec(doc)
-    settings = Settings.of(resolved)
-    url = storage_url(settings, sweep_folder(runs_dir, resolved, settings))
-    study = studies.load_study(settings, studies.open_storage(url, settings))
+    settings, url, _, study = _open_study(spec_file, overrides, runs_dir)
     frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if frozen is None or frozen.state.name != "COMPLETE":
         raise UsageError(f"the study '{settings.name}' has no completed trial {number} to refit")
@@ -151,6 +140,18 @@ def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         record = train_run(spec_file, list(overrides) + [override(k, v) for k, v in values.items()], runs_dir,
                            earlier, [], on_record, reporter)
     return _refit_ended(study, settings, number, record)
+
+
+def _open_study(spec_file: str, overrides: Sequence[str], runs_dir: str) -> tuple:
+    """(settings, storage URL, storage, study) of the spec's sweep, as the driver opened it."""
+    from specc.api import load_and_check, resolved_spec
+
+    doc, _ = load_and_check(spec_file, list(overrides))
+    resolved = resolved_spec(doc)
+    settings = Settings.of(resolved)
+    url = storage_url(settings, sweep_folder(runs_dir, resolved, settings))
+    storage = studies.open_storage(url, settings)
+    return settings, url, storage, studies.load_study(settings, storage)
 
 
 def _refit_ended(study: Any, settings: Settings, number: int, record: RunRecord) -> dict:
@@ -307,9 +308,7 @@ def _tell(trial: _Trial, records: list[RunRecord]) -> TrialResult:
     last = records[-1].read()
     paths = " ".join(str(r.path) for r in records)
     values = [best_value(r.history(), settings.metric, settings.direction) for r in records]
-    epochs = [r.read().get("epochs_completed") or 0 for r in records]
-    for fold, record in zip([None] if not settings.folds else range(len(records)), records):
-        trial.note_run(fold, record)
+    epochs = [r.read().get("epochs_completed") or 0 for r in records]  # each run noted as it began
     if settings.folds:
         trial.set("fold_values", values)
     trial.set("epochs", sum(epochs) if settings.folds else last.get("epochs_completed"))
