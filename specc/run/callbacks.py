@@ -228,7 +228,10 @@ def _seed_variables(model) -> list:
 
 
 def seed_states(model: Any) -> list:
-    return [[int(i) for i in keras.ops.convert_to_numpy(v.value)] for v in _seed_variables(model)]
+    # Variable.numpy() reads the tf.Variable directly; numpy's np.array(tf.Variable) path calls
+    # __array__(copy=...), which TensorFlow's variables refuse with a TypeError that numpy only
+    # turns into a retry outside some warning contexts (seen once when SIGTERM arrived mid-step).
+    return [[int(i) for i in v.numpy()] for v in _seed_variables(model)]
 
 
 def restore_seed_states(model: Any, states: Optional[list]) -> None:
