@@ -236,3 +236,13 @@ def test_the_toy_type_renders_compiles_trains_evaluates_and_predicts(tmp_path, t
     no_traceback(predicted)
     assert predicted.exit_code == 0, predicted.output
     assert (tmp_path / "out.npz").exists()
+
+
+def test_the_with_help_names_an_example_setting_of_every_type(toy_task):
+    from specc.cli.run_commands import with_examples
+
+    shown = with_examples()
+    assert "toy_vae normal=[0,1,2]" in shown
+    for name in TASK_TYPES:
+        if TASK_TYPES.get(name).options:
+            assert f"{name} " in shown
