@@ -127,3 +127,25 @@ def task_type(task: object) -> Optional[TaskType]:
 def spec_task_type(spec: dict) -> Optional[TaskType]:
     """The task type of a spec with one task (None for several outputs or no valid type)."""
     return task_type(spec.get("task")) if isinstance(spec, dict) else None
+
+
+def model_parts() -> tuple[str, ...]:
+    """Every model section a composite task type declares (`encoder`, `generator`, ...)."""
+    return tuple(dict.fromkeys(part for name in TASK_TYPES for part in TASK_TYPES.get(name).parts))
+
+
+def fed_parts() -> tuple[str, ...]:
+    """The parts the data feeds, of every composite task type."""
+    return tuple(dict.fromkeys(t.feeds for t in map(TASK_TYPES.get, TASK_TYPES) if t.feeds))
+
+
+def optimizer_parts() -> tuple[str, ...]:
+    """Every network that may take its own optimizer (`optimizer: {generator: ..., ...}`)."""
+    return tuple(dict.fromkeys(p for name in TASK_TYPES for p in TASK_TYPES.get(name).optimizer_parts))
+
+
+def is_optimizer_set(value: object) -> bool:
+    """`{generator: ..., discriminator: ...}`: an optimizer per network of some task type."""
+    return isinstance(value, dict) and any(
+        TASK_TYPES.get(n).optimizer_parts and set(value) == set(TASK_TYPES.get(n).optimizer_parts)
+        for n in TASK_TYPES)

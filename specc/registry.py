@@ -50,6 +50,21 @@ class Registry(Generic[T]):
         """The entry of `name`, or None."""
         return self._entries.get(name) if isinstance(name, str) else None
 
+    def add(self, name: str, entry: T) -> None:
+        """Register `entry` under `name` (a plugin's or a test's kind; the built-in ones are
+        listed in specc/registries.py).
+
+        Raises:
+            ValueError: `name` is already registered.
+        """
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+
+    def remove(self, name: str) -> None:
+        """Forget the entry of `name` (what `add` registered)."""
+        del self._entries[name]
+
     def names(self) -> list[str]:
         """Every registered name, in registration order."""
         return list(self._entries)

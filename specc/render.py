@@ -17,13 +17,11 @@ from typing import Any, Optional
 import yaml
 
 from specc.layer_items import normalize_item
-from specc.registries import TASK_TYPES, task_type
+from specc.registries import is_optimizer_set, model_parts, task_type
 from specc.sweep_space import resolve_section
 from specc.tasks import supervised
 
 DEFAULT_OUTPUT = "output"
-# the model sections of composite task types (encoder, decoder, generator, discriminator)
-MODEL_PARTS = tuple(dict.fromkeys(part for name in TASK_TYPES for part in TASK_TYPES.get(name).parts))
 
 DEFAULTS = {
     "description": "",
@@ -147,7 +145,7 @@ def resolve_model(model: dict, task: dict) -> dict:
     if "nodes" in model:
         model["nodes"] = {name: normalize_item(i) for name, i in model["nodes"].items()}
         model.setdefault("outputs", {DEFAULT_OUTPUT: list(model["nodes"])[-1]})
-    for part in MODEL_PARTS:
+    for part in model_parts():
         if part in model:
             model[part] = resolve_model(model[part], {})
             model[part].pop("head", None)
@@ -259,7 +257,7 @@ def resolve_call(value: Any) -> Optional[dict]:
         return None
     if isinstance(value, str):
         return {value: {}}
-    if set(value) == {"generator", "discriminator"}:
+    if is_optimizer_set(value):
         return {k: resolve_call(v) for k, v in value.items()}
     return {name: dict(args or {}) for name, args in value.items()}
 

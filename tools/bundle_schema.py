@@ -7,7 +7,8 @@ The hand-written part of schemas/specc-v1.schema.json is everything except:
 - the `$defs/layer.<name>` entries and the layer-name entries of `$defs/layer_item/properties`,
   from schemas/layers-v1.defs.json (written by tools/gen_catalog.py from the installed Keras);
 - what the registries say (specc/registries.py): the task types (`task.type`) and their
-  fields, the model parts of composite task types, the export formats and quantization modes,
+  fields (a field two types declare differently is given per type, under `if type == X`), the
+  optimizer parts and the model parts of composite task types, the export formats and quantization modes,
   and the builtin data sets.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from specc.layer_items import META_KEYS as META  # noqa: E402
-from specc.registries import BUILTIN_DATA_SETS, EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES  # noqa: E402
+from specc.registries import (BUILTIN_DATA_SETS, EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES,  # noqa: E402
+                              optimizer_parts)
 
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
 DEFS = ROOT / "schemas" / "layers-v1.defs.json"
@@ -73,12 +75,11 @@ def from_registries(schema: dict) -> dict:
     kept["type"] = {"description": "The kind of problem: " + ", ".join(
         f"{name} ({TASK_TYPES.get(name).description})" for name in TASK_TYPES) + ".",
         "enum": TASK_TYPES.names()}
-    fields: dict = {}
-    for name in TASK_TYPES:
-        for field, field_schema in TASK_TYPES.get(name).fields.items():
-            if fields.setdefault(field, field_schema) != field_schema:
-                raise SystemExit(f"task field {field!r} is declared twice, differently")
+    fields, branches = task_fields()
     defs["task"]["properties"] = {"type": kept["type"], **fields, "outputs": kept["outputs"]}
+    defs["task"].pop("allOf", None)
+    if branches:
+        defs["task"]["allOf"] = branches
     model = defs["model"]["properties"]
     parts = [part for name in TASK_TYPES for part in TASK_TYPES.get(name).parts]
     others = {k: v for k, v in model.items() if v != {"$ref": "#/$defs/network"}}
@@ -93,12 +94,39 @@ def from_registries(schema: dict) -> dict:
     return with_calls(schema)
 
 
+def task_fields() -> tuple[dict, list]:
+    """Each task field's schema, and the branches of fields several types declare differently.
+
+    A field every type that declares it declares alike is a plain property. A field two types
+    declare differently (each type's fields are its own namespace) is a property of any value
+    whose schema is given per type: `if: {type: X} then: {field: X's schema}`.
+    """
+    declared: dict[str, dict[str, dict]] = {}  # field -> type -> its schema
+    for name in TASK_TYPES:
+        for field, field_schema in TASK_TYPES.get(name).fields.items():
+            declared.setdefault(field, {})[name] = field_schema
+    fields: dict = {}
+    own: dict = {}
+    for field, by_type in declared.items():
+        schemas = list(by_type.values())
+        if all(one == schemas[0] for one in schemas):
+            fields[field] = schemas[0]
+            continue
+        fields[field] = {"description": "Depends on task.type: " + " ".join(
+            f"{name}: {one.get('description', '')}" for name, one in by_type.items())}
+        for name, one in by_type.items():
+            own.setdefault(name, {})[field] = one
+    branches = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                 "then": {"properties": props}} for name, props in own.items()]
+    return fields, branches
+
+
 def with_calls(schema: dict) -> dict:
     """The sections that name Keras objects refer to the `<kind>_call` definitions."""
     defs = schema["$defs"]
     optimizers = defs["optimizer_call"]["properties"]
     defs["optimizer"]["properties"] = {**optimizers, **{part: {"$ref": "#/$defs/optimizer_call"} for part in
-                                                        ("generator", "discriminator")}}
+                                                        optimizer_parts()}}
     defs["schedule"]["properties"] = dict(defs["schedule_call"]["properties"])
     defs["loss"]["properties"] = dict(defs["loss_call"]["properties"])
     defs["loss"]["additionalProperties"] = {"$ref": "#/$defs/loss_call"}  # output name -> its loss

@@ -97,11 +97,11 @@ def _model_inputs(data: dict) -> tuple[dict, tuple]:
     model = mapping(data.get("model"))
     declared = spec_task_type(data)
     base: tuple = ("model", "inputs")
-    if declared is not None and declared.parts:
-        first = declared.parts[0]
-        if declared.labels is None and first != "encoder":
-            return {}, ()  # a GAN's data goes to its discriminator: its shape comes from the generator
-        model, base = mapping(model.get(first)), ("model", first, "inputs")
+    if declared is not None and declared.feeds is not None:
+        fed, path = declared.fed_part(model)
+        if fed.get("inputs") or not model.get("inputs"):
+            # a fed part that declares no inputs takes model.inputs, else a linked part's shape
+            model, base = fed, path + ("inputs",)
     found = {}
     for name, value in mapping(model.get("inputs")).items():
         shape = value.get("shape") if isinstance(value, dict) else value

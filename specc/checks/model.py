@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc import catalog
-from specc.registries import TASK_TYPES, task_type
+from specc.registries import TASK_TYPES, model_parts, task_type
 from specc.spec_data import items, mapping
 from specc.spec_data import problem as _p
 from specc.errors import Problem
@@ -77,7 +77,7 @@ def _layer_items(model: Any, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
         yield base + ("head",), head, False
     for bname, block in mapping(model.get("blocks")).items():
         yield from _layer_items(block, base + ("blocks", bname))
-    for part in ("encoder", "decoder", "generator", "discriminator"):
+    for part in model_parts():
         yield from _layer_items(model.get(part), base + (part,))
 
 

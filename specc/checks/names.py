@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc.errors import Problem, json_path
 from specc.layer_items import layer_key
-from specc.registries import task_type
+from specc.registries import model_parts, task_type
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
 
 if TYPE_CHECKING:
     from specc.load.document import Document
 
-PARTS = ("encoder", "decoder", "generator", "discriminator")
 MAX_REPEAT = 1000  # the schema's limit of `repeat` (a larger one is reported there)
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 
@@ -40,7 +39,7 @@ def check_layer_names(doc: Document) -> list[Problem]:
 def _networks(model: dict) -> Iterable[tuple[tuple, dict]]:
     if "layers" in model or "nodes" in model:
         yield ("model",), model
-    for part in PARTS:
+    for part in model_parts():
         if isinstance(model.get(part), dict):
             yield ("model", part), model[part]
 
@@ -51,10 +50,12 @@ def _preprocessed_inputs(doc: Document) -> list:
     """The float inputs `data.preprocessing` is applied to (one copy of each layer per input)."""
     model = mapping(doc.data.get("model"))
     declared = task_type(mapping(doc.data.get("task")))
-    part = {"autoencoder": "encoder", "gan": "discriminator"}.get(declared.name if declared else "")
-    inputs = mapping(mapping(model.get(part)).get("inputs") if part else model.get("inputs"))
-    if part == "discriminator" and not inputs:
-        inputs = mapping(model.get("inputs")) or {"sample": {}}
+    if declared is None or declared.feeds is None:
+        inputs = mapping(model.get("inputs"))
+    else:  # a fed part that declares none takes model.inputs, else what a linked part makes
+        fed, _ = declared.fed_part(model)
+        linked: dict = {link.input: {} for link in declared.links if link.target == declared.feeds}
+        inputs = mapping(fed.get("inputs")) or mapping(model.get("inputs")) or linked
     return [name for name, value in inputs.items() if mapping(value).get("dtype", "float32") in FLOAT_DTYPES]
 
 

@@ -17,6 +17,7 @@ from specc.checks.spatial_shapes import check_arguments
 from specc.checks.size import MAX_LAYERS, Tally
 from specc.errors import json_path
 from specc.layer_items import layer_key, normalize_item
+from specc.registries import fed_parts
 from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
 
@@ -80,7 +81,7 @@ class Walk:
     @property
     def dtypes(self) -> dict:
         inputs = {}
-        for part in (("model",), ("model", "encoder"), ("model", "discriminator")):
+        for part in (("model",), *(("model", fed) for fed in fed_parts())):
             node: Any = self.doc.data
             for key in part:
                 node = mapping(node).get(key)

@@ -4,8 +4,9 @@ find only when Keras connects the layers.
 Each network (the model, or the parts of a composite task) is walked from its inputs the way
 specc/compile builds it: `data.preprocessing` after each float input, a stack or a graph,
 blocks expanded with their parameters, `repeat`, the head `head: auto` appends; then the
-outputs against the task (a head on a feature map that was never flattened), the decoder
-against the input it reconstructs, the generator against the discriminator. Each layer's
+outputs against the task (a head on a feature map that was never flattened); the parts of a
+composite model in the order the task type's links give, each link's two ends compared (the
+decoder against the input it reconstructs, the generator against the discriminator). Each layer's
 rule is in specc/checks/layer_shapes.py; after a layer it does not know, shapes are unknown
 and nothing downstream is judged, so a problem is reported only when Keras would raise.
 The same walk counts layers and parameters for the size limits (specc/checks/size.py).
@@ -23,6 +24,7 @@ from specc.errors import Problem
 from specc.registries import task_type
 from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
+from specc.tasks.base import DATA, TASK, Link, TaskType
 from specc.tasks.supervised import auto_head, output_units
 
 if TYPE_CHECKING:
@@ -34,11 +36,8 @@ def check_shapes(doc: Document) -> list[Problem]:
     walk = networks.Walk(doc, mapping(mapping(doc.data.get("model")).get("blocks")), Tally(),
                          plugins=(plugin_layers(doc) or {}) if doc.data.get("plugins") else {})
     declared = task_type(mapping(doc.data.get("task")))
-    name = declared.name if declared else None
-    if name == "autoencoder":
-        _autoencoder(walk)
-    elif name == "gan":
-        _gan(walk)
+    if declared is not None and declared.parts:
+        _composite(walk, declared)
     else:
         _supervised(walk)
     return walk.problems + limits(doc, walk.tally)
@@ -120,46 +119,77 @@ def _output_problems(doc: Document, output: str, task: dict, made: networks.Made
 
 # --- composite models ------------------------------------------------------------------------
 
-def _autoencoder(walk: networks.Walk) -> None:
-    """encoder(preprocess(x)) -> decoder -> the preprocessed input again."""
-    model = _model(walk)
-    encoder, decoder = mapping(model.get("encoder")), mapping(model.get("decoder"))
-    inputs = networks.input_shapes(encoder)
+def _composite(walk: networks.Walk, declared: TaskType) -> None:
+    """Each part of a composite model walked in the order its links give (the task type's
+    declaration: which part the data feeds, which part's output another takes)."""
+    made: dict[str, Any] = {}
+    data: Optional[tuple] = None  # one sample of the data after data.preprocessing
+    for part in _walk_order(declared):
+        spec = mapping(_model(walk).get(part))
+        path = ("model", part)
+        linked = {link.input: (link, _link_value(walk, link, made)) for link in declared.links if link.target == part}
+        declared_inputs = networks.input_shapes(spec)
+        if part == declared.feeds:
+            declared_inputs = declared_inputs or networks.input_shapes(_model(walk))
+        _compare_links(walk, declared_inputs, linked)
+        inputs = declared_inputs or {name: value for name, (_, value) in linked.items()}
+        if part == declared.feeds:
+            if len(inputs) != 1:
+                return  # a composite paradigm takes one input (its own check reports more)
+            inputs = walk.preprocessed(inputs, _preprocessing(walk))
+            data = next(iter(inputs.values()))
+        made[part] = _one_output(walk.network(spec, path, inputs))
+        _part_output(walk, declared, part, made[part])
+    for link in declared.links:
+        if link.target == DATA:
+            _compare(walk, link, made.get(link.source), data)
+
+
+def _walk_order(declared: TaskType) -> list:
+    """The parts, each after the parts whose output it takes."""
+    order: list = []
+    pending = list(declared.parts)
+    while pending:
+        ready = [p for p in pending if all(link.source in order or link.source not in pending
+                                           for link in declared.links if link.target == p)]
+        ready = ready or pending[:1]  # a cycle: walk in the declared order
+        order.append(ready[0])
+        pending.remove(ready[0])
+    return order
+
+
+def _link_value(walk: networks.Walk, link: Link, made: dict) -> Any:
+    """What a link passes on: a part's output, or a vector of a task field's size."""
+    if link.source.startswith(TASK):
+        size = integer(mapping(walk.doc.data.get("task")).get(link.source[len(TASK):]))
+        return (size,) if size and size > 0 else None
+    return made.get(link.source)
+
+
+def _compare_links(walk: networks.Walk, inputs: dict, linked: dict) -> None:
+    """A part that declares its one input takes what a linked part makes."""
     if len(inputs) != 1:
         return
-    clean = walk.preprocessed(inputs, _preprocessing(walk))
-    code = _one_output(walk.network(encoder, ("model", "encoder"), inputs))
-    given = networks.input_shapes(decoder)
-    made = walk.network(decoder, ("model", "decoder"), given or {"code": code})
-    shape, want = _one_output(made), next(iter(clean.values()))
-    if shape is not None and want is not None and not networks.same_shape(shape, want):
-        walk.problems.append(_p(walk.doc, ("model", "decoder"), f"the decoder makes {shape_text(shape)}, but it "
-                                f"reconstructs the input, {shape_text(want)}",
-                                "end the decoder with a layer of the input's shape (e.g. dense with as many "
-                                "units as the input has values, then `reshape`)", code="shape"))
+    wanted = next(iter(inputs.values()))
+    for link, value in linked.values():
+        if not link.source.startswith(TASK):  # a task field's size is checked when the part is built
+            _compare(walk, link, value, wanted)
 
 
-def _gan(walk: networks.Walk) -> None:
-    """latent -> generator -> sample -> (preprocessing) -> discriminator -> one score."""
-    model = _model(walk)
-    generator, discriminator = mapping(model.get("generator")), mapping(model.get("discriminator"))
-    latent = integer(mapping(walk.doc.data.get("task")).get("latent_dim"))
-    z = {"latent": (latent,) if latent and latent > 0 else None}
-    sample = _one_output(walk.network(generator, ("model", "generator"), networks.input_shapes(generator) or z))
-    given = networks.input_shapes(discriminator) or networks.input_shapes(model)
-    inputs = given or {"sample": sample}
-    wanted = next(iter(inputs.values())) if len(inputs) == 1 else None
-    if sample is not None and wanted is not None and not networks.same_shape(sample, wanted):
-        walk.problems.append(_p(walk.doc, ("model", "generator"), f"the generator makes {shape_text(sample)} "
-                                f"samples, but the discriminator takes {shape_text(wanted)}",
-                                "end the generator with a layer of the data's shape (e.g. `reshape`)",
-                                code="shape"))
-    score = _one_output(walk.network(discriminator, ("model", "discriminator"),
-                                     walk.preprocessed(inputs, _preprocessing(walk))))
-    if score is not None and tuple(score) != (1,):
-        walk.problems.append(_p(walk.doc, ("model", "discriminator"), f"the discriminator makes "
-                                f"{shape_text(score)}; it must give one score per sample, (None, 1)",
-                                "end it with `dense: 1` (a logit; or with activation: sigmoid)", code="shape"))
+def _compare(walk: networks.Walk, link: Link, shape: Any, wanted: Any) -> None:
+    if shape is None or wanted is None or networks.same_shape(shape, wanted):
+        return
+    message = link.mismatch.format(source=link.source, target=link.target, made=shape_text(shape),
+                                   wanted=shape_text(wanted))
+    walk.problems.append(_p(walk.doc, ("model", link.source), message, link.hint, code="shape"))
+
+
+def _part_output(walk: networks.Walk, declared: TaskType, part: str, shape: Any) -> None:
+    want = declared.part_outputs.get(part)
+    if want is None or shape is None or tuple(shape) == tuple(want.shape):
+        return
+    message = want.message.format(part=part, made=shape_text(shape), wanted=shape_text(want.shape))
+    walk.problems.append(_p(walk.doc, ("model", part), message, want.hint, code="shape"))
 
 
 def _one_output(made: dict) -> Any:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from specc import catalog
 from specc.layer_items import META_KEYS
-from specc.registries import TASK_TYPES, task_type
+from specc.registries import TASK_TYPES, is_optimizer_set, task_type
 from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
 from specc.suggest import did_you_mean, one_of
@@ -226,8 +226,7 @@ def check_names(doc: Document) -> list:
 
 def is_pair(optimizer: dict) -> bool:
     """An optimizer per network of a task type that has several (a gan's)."""
-    return any(set(optimizer) == set(TASK_TYPES.get(n).optimizer_parts) for n in TASK_TYPES
-               if TASK_TYPES.get(n).optimizer_parts)
+    return is_optimizer_set(optimizer)
 
 
 def _pairs_note() -> str:
@@ -327,7 +326,7 @@ def check_call(doc: Document, path: tuple, value: Any, kind: str, what: str) -> 
     known = catalog.names(kind) + (["accuracy"] if kind == "metrics" else [])
     if name in known and isinstance(value, str) and kind == "schedules":
         return schedule_required(doc, path, name, {})
-    if name in known or (kind == "schedules" and name == "warmup"):
+    if name in known or (kind == "schedules" and name == "warmup") or _own_loss(doc, path, kind) == name:
         return []
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
     if kind == "losses" and _auto_loss_note(doc, path):
@@ -353,11 +352,25 @@ def schedule_required(doc: Document, path: tuple, name: str, args: dict,
                f"{{{name}: {{{shown}}}}}", code="required", missing=missing[0])]
 
 
-def _auto_loss_note(doc, path) -> str:
-    """`; loss: auto gives sparse_categorical_crossentropy here` when the task decides it."""
+def _own_loss(doc, path, kind: str) -> Optional[str]:
+    """The loss the task's paradigm computes itself (no Keras loss has its name), if any."""
+    if kind != "losses":
+        return None
+    declared = task_type(_path_task(doc, path))
+    return declared.own_loss if declared else None
+
+
+def _path_task(doc, path) -> Any:
+    """The task a `loss:` at `path` belongs to (an output's, under `loss: {output: ...}`)."""
     task = doc.data.get("task")
     if isinstance(task, dict) and len(path) == 2 and isinstance(task.get("outputs"), dict):
         task = task["outputs"].get(path[1])
+    return task
+
+
+def _auto_loss_note(doc, path) -> str:
+    """`; loss: auto gives sparse_categorical_crossentropy here` when the task decides it."""
+    task = _path_task(doc, path)
     declared = task_type(task)
     auto = declared.auto_loss(task) if declared else None
     return f"`loss: auto` gives {auto} for this task" if auto else ""

@@ -3,6 +3,7 @@ each command (through the library), never when the command line starts."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Optional
 
 import click
@@ -11,7 +12,7 @@ from specc.cli import scale_out
 from specc.cli.common import load_checked, refuse_existing, reporter, spec_options
 from specc.cli.scale_out import scale_out_options
 from specc.cli.group import main
-from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
+from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES
 
 RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
 CHECKPOINT_HELP = "Which checkpoint to use: best (default; what best means is the task type's rule) or last."
@@ -23,9 +24,21 @@ def trust_option(func: Any) -> Any:
     return click.option("--trust-plugins", is_flag=True, help=TRUST_HELP)(func)
 
 
+def with_examples() -> str:
+    """`autoencoder normal=[0,1,2], ...`: the first example setting each task type's `options`
+    give (`e.g. KEY=VALUE` in its description), so that a new type's help needs no edit here."""
+    found = []
+    for name in TASK_TYPES:
+        for text in TASK_TYPES.get(name).options.values():
+            match = re.search(r"e\.g\. (\w+=\S+)", text)
+            if match:
+                found.append(f"{name} {match.group(1).rstrip(':,;.')}")
+                break
+    return ", ".join(found)
+
+
 WITH_HELP = ("A setting of the task type's evaluation or prediction, KEY=VALUE (repeatable): e.g. "
-             "few_shot ways=5 shots=1, autoencoder normal=[0,1,2], gan classifier=lenet-digits/latest "
-             "(README, per task type).")
+             f"{with_examples()} (README, per task type).")
 
 
 def with_option(func: Any) -> Any:

@@ -9,6 +9,8 @@ accuracy. Evaluation draws its own episodes (`task.evaluation`, or `--with` sett
 reports their mean accuracy with a 95% confidence interval, beside the accuracy of raw-input
 prototypes on the same episodes. `specc predict --with support=...` classifies by the nearest
 prototype of a support set. `specc compile` shows the embedding network and how it is trained.
+What any encoder-trained paradigm does (compile, adapt, the wrapped encoder's config,
+trackers and train step) is specc/paradigms/encoder.py's.
 """
 from __future__ import annotations
 
@@ -21,53 +23,29 @@ from keras import ops
 from specc.data.feed import Feed
 from specc.data.table import Table
 from specc.errors import UsageError
-from specc.paradigms._common import call_text, input_array, regularization, schedule_lines, \
-    training_lines_replaced, unpack
-from specc.paradigms.base import Context, Paradigm, Where
+from specc.paradigms._common import call_text, input_array, schedule_lines, training_lines_replaced, unpack
+from specc.paradigms.base import Context, Where
+from specc.paradigms.encoder import EncoderModel, EncoderParadigm
 from specc.paradigms.episodes import episode_dataset, episode_feed, evaluation_episodes
 from specc.paradigms.prototypes import episode_figures, nearest_prototype
 from specc.paradigms.support import load_support
 from specc.tasks.few_shot import EVALUATION_DEFAULTS, evaluation_settings
 
 
-class FewShotParadigm(Paradigm):
+class FewShotParadigm(EncoderParadigm):
     """Episodes of unseen classes, classified by the nearest prototype; keeps embedding.keras."""
 
-    keras_train_step = False  # its own train step (not tried with XLA)
-    keeps_parts = True
-
-    def build(self, resolved: dict, where: Where = None) -> "ProtoNet":
-        from specc.compile.graph import build
-
+    def wrap(self, encoder: Any, resolved: dict) -> "ProtoNet":
         task = resolved["task"]
         rotations = (task.get("augment") or {}).get("rotations") or []
-        return ProtoNet(build(resolved, where), ways=task.get("ways", 5), shots=task.get("shots", 1),
+        return ProtoNet(encoder, ways=task.get("ways", 5), shots=task.get("shots", 1),
                         queries=task.get("queries", 5), episodes=task.get("episodes", 100),
                         seed=resolved.get("seed", 0), evaluation=evaluation_settings(task),
                         rotations=list(rotations), name=resolved.get("name", "protonet"))
 
-    def network(self, model: Any) -> Any:
-        return model.embedding
-
-    def adapt(self, model: Any, table: Table) -> list[str]:
-        from specc.compile.preprocessing import adapt_preprocessing
-
-        return adapt_preprocessing(model.embedding, input_array(table, model.inputs[0]))
-
     def training_feed(self, model: Any, table: Table, batch: dict, seed: int, first_epoch: int,
                       epochs: int) -> Feed:
         return episode_feed(table, model, first_epoch, epochs)
-
-    def compile(self, model: Any, resolved: dict, total_steps: int, steps_per_execution: int = 1,
-                jit_compile: bool = False, where: Where = None) -> Any:
-        """The optimizer alone: the loss is the episodes'."""
-        from specc.compile.training import make_optimizer
-
-        optimizer = make_optimizer(resolved["optimizer"], resolved.get("schedule"), total_steps, where,
-                                   accumulate=int(resolved["batch"].get("accumulate", 1)))
-        model.compile(optimizer=optimizer, steps_per_execution=int(steps_per_execution),
-                      jit_compile=bool(jit_compile))
-        return model
 
     def evaluation_data(self, model: Any, table: Table, batch_size: int = 256) -> Any:
         """The evaluation episodes of a split through the model's test step (validation during
@@ -116,9 +94,6 @@ class FewShotParadigm(Paradigm):
         columns.update({f"probability_{name}": probabilities[:, i] for i, name in enumerate(names)})
         return columns
 
-    def parts(self, model: Any) -> dict:
-        return {"embedding": model.embedding}
-
     def summary(self, model: Any, resolved: dict, where: Where = None,
                 total_steps: Optional[int] = None) -> str:
         from specc.compile.summary import summarize
@@ -145,52 +120,26 @@ def embed(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="specc")
-class ProtoNet(keras.Model):
+class ProtoNet(EncoderModel):
     """Prototypical networks around an embedding network; one batch is one episode:
     x = {"support": (ways, shots, ...) samples, "query": ways*queries samples (class by class)},
     y = the episode's class index (0..ways-1) of each query. Training and evaluation episodes
     may differ in ways and shots: the support's shape says them."""
 
+    tracked = ("accuracy",)
+    evaluation_defaults = EVALUATION_DEFAULTS
+
     def __init__(self, embedding: Any, ways: int = 5, shots: int = 1, queries: int = 5, episodes: int = 100,
                  seed: int = 0, evaluation: Optional[dict] = None, rotations: Optional[list] = None,
                  **kwargs: Any):
-        super().__init__(**kwargs)
-        if isinstance(embedding, dict):
-            embedding = keras.saving.deserialize_keras_object(embedding)
-        self.embedding = embedding
+        super().__init__(embedding, evaluation, **kwargs)
         self.ways, self.shots, self.queries = int(ways), int(shots), int(queries)
         self.episodes, self.seed = int(episodes), int(seed)
-        # a checkpoint of an older run has neither: its evaluation is the defaults, no rotations
-        self.evaluation = {**EVALUATION_DEFAULTS, **(evaluation or {})}
-        self.rotations = [int(r) for r in rotations or []]
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
-        self.built = True
+        self.rotations = [int(r) for r in rotations or []]  # an older checkpoint has none
 
-    def get_config(self) -> dict:
-        return {"name": self.name, "embedding": keras.saving.serialize_keras_object(self.embedding),
-                "ways": self.ways, "shots": self.shots, "queries": self.queries,
-                "episodes": self.episodes, "seed": self.seed, "evaluation": dict(self.evaluation),
-                "rotations": list(self.rotations)}
-
-    @classmethod
-    def from_config(cls, config: dict, custom_objects: Any = None) -> "ProtoNet":
-        return cls(**config)
-
-    @property
-    def inputs(self) -> Any:
-        return self.embedding.inputs
-
-    @property
-    def output_names(self) -> list:
-        return ["embedding"]
-
-    @property
-    def metrics(self) -> list:
-        return [self.loss_tracker, self.accuracy_tracker]
-
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        return self.embedding(inputs, training=training)
+    def own_config(self) -> dict:
+        return {"ways": self.ways, "shots": self.shots, "queries": self.queries,
+                "episodes": self.episodes, "seed": self.seed, "rotations": list(self.rotations)}
 
     def episode_logits(self, support: Any, query: Any, training: bool = False) -> Any:
         """-(squared euclidean distance) of each query to each class prototype."""
@@ -207,28 +156,10 @@ class ProtoNet(keras.Model):
         distances = ops.sum(ops.square(ops.expand_dims(queries, 1) - ops.expand_dims(prototypes, 0)), axis=-1)
         return -distances
 
-    def _episode(self, data: Any, training: bool) -> tuple:
+    def figures(self, data: Any, training: bool) -> tuple:
+        """The episode's loss and accuracy."""
         x, y, _ = unpack(data)
         logits = self.episode_logits(x["support"], x["query"], training=training)
         loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
         right = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(y, "int64")), "float32")
         return loss, ops.mean(right)
-
-    def train_step(self, data: Any) -> dict:
-        import tensorflow as tf
-
-        variables = self.embedding.trainable_variables
-        with tf.GradientTape() as tape:
-            loss, accuracy = self._episode(data, training=True)
-            total = loss + regularization(self.embedding)
-        self.optimizer.apply(tape.gradient(total, variables), variables)
-        return self._track(loss, accuracy)
-
-    def test_step(self, data: Any) -> dict:
-        loss, accuracy = self._episode(data, training=False)
-        return self._track(loss, accuracy)
-
-    def _track(self, loss: Any, accuracy: Any) -> dict:
-        self.loss_tracker.update_state(loss)
-        self.accuracy_tracker.update_state(accuracy)
-        return {m.name: m.result() for m in self.metrics}

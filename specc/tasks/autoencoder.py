@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from specc.spec_data import mapping
 from specc.spec_data import problem as _p
-from specc.tasks.base import TaskType
+from specc.tasks.base import DATA, Link, TaskType
 
 if TYPE_CHECKING:
     from specc.load.document import Document
@@ -71,6 +71,11 @@ AUTOENCODER = TaskType(
     implementation="specc.paradigms.autoencoder:AutoencoderParadigm",
     fields={"noise": NOISE, "anomaly": ANOMALY},
     parts=("encoder", "decoder"),
+    feeds="encoder",
+    links=(Link("encoder", "decoder", input="code"),
+           Link("decoder", DATA, mismatch="the decoder makes {made}, but it reconstructs the input, {wanted}",
+                hint="end the decoder with a layer of the input's shape (e.g. dense with as many units as the "
+                     "input has values, then `reshape`)")),
     labels=None,
     auto_loss=_mse,
     kept=("encoder", "decoder"),

@@ -14,6 +14,41 @@ from typing import Any, Callable, Mapping, Optional
 Check = Callable[[Any], list]  # (doc) -> [Problem]; the doc's task has this type
 
 
+DATA = "data"  # a Link's target that is the data itself: the source reconstructs one sample
+TASK = "task."  # a Link's source `task.<field>`: a vector of that field's size (a GAN's latent)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One network of a composite model feeding another (or the data), for the shape walk.
+
+    Attributes:
+        source: The part whose one output is passed on, or `task.<field>`: a vector of the
+            size the task's field gives (e.g. `task.latent_dim`).
+        target: The part that takes it (as its input `input` when it declares none), or `DATA`
+            (the source's output must be one sample of the data, after `data.preprocessing`).
+        input: The name of the target's input when the spec declares none.
+        mismatch: The message when the shapes differ: `{made}` (what the source makes) and
+            `{wanted}` (what the target takes), shapes as `(None, 64)`.
+        hint: The hint of that message.
+    """
+
+    source: str
+    target: str
+    input: str = "input"
+    mismatch: str = "the {source} makes {made}, but the {target} takes {wanted}"
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class PartOutput:
+    """The one output shape a part must make (without the batch axis), e.g. one score."""
+
+    shape: tuple
+    message: str = "the {part} makes {made}; it must make {wanted}"
+    hint: str = ""
+
+
 def _no_loss(task: dict) -> Optional[str]:
     return None
 
@@ -35,6 +70,10 @@ class TaskType:
         defaults: Field values `render` fills in when a spec leaves them out.
         parts: Model sections of a composite model (`encoder`, `decoder`); empty for a
             model of `layers:` or `nodes:`.
+        feeds: The part the data feeds (its `inputs:`, else `model.inputs`, are the data's
+            shape); None: the model itself (a model of `layers:`/`nodes:`).
+        links: How the parts connect, in the order the shape walk follows them.
+        part_outputs: Part -> the output shape it must make.
         table_row: The task-table row, for a supervised type (its head and loss are
             checked against it); None for a composite paradigm.
         labels: What training needs of the data's labels: `class_ids` (one class id per
@@ -42,7 +81,9 @@ class TaskType:
             `zero_one_rows` (a row of 0/1 per sample), `numbers` (finite numbers), or None
             (labels are not used).
         class_labels: Whether the labels name classes (stratified splits, numeric class ids).
-        auto_loss: The loss `loss: auto` becomes, from the task.
+        auto_loss: The loss `loss: auto` becomes, from the task: a Keras loss, or `own_loss`.
+        own_loss: The name of a loss the paradigm computes itself (no Keras loss of that
+            name): `loss:` may name it (render writes it for `loss: auto`).
         auto_metrics: The metrics of a spec that names none.
         fixed_loss: Why the loss is not the spec's to choose (None: it is).
         own_metrics: What the model reports itself when `metrics:` cannot apply.
@@ -66,11 +107,15 @@ class TaskType:
     required: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     parts: tuple[str, ...] = ()
+    feeds: Optional[str] = None
+    links: tuple[Link, ...] = ()
+    part_outputs: Mapping[str, PartOutput] = field(default_factory=dict)
     table_row: Optional[str] = None
     labels: Optional[str] = "class_ids"
     class_labels: bool = False
     auto_loss: Callable[[dict], Optional[str]] = _no_loss
     auto_metrics: Callable[[dict], list] = _no_metrics
+    own_loss: Optional[str] = None
     fixed_loss: Optional[str] = None
     own_metrics: Optional[str] = None
     optimizer_parts: tuple[str, ...] = ()
@@ -87,6 +132,15 @@ class TaskType:
     def supervised(self) -> bool:
         """A row of the task table (it can also be one output of `task.outputs`)."""
         return self.table_row is not None
+
+    def fed_part(self, model: Any) -> tuple[dict, tuple]:
+        """The network the data feeds and its spec path (the model itself for a non-composite
+        type; a part that declares no `inputs:` takes `model.inputs`)."""
+        model = model if isinstance(model, dict) else {}
+        if self.feeds is None:
+            return model, ("model",)
+        part = model.get(self.feeds)
+        return (part if isinstance(part, dict) else {}), ("model", self.feeds)
 
     def resolve(self, task: dict) -> dict:
         """The task with this type's defaults filled in (a new dict); a mapping default fills

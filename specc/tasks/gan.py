@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from specc.tasks.base import TaskType
+from specc.tasks.base import TASK, Link, PartOutput, TaskType
 
 # Sample grids drawn during training: every 10 epochs and at the end, 64 samples (an 8x8
 # grid) from latent vectors drawn once with seed 0, so grids of one run (and of runs with
@@ -57,6 +57,14 @@ GAN = GanTaskType(
             "samples": SAMPLES},
     required=("latent_dim",),
     parts=("generator", "discriminator"),
+    feeds="discriminator",
+    links=(Link(TASK + "latent_dim", "generator", input="latent"),
+           Link("generator", "discriminator", input="sample",
+                mismatch="the generator makes {made} samples, but the discriminator takes {wanted}",
+                hint="end the generator with a layer of the data's shape (e.g. `reshape`)")),
+    part_outputs={"discriminator": PartOutput(
+        (1,), "the discriminator makes {made}; it must give one score per sample, (None, 1)",
+        "end it with `dense: 1` (a logit; or with activation: sigmoid)")},
     labels=None,
     auto_loss=_bce,
     fixed_loss="binary cross-entropy of the discriminator's real/fake scores",
