@@ -1,5 +1,6 @@
-"""`specc export`: every format round-trips for an MLP graph (two inputs, two outputs), the
-LeNet CNN and the LSTM spec; int8 LiteRT keeps LeNet's accuracy; failures leave nothing.
+"""`specc export`: every registered format round-trips for an MLP graph (two inputs, two
+outputs), the LeNet CNN and the LSTM spec; int8 LiteRT keeps LeNet's accuracy; failures
+leave nothing.
 
 Each artifact is checked here independently of specc's own parity check: sizes and hashes
 are recomputed, the SavedModel signature and LiteRT interpreter are opened in this process,
@@ -17,10 +18,12 @@ import pytest
 
 from conftest import SPECS, cli, no_traceback, read_json, resolved, splits_of, train_run
 from specc.export import formats
+from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
 
 pytestmark = pytest.mark.slow
 
-ALL_FORMATS = ("keras", "saved_model", "litert", "onnx")
+ALL_FORMATS = tuple(EXPORT_FORMATS.names())  # a new format gets its round trips here
+QUANTIZABLE = [name for name, info in EXPORT_FORMATS.items() if info.quantizable]
 KNOWN = "did you mean 'litert'?"  # unknown names get did-you-mean from the registry
 LENET = SPECS / "lenet-digits.yaml"
 SPEC_OF = {"lenet": LENET, "wine_io": SPECS / "multi-io-wine.yaml", "lstm": SPECS / "lstm-sequences.yaml"}
@@ -220,11 +223,12 @@ def test_existing_artifact_is_kept_without_force(lenet):
 @pytest.mark.parametrize("args, message", [
     (("--format", "tflite"), f"error: unknown export format 'tflite'\n    hint: {KNOWN}\n"),
     (("--format", "pmml"), "error: unknown export format 'pmml'\n"
-                           "    hint: known export formats: keras, saved_model, litert, onnx\n"),
+                           f"    hint: known export formats: {', '.join(ALL_FORMATS)}\n"),
     (("--format", "onnx", "--quantize", "int8"),
-     "error: onnx does not take --quantize int8\n    hint: quantization applies to the litert format\n"),
+     "error: onnx does not take --quantize int8\n"
+     f"    hint: quantization applies to the {' and '.join(QUANTIZABLE)} format\n"),
     (("--format", "litert", "--quantize", "int4"),
-     "error: unknown quantization 'int4'\n    hint: one of: none, float16, dynamic, int8\n"),
+     f"error: unknown quantization 'int4'\n    hint: one of: {', '.join(QUANTIZE_MODES)}\n"),
 ])
 def test_usage_errors(lenet, args, message, tmp_path):
     result = export(lenet, *args, "--out", tmp_path / "out")
