@@ -49,7 +49,7 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     _refuse_existing([t for _, _, t in targets], force)
     with RunLock(run.record.path, run.record.run_id, "exporting"), \
             ArtifactChecker([fmt for fmt, _ in plan], run) as checker:
-        model = run.load_model(checkpoint)
+        model = run.paradigm.export_model(run.load_model(checkpoint))
         samples = _parity_samples(run, model)
         model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
         temps = [target.with_name(f".tmp-{target.name}") for _, _, target in targets]

@@ -119,6 +119,10 @@ class FewShotParadigm(Paradigm):
     def parts(self, model: Any) -> dict:
         return {"embedding": model.embedding}
 
+    def export_model(self, model: Any) -> Any:
+        """The embedding network: prototypes are made from a support set where it is used."""
+        return model.embedding
+
     def summary(self, model: Any, resolved: dict, where: Where = None,
                 total_steps: Optional[int] = None) -> str:
         from specc.compile.summary import summarize
