@@ -12,7 +12,8 @@ initializers, regularizers, constraints) are not re-listed: the shipped catalog
 The schema's enums (task types, export formats), the `--format` help and the hints of
 messages are made from these tables; `tools/bundle_schema.py` writes them into the schema.
 No TensorFlow here: implementations in higher layers are named by `module:attribute`
-and imported only when used (`specc.registry.load_object`).
+and imported only when used, checked against their protocol (`specc.registry.load_conforming`;
+tests/test_registries.py checks every entry).
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class DataSourceInfo:
 
     Attributes:
         name: The form's key (`csv`).
-        module: The module that loads it; it has `load(spec, context) -> Table`.
+        module: The module that loads it: a `DataSource` (specc/data/sources/protocol.py),
+            `load(spec, context) -> Table`.
         files: Whether the source reads files (paths in it are relative to the spec).
     """
 
@@ -63,7 +65,8 @@ class ExportFormatInfo:
 
     Attributes:
         name: The format's name (`onnx`).
-        module: Its implementation (artifact name, writer, runtime, tolerance).
+        module: Its implementation: an `ExportFormat` (specc/export/formats/protocol.py:
+            artifact name, tolerance, runtime, `write(context)`, `run(context)`).
         needs: Optional packages it needs (checked by `specc validate`).
         extra: The pip extra that installs them (`pip install 'specc[onnx]'`).
         fixed_shapes: Whether every input dimension must have a size.

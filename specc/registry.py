@@ -7,9 +7,10 @@ here.
 from __future__ import annotations
 
 import importlib
-from typing import Generic, Iterator, Mapping, Optional, TypeVar
+import inspect
+from typing import Any, Callable, Generic, Iterator, Mapping, Optional, TypeVar
 
-from specc.errors import UsageError
+from specc.errors import SpeccError, UsageError
 from specc.suggest import did_you_mean, one_of
 
 T = TypeVar("T")
@@ -94,3 +95,63 @@ def load_object(dotted: str) -> object:
     module_name, _, attribute = dotted.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attribute) if attribute else module
+
+
+def load_conforming(dotted: str, protocol: type) -> object:
+    """`load_object(dotted)`, checked against `protocol` (a `typing.Protocol` for a module, or
+    a base class for a class); the caller casts it to that type, so mypy checks its uses.
+
+    Raises:
+        SpeccError: The implementation lacks a member or a method's parameters differ (a bug
+            of specc or of a plugin: exit 70, naming what is wrong).
+    """
+    found = load_object(dotted)
+    problems = conformance_problems(found, protocol)
+    if problems:
+        raise SpeccError(f"{dotted} does not implement {protocol.__name__}: {'; '.join(problems)}")
+    return found
+
+
+def conformance_problems(found: object, protocol: type) -> list[str]:
+    """What `found` (a module, or a class) lacks of `protocol`'s public members: a missing
+    member, a method that is not callable or takes other parameters (by name, in order), a
+    constant that is callable. Empty when it conforms."""
+    problems = []
+    for name, wanted in public_members(protocol).items():
+        if not hasattr(found, name):
+            problems.append(f"no {name}")
+        elif inspect.isfunction(wanted):
+            problems += _method_problems(name, wanted, getattr(found, name), inspect.isclass(found))
+        elif callable(getattr(found, name)):
+            problems.append(f"{name} must be a value, not a function")
+    return problems
+
+
+def public_members(protocol: type) -> dict[str, object]:
+    """Name -> declaration of each public member of a protocol or base class (its methods,
+    properties and annotated attributes, inherited ones included)."""
+    members: dict[str, object] = {}
+    for cls in reversed(protocol.__mro__):
+        if cls.__module__ in ("builtins", "typing", "typing_extensions"):
+            continue
+        members.update({name: None for name in vars(cls).get("__annotations__", {})})
+        members.update({name: value for name, value in vars(cls).items()
+                        if not name.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))})
+    return {name: value for name, value in members.items() if not name.startswith("_")}
+
+
+def _method_problems(name: str, wanted: Callable[..., Any], given: object, bound_first: bool) -> list[str]:
+    if not callable(given):
+        return [f"{name} must be a function"]
+    expected = _parameter_names(wanted)[1:]  # the protocol's `self`
+    actual = _parameter_names(given)[1 if bound_first else 0:]
+    if actual != expected:
+        return [f"{name}({', '.join(actual)}) must take ({', '.join(expected)})"]
+    return []
+
+
+def _parameter_names(function: Callable[..., Any]) -> list[str]:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature: not ours to check
+        return []

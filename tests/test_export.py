@@ -1,5 +1,6 @@
-"""`specc export`: every format round-trips for an MLP graph (two inputs, two outputs), the
-LeNet CNN and the LSTM spec; int8 LiteRT keeps LeNet's accuracy; failures leave nothing.
+"""`specc export`: every registered format round-trips for an MLP graph (two inputs, two
+outputs), the LeNet CNN and the LSTM spec; int8 LiteRT keeps LeNet's accuracy; failures leave
+nothing; a format of one module and one registry line runs end to end.
 
 Each artifact is checked here independently of specc's own parity check: sizes and hashes
 are recomputed, the SavedModel signature and LiteRT interpreter are opened in this process,
@@ -8,6 +9,8 @@ and the `.keras` file is reloaded in a fresh one.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SPECS, cli, no_traceback, read_json, resolved, splits_of, train_run
+from conftest import ROOT, SPECS, cli, no_traceback, read_json, resolved, splits_of, train_run
 from specc.export import formats
+from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, ExportFormatInfo
 
 pytestmark = pytest.mark.slow
 
-ALL_FORMATS = ("keras", "saved_model", "litert", "onnx")
+ALL_FORMATS = tuple(EXPORT_FORMATS.names())  # a new format gets its round trips here
+QUANTIZABLE = [name for name, info in EXPORT_FORMATS.items() if info.quantizable]
 KNOWN = "did you mean 'litert'?"  # unknown names get did-you-mean from the registry
 LENET = SPECS / "lenet-digits.yaml"
 SPEC_OF = {"lenet": LENET, "wine_io": SPECS / "multi-io-wine.yaml", "lstm": SPECS / "lstm-sequences.yaml"}
@@ -220,11 +225,12 @@ def test_existing_artifact_is_kept_without_force(lenet):
 @pytest.mark.parametrize("args, message", [
     (("--format", "tflite"), f"error: unknown export format 'tflite'\n    hint: {KNOWN}\n"),
     (("--format", "pmml"), "error: unknown export format 'pmml'\n"
-                           "    hint: known export formats: keras, saved_model, litert, onnx\n"),
+                           f"    hint: known export formats: {', '.join(ALL_FORMATS)}\n"),
     (("--format", "onnx", "--quantize", "int8"),
-     "error: onnx does not take --quantize int8\n    hint: quantization applies to the litert format\n"),
+     "error: onnx does not take --quantize int8\n"
+     f"    hint: quantization applies to the {' and '.join(QUANTIZABLE)} format\n"),
     (("--format", "litert", "--quantize", "int4"),
-     "error: unknown quantization 'int4'\n    hint: one of: none, float16, dynamic, int8\n"),
+     f"error: unknown quantization 'int4'\n    hint: one of: {', '.join(QUANTIZE_MODES)}\n"),
 ])
 def test_usage_errors(lenet, args, message, tmp_path):
     result = export(lenet, *args, "--out", tmp_path / "out")
@@ -267,6 +273,37 @@ def test_export_to_another_folder(lenet, tmp_path):
     assert entry["sha256"] == sha256(out / "model.onnx")
     assert {"format": "onnx", "quantize": "none", "file": str(out.resolve() / "model.onnx")} in \
         lenet.record()["exports"]
+
+
+# --- a new format: one module and one registry line ------------------------------------
+
+@pytest.fixture
+def toy_format(monkeypatch):
+    """tests/toys/weights_and_spec.py registered as `weights_and_spec` for one test: its
+    registry line is added here and removed after; the checking process imports the module
+    from tests/ (on its PYTHONPATH)."""
+    tests = str(ROOT / "tests")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.syspath_prepend(tests)
+    monkeypatch.setitem(EXPORT_FORMATS._entries, "weights_and_spec",
+                        ExportFormatInfo("weights_and_spec", "toys.weights_and_spec"))
+    return "weights_and_spec"
+
+
+def test_a_format_of_one_module_and_one_registry_line_exports_end_to_end(lenet_run, toy_format, tmp_path):
+    out = tmp_path / "out"
+    result = export(lenet_run, "--format", toy_format, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"exported {toy_format}: " in result.stdout
+    (entry,) = read_json(out / "manifest.json")["artifacts"]
+    assert entry["format"] == toy_format and entry["file"] == "weights_and_spec.npz"
+    assert entry["sha256"] == sha256(out / entry["file"])
+    parity = entry["parity"]  # run back in the checking process by rebuilding the model
+    assert parity["samples"] == 359 and parity["agreement"] == 1.0
+    assert 0 <= parity["max_abs_diff"] <= parity["tolerance"] == 1e-6
+    with np.load(out / entry["file"]) as data:
+        assert json.loads(str(data["spec"]))["name"] == "lenet-digits"
+        assert str(data["run_id"]) == lenet_run.run_id
 
 
 # --- last, so that the process started by the `lenet` fixture had time to finish -----

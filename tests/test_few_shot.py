@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, cli, no_traceback, train_run
+from conftest import ROOT, cli, no_traceback, read_json, train_run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -225,6 +225,35 @@ def test_bad_prediction_settings_are_refused(shipped_run, tmp_path, setting, mes
     no_traceback(result)
     assert result.exit_code in (2, 3), result.output
     assert message in result.output
+
+
+# --- export: the embedding network ----------------------------------------------------------------
+
+def test_export_writes_the_embedding_network(shipped_run, tmp_path):
+    import keras
+    import onnxruntime
+
+    out = tmp_path / "out"
+    result = cli("export", shipped_run.path, "--format", "keras", "--format", "onnx", "--out", out)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    x, _ = digits()
+    embedding = keras.saving.load_model(shipped_run.path / "checkpoints" / "embedding.keras")
+    expected = embedding.predict(x[:50], verbose=0)
+    assert expected.shape == (50, 256)
+    exported = keras.saving.load_model(out / "model.keras")  # a plain Keras model: no specc classes
+    np.testing.assert_allclose(exported.predict(x[:50], verbose=0), expected, atol=1e-6)
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    (values,) = session.run(None, {session.get_inputs()[0].name: x[:50]})
+    np.testing.assert_allclose(values, expected, atol=1e-4)
+    for entry in read_json(out / "manifest.json")["artifacts"]:
+        assert entry["parity"]["max_abs_diff"] <= entry["parity"]["tolerance"]
+        assert entry["outputs"][0]["shape"] == [None, 256]
+
+
+def test_a_few_shot_spec_may_name_export_formats():
+    result = cli("validate", SPEC, "--set", "export.formats=[keras, onnx]")
+    assert result.exit_code == 0, result.output
 
 
 # --- rotated training classes -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from specc.cli import main
 from specc.errors import Problem
 from specc.load import load_spec
+from specc.registries import EXPORT_FORMATS
 from specc.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +172,7 @@ def test_suggestions_are_few_and_close():
     assert suggest("dropuot", layers) == ["dropout"]        # not 'dot', not 'alpha_dropout'
     assert suggest("dens", layers) == ["dense"]
     assert suggest("depth", ["width"]) == []                # too far apart to help
-    assert suggest("tflite", ["keras", "saved_model", "litert", "onnx"]) == ["litert"]
+    assert suggest("tflite", EXPORT_FORMATS.names()) == ["litert"]
     assert suggest("cosine", catalog.names("schedules")) == ["cosine_decay"]
     assert suggest("lr", ["learning_rate", "clipnorm"]) == ["learning_rate"]
     assert suggest(3, layers) == [] and suggest("", layers) == []

@@ -48,8 +48,8 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
     _refuse_existing([t for _, _, t in targets], force)
     with RunLock(run.record.path, run.record.run_id, "exporting"), \
-            ArtifactChecker([fmt.name for fmt, _ in plan], run) as checker:
-        model = run.load_model(checkpoint)
+            ArtifactChecker([fmt for fmt, _ in plan], run) as checker:
+        model = run.paradigm.export_model(run.load_model(checkpoint))
         samples = _parity_samples(run, model)
         model.predict(_first(samples[0]), verbose=0)  # exporters need a model that has been called
         temps = [target.with_name(f".tmp-{target.name}") for _, _, target in targets]
@@ -116,14 +116,15 @@ def _refuse_existing(paths: list, force: bool) -> None:
 def _write_and_verify(run, model, targets: list, temps: list, samples, checker) -> list:
     """Write every artifact under its temporary name and check them all in one process; on any
     failure remove them all (nothing is left behind) and raise."""
-    from specc.export.formats import write
+    from specc.export.formats import ExportContext, write
     from specc.export.parity import verify_artifacts
 
     try:
+        record = run.record.read()
         for (fmt, mode, target), temp in zip(targets, temps):
             target.parent.mkdir(parents=True, exist_ok=True)
             _remove(temp)
-            write(fmt, model, temp, mode, calibration=_calibration(run, model))
+            write(fmt, ExportContext(model, temp, mode, _calibration(run, model), run.resolved, record))
         return verify_artifacts([(fmt, mode, temp) for (fmt, mode, _), temp in zip(targets, temps)],
                                 model, samples, run, checker)
     except BaseException:

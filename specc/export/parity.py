@@ -43,12 +43,12 @@ class ArtifactChecker:
     context manager: on the way out the process is stopped if it still runs.
     """
 
-    def __init__(self, format_names: list, run: OpenRun):
+    def __init__(self, formats: list[Format], run: OpenRun):
         self.run_info = run
         self.folder = tempfile.TemporaryDirectory(prefix="specc-verify-")
         self.log = open(Path(self.folder.name) / "stderr.txt", "w+", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "specc.export.verify", *format_names], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "specc.export.verify", *(fmt.info.module for fmt in formats)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=self.log, text=True)
 
     def __enter__(self) -> "ArtifactChecker":
@@ -62,15 +62,15 @@ class ArtifactChecker:
         self.folder.cleanup()
 
     def run(self, jobs: list, inputs: dict, output_names: list) -> list:
-        """[(outputs, input signature)] of each (format name, artifact path), each artifact
-        run by its format's own runtime."""
+        """[(outputs, input signature)] of each (format, artifact path), each artifact run by
+        its format's own runtime."""
         tmp = Path(self.folder.name)
         np.savez(tmp / "inputs.npz", **inputs)
         request = {"inputs": str(tmp / "inputs.npz"), "output_names": output_names,
                    "plugins": self.run_info.resolved.get("plugins", []),
                    "spec_dir": str(self.run_info.spec_dir),
-                   "artifacts": [{"format": name, "path": str(path), "outputs": str(tmp / f"{i}.npz")}
-                                 for i, (name, path) in enumerate(jobs)]}
+                   "artifacts": [{"format": fmt.name, "module": fmt.info.module, "path": str(path),
+                                  "outputs": str(tmp / f"{i}.npz")} for i, (fmt, path) in enumerate(jobs)]}
         try:
             self.process.communicate(json.dumps(request), timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -100,7 +100,7 @@ def verify_artifacts(items: list, model: Any, samples: tuple, run: OpenRun, chec
     x, y = samples
     inputs = input_dict(model, x)
     expected = reference_outputs(model, inputs)
-    results = checker.run([(fmt.name, path) for fmt, _, path in items], inputs, list(model.output_names))
+    results = checker.run([(fmt, path) for fmt, _, path in items], inputs, list(model.output_names))
     return [check_parity(fmt, quantize, expected, actual, signature, y, list(inputs), run)
             for (fmt, quantize, _), (actual, signature) in zip(items, results)]
 

@@ -1,11 +1,13 @@
 """Run exported artifacts with their own runtimes, in a process of their own.
 
-    python -m specc.export.verify [FORMAT...] < REQUEST.json
+    python -m specc.export.verify [MODULE...] < REQUEST.json
 
-The FORMATs' runtimes are imported first (the parent starts this process before it writes
+The format MODULEs (`specc.export.formats.onnx`: the parent names each format by the module
+of its registry line, so a format registered at run time is known here too) and their
+runtimes are imported first (the parent starts this process before it writes
 the artifacts, so the imports overlap with the writing); then the request is read from
 stdin: {"inputs": INPUTS.npz, "output_names": [...], "plugins": [...], "spec_dir": ...,
-"artifacts": [{"format": ..., "path": ..., "outputs": OUTPUTS.npz}, ...]}. INPUTS.npz holds
+"artifacts": [{"format": ..., "module": ..., "path": ..., "outputs": OUTPUTS.npz}, ...]}. INPUTS.npz holds
 one array per model input (keyed by input name). For each artifact, OUTPUTS.npz receives one
 array per model output (keyed by output name) and OUTPUTS.json the artifact's own input
 signature ({"inputs": [{name, shape, dtype}]}, as its runtime reports it), or {"error": ...}
@@ -42,10 +44,10 @@ def _natural(text: str):
 
 
 def main(argv: list[str]) -> int:
-    """argv: the formats to come (their runtimes are imported first); then the request is
-    read from stdin."""
-    for name in argv:
-        preload(name)
+    """argv: the modules of the formats to come (their runtimes are imported first); then the
+    request is read from stdin."""
+    for module in argv:
+        preload(module)
     request = json.loads(sys.stdin.read())
     with np.load(request["inputs"]) as data:
         inputs = {k: data[k] for k in data.files}
@@ -54,25 +56,25 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def preload(fmt: str) -> None:
+def preload(module: str) -> None:
     """Import a format's runtime now, while the parent is still writing the artifacts."""
-    from specc.export.formats import get_format
+    from specc.export.formats import format_module
 
     try:
-        __import__(get_format(fmt).module.RUNTIME)
+        __import__(format_module(module).RUNTIME)
     except ImportError:  # reported when the artifact is run
         pass
 
 
 def run_job(job: dict, inputs: dict, request: dict) -> None:
     """Run one artifact; write its outputs and its input signature, or the error it raised."""
-    from specc.export.formats import get_format
+    from specc.export.formats import RuntimeContext, format_module
 
     try:
-        result, signature = get_format(job["format"]).module.run(job["path"], inputs, request["plugins"],
-                                                                 request["spec_dir"])
+        context = RuntimeContext(job["path"], inputs, request["plugins"], request["spec_dir"])
+        result, signature = format_module(job["module"]).run(context)
         np.savez(job["outputs"], **name_outputs(result, request["output_names"]))
-        report = {"inputs": signature}
+        report: dict = {"inputs": signature}
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the export
         lines = [line for line in str(exc).splitlines() if line.strip()] or [""]
         report = {"error": f"{type(exc).__name__}: {lines[0]}"[:500]}

@@ -8,11 +8,14 @@ module it needs.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from specc.registries import TASK_TYPES, spec_task_type
-from specc.registry import load_object
+from specc.registry import load_conforming
 from specc.tasks.base import TaskType
+
+if TYPE_CHECKING:
+    from specc.paradigms.base import Paradigm
 
 
 def declaration_of(resolved: dict) -> TaskType:
@@ -26,18 +29,33 @@ def declaration_of(resolved: dict) -> TaskType:
     return TASK_TYPES.get(first.get("type", "regression") if isinstance(first, dict) else "regression")
 
 
-def paradigm_of(resolved: dict) -> Any:
+def paradigm_of(resolved: dict) -> Paradigm:
     """The `Paradigm` that builds, trains, evaluates and keeps the spec's model."""
     declared = declaration_of(resolved)
-    cls = load_object(declared.implementation)
-    return cls(declared)  # type: ignore[operator]
+    return implementation_of(declared)(declared)
+
+
+def implementation_of(declared: TaskType) -> type[Paradigm]:
+    """The `Paradigm` subclass a task type names, checked: a subclass whose overrides take
+    the base class's parameters.
+
+    Raises:
+        SpeccError: It is not such a class (a bug: exit 70, naming what is wrong).
+    """
+    from specc.errors import SpeccError
+    from specc.paradigms.base import Paradigm
+
+    cls = load_conforming(declared.implementation, Paradigm)
+    if not isinstance(cls, type) or not issubclass(cls, Paradigm):
+        raise SpeccError(f"{declared.implementation} is not a subclass of specc.paradigms.base.Paradigm")
+    return cls
 
 
 def register_serializables() -> None:
     """Import every paradigm, so `keras.saving.load_model` knows specc's model classes
     (`specc>GAN`, ...). Opening a run needs only its own: `paradigm_of` imports that one."""
     for name in TASK_TYPES:
-        load_object(TASK_TYPES.get(name).implementation)
+        implementation_of(TASK_TYPES.get(name))
 
 
 def build_model(resolved: dict, where: Optional[Callable] = None, spec_dir: Optional[str] = None) -> Any:
@@ -71,5 +89,5 @@ def summarize(model: Any, resolved: dict, where: Optional[Callable] = None,
     return paradigm_of(resolved).summary(model, resolved, where, total_steps)
 
 
-__all__ = ["build_model", "compile_spec", "declaration_of", "paradigm_of", "register_serializables",
-           "summarize"]
+__all__ = ["build_model", "compile_spec", "declaration_of", "implementation_of", "paradigm_of",
+           "register_serializables", "summarize"]

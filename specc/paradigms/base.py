@@ -151,6 +151,11 @@ class Paradigm:
         """Name -> standalone functional model to keep beside the checkpoints ({}: none)."""
         return {}
 
+    def export_model(self, model: Any) -> Any:
+        """The Keras model `specc export` writes: the trained model itself, or the part of it
+        worth shipping (a few-shot run's embedding network)."""
+        return model
+
     def summary(self, model: Any, resolved: dict, where: Where = None,
                 total_steps: Optional[int] = None) -> str:
         """What `specc compile` prints: layers with spec locations, shapes, parameters, training."""

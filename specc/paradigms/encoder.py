@@ -59,6 +59,10 @@ class EncoderParadigm(Paradigm):
     def parts(self, model: Any) -> dict:
         return {PART: model.embedding}
 
+    def export_model(self, model: Any) -> Any:
+        """The encoder: the trained step around it does not run where the export is used."""
+        return model.embedding
+
 
 class EncoderModel(keras.Model):
     """A keras.Model around an encoder that its own step trains.

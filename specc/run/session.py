@@ -13,6 +13,7 @@ from specc.run.records import RunRecord, find_run
 
 if TYPE_CHECKING:
     from specc.data.table import Table
+    from specc.paradigms.base import Paradigm
 
 
 @dataclass
@@ -29,7 +30,7 @@ class OpenRun:
         return Path(self.spec_file).resolve().parent
 
     @property
-    def paradigm(self) -> Any:
+    def paradigm(self) -> Paradigm:
         from specc.paradigms import paradigm_of
 
         return paradigm_of(self.resolved)

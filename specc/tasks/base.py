@@ -90,7 +90,9 @@ class TaskType:
         optimizer_parts: Networks that may each take their own optimizer.
         best: Which epoch `best.keras` holds: `monitor` (the best value of
             train.checkpoints.monitor) or `last` (the last epoch: losses do not rank it).
-        exports: Whether `export:` can write its model.
+        exports: Whether `export:` can write its model (what is written is its paradigm's
+            `export_model`: the whole model, or the part worth shipping, e.g. few-shot's
+            embedding network).
         kept: The part checkpoints training keeps (named in messages).
         split_by_class: Whether `data.split.by: class` suits it.
         accumulate: Whether it honours `batch.accumulate`.

@@ -143,7 +143,6 @@ FEW_SHOT = TaskType(
     auto_loss=_episode_loss,
     fixed_loss="softmax cross-entropy over the negative squared distances to the class prototypes",
     own_metrics="the episode accuracy",
-    exports=False,
     distributed="an episode (support and query sets) is one batch that cannot be split over workers",
     kept=("embedding",),
     split_by_class=True,

@@ -1,4 +1,5 @@
-"""Data sources: one module per `data.source` form, each with one call signature,
+"""Data sources: one module per `data.source` form, each a `DataSource`
+(specc/data/sources/protocol.py) with one call signature,
 
     load(spec, context: SourceContext) -> Table
 
@@ -9,30 +10,15 @@ them; the others need numpy (and scikit-learn for builtin data sets).
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from specc.data.checks import check_table, missing_key
+from specc.data.sources.protocol import DataSource, SourceContext
 from specc.data.table import Table, describe
 from specc.errors import DataError
 from specc.registries import DATA_SOURCES
-
-
-@dataclass(frozen=True)
-class SourceContext:
-    """What a source may need besides its own mapping.
-
-    Attributes:
-        base_dir: The folder relative paths are relative to (the spec's).
-        seed: The spec's seed (synthetic data without its own seed uses it).
-        key: Where the source is in the spec, for messages (`data.source`, `--data`).
-    """
-
-    base_dir: Path
-    seed: int
-    key: str = "data.source"
+from specc.registry import load_conforming
 
 
 def load_source(source: Any, base_dir: Path, seed: int, key: str = "data.source") -> Table:
@@ -56,12 +42,20 @@ def load_source(source: Any, base_dir: Path, seed: int, key: str = "data.source"
     (form, spec), = source.items()
     if form not in DATA_SOURCES:
         raise missing_key(key, "source form", form, DATA_SOURCES.names(), key)
-    module = importlib.import_module(DATA_SOURCES.get(form).module)
-    table = module.load(spec, SourceContext(Path(base_dir), seed, key))
+    table = source_module(DATA_SOURCES.get(form).module).load(spec, SourceContext(Path(base_dir), seed, key))
     check_table(table)
     name = table.origin if form != "builtin" else str(spec)
     table.description = describe(name, table)
     return table
 
 
-__all__ = ["SourceContext", "Table", "load_source"]
+def source_module(dotted: str) -> DataSource:
+    """The source module `dotted` (`specc.data.sources.csv`), checked against `DataSource`.
+
+    Raises:
+        SpeccError: It has no `load(spec, context)` (a bug: exit 70).
+    """
+    return cast(DataSource, load_conforming(dotted, DataSource))
+
+
+__all__ = ["DataSource", "SourceContext", "Table", "load_source", "source_module"]

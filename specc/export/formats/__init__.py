@@ -1,25 +1,28 @@
-"""Export formats: one module per format (keras, saved_model, litert, onnx), each with
+"""Export formats: one module per format (keras, saved_model, litert, onnx), each an
+`ExportFormat` (specc/export/formats/protocol.py):
 
     ARTIFACT    the file or folder name it writes (`model.onnx`)
     TOLERANCE   the largest absolute difference from Keras it may show; a format that can be
                 quantized maps each quantization mode to its tolerance
     RUNTIME     the module its own runtime is (imported early by the checking process)
-    write(model, path, quantize, calibration)   in the training process
-    run(path, inputs, plugins, spec_dir) -> (outputs, input signature)
-                in a separate process, with its own runtime
+    write(context: ExportContext)   in the exporting process (model, path, quantize,
+                calibration, the resolved spec and the run's record)
+    run(context: RuntimeContext) -> (outputs, input signature)
+                in a separate process, with its own runtime (path, inputs, plugins, spec_dir)
 
 and one line in `specc.registries.EXPORT_FORMATS` (which validation reads: optional packages,
 fixed shapes, quantization). No TensorFlow is imported here or at the top of a format module.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Mapping, cast
 
 from specc.errors import ExportError, UsageError
+from specc.export.formats.protocol import ExportContext, ExportFormat, RuntimeContext
 from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, ExportFormatInfo
+from specc.registry import load_conforming
 
 # Quantized models must still predict most classes as Keras does.
 MIN_AGREEMENT = {"none": 1.0, "float16": 0.99, "dynamic": 0.95, "int8": 0.9}
@@ -30,7 +33,7 @@ class Format:
     """A registered format with its implementation module."""
 
     info: ExportFormatInfo
-    module: Any
+    module: ExportFormat
 
     @property
     def name(self) -> str:
@@ -52,7 +55,16 @@ class Format:
 def get_format(name: str) -> Format:
     """The format called `name` (UnknownName, exit 2, with did-you-mean otherwise)."""
     info = EXPORT_FORMATS.get(name)
-    return Format(info, importlib.import_module(info.module))
+    return Format(info, format_module(info.module))
+
+
+def format_module(dotted: str) -> ExportFormat:
+    """The format module `dotted` (`specc.export.formats.onnx`), checked against `ExportFormat`.
+
+    Raises:
+        SpeccError: It lacks a member or a function takes other parameters (a bug: exit 70).
+    """
+    return cast(ExportFormat, load_conforming(dotted, ExportFormat))
 
 
 def check_quantize(fmt: Format, quantize: str) -> None:
@@ -77,12 +89,12 @@ def require_packages(fmt: Format) -> None:
 
 def tolerance(fmt: Format, quantize: str) -> float:
     value = fmt.module.TOLERANCE
-    return float(value[quantize]) if isinstance(value, dict) else float(value)
+    return float(value[quantize]) if isinstance(value, Mapping) else float(value)
 
 
-def write(fmt: Format, model: Any, path: Any, quantize: str = "none",
-          calibration: Optional[Callable] = None) -> None:
-    """Write one artifact to `path` (which must not exist yet), without the converters' chatter."""
+def write(fmt: Format, context: ExportContext) -> None:
+    """Write one artifact to `context.path` (which must not exist yet), without the converters'
+    chatter."""
     import warnings
 
     from specc.run.quiet import native_stderr_silenced
@@ -90,7 +102,7 @@ def write(fmt: Format, model: Any, path: Any, quantize: str = "none",
     try:
         with warnings.catch_warnings(), native_stderr_silenced((1, 2)):
             warnings.simplefilter("ignore")
-            fmt.module.write(model, path, quantize, calibration)
+            fmt.module.write(context)
     except (ExportError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a converter that cannot handle the model
@@ -116,3 +128,8 @@ def named_outputs(model: Any) -> Any:
     except (AttributeError, ValueError):
         return model
     return keras.Model(inputs, outputs, name=model.name)
+
+
+__all__ = ["ExportContext", "ExportFormat", "Format", "RuntimeContext", "check_quantize",
+           "format_module", "get_format", "missing_packages", "named_outputs", "require_packages",
+           "tolerance", "write"]

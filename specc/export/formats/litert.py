@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from specc.export.formats._signature import feed, spec
+from specc.export.formats.protocol import ExportContext, RuntimeContext
 
 ARTIFACT = "model.tflite"
 # Quantized models are compared with looser bounds: they are meant to differ a little.
@@ -17,15 +18,15 @@ TOLERANCE = {"none": 1e-4, "float16": 1e-2, "dynamic": 0.1, "int8": 0.25}
 RUNTIME = "ai_edge_litert.interpreter"
 
 
-def write(model: Any, path: Any, quantize: str, calibration: Optional[Callable]) -> None:
+def write(context: ExportContext) -> None:
     from specc.export.formats import named_outputs
 
-    options, named = _options(quantize, calibration), named_outputs(model)
+    options, named = _options(context.quantize, context.calibration), named_outputs(context.model)
     try:
-        named.export(str(path), format="litert", verbose=False,
+        named.export(str(context.path), format="litert", verbose=False,
                      input_signature=_signature(named, None), **options)
     except Exception:  # noqa: BLE001 - retried with a static batch; a second failure is raised
-        named.export(str(path), format="litert", verbose=False,
+        named.export(str(context.path), format="litert", verbose=False,
                      input_signature=_signature(named, 1), **options)
 
 
@@ -51,12 +52,12 @@ def _options(quantize: str, calibration: Optional[Callable]) -> dict:
     return options
 
 
-def run(path: str, inputs: dict, plugins: list, spec_dir: str) -> tuple:
-    runner = _interpreter(path).get_signature_runner()
+def run(context: RuntimeContext) -> tuple:
+    runner = _interpreter(context.path).get_signature_runner()
     details = runner.get_input_details()
     signature = [spec(name, [None if d < 0 else int(d) for d in info["shape_signature"]], info["dtype"])
                  for name, info in details.items()]
-    given = feed(list(details), inputs)
+    given = feed(list(details), context.inputs)
     batch = len(next(iter(given.values())))
     rows = [runner(**{k: v[i:i + 1] for k, v in given.items()}) for i in range(batch)]
     return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}, signature

@@ -1,16 +1,15 @@
 """ONNX (`pip install 'specc[onnx]'`), converted by tf2onnx and run by onnxruntime."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
-
 from specc.export.formats._signature import feed, spec
+from specc.export.formats.protocol import ExportContext, RuntimeContext
 
 ARTIFACT = "model.onnx"
 TOLERANCE = 1e-4
 RUNTIME = "onnxruntime"
 
 
-def write(model: Any, path: Any, quantize: str, calibration: Optional[Callable]) -> None:
+def write(context: ExportContext) -> None:
     """tf2onnx's Keras converter, with the model's input names and output names.
 
     Not `model.export(format="onnx")`: that goes through tf2onnx's `from_function`, which
@@ -21,9 +20,10 @@ def write(model: Any, path: Any, quantize: str, calibration: Optional[Callable])
     import tf2onnx
 
     _patch_tf2onnx()
+    model = context.model
     signature = [tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=t.name.split(":")[0])
                  for t in model.inputs]
-    tf2onnx.convert.from_keras(model, input_signature=signature, output_path=str(path))
+    tf2onnx.convert.from_keras(model, input_signature=signature, output_path=str(context.path))
 
 
 def _patch_tf2onnx() -> None:
@@ -35,11 +35,11 @@ def _patch_tf2onnx() -> None:
     patch_tf2onnx()
 
 
-def run(path: str, inputs: dict, plugins: list, spec_dir: str) -> tuple:
+def run(context: RuntimeContext) -> tuple:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(context.path, providers=["CPUExecutionProvider"])
     signature = [spec(i.name, [d if isinstance(d, int) else None for d in i.shape], i.type)
                  for i in session.get_inputs()]
-    values = session.run(None, feed([i.name for i in session.get_inputs()], inputs))
+    values = session.run(None, feed([i.name for i in session.get_inputs()], context.inputs))
     return {o.name: v for o, v in zip(session.get_outputs(), values)}, signature
