@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 STEPS = 20
 # A rate each optimizer learns this data with in STEPS full-batch steps.
 RATES = {"sgd": 0.5, "adadelta": 50.0, "adagrad": 0.5, "ftrl": 0.5, "lion": 0.02, "rmsprop": 0.02,
-         "adafactor": 0.05, "muon": 0.05}
+         "adafactor": 0.05, "muon": 0.1}
 RATE = 0.05
 # What a schedule needs besides the argument proven.
 SCHEDULE_ARGS = {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "first_decay_steps": 10,

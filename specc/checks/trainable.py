@@ -53,7 +53,7 @@ class Rule:
 
 
 ADAMS = ("adam", "adamw", "nadam", "schedulefreeadamw")
-DIVIDES = ADAMS + ("adamax", "rmsprop", "adadelta", "muon")
+DIVIDES = ADAMS + ("adamax", "rmsprop", "adadelta")
 DROPOUTS = ("dropout", "spatial_dropout1d", "spatial_dropout2d", "spatial_dropout3d", "gaussian_dropout",
             "alpha_dropout")
 RECURRENT = ("lstm", "gru", "simple_rnn", "conv_lstm1d", "conv_lstm2d", "conv_lstm3d")
@@ -65,6 +65,8 @@ RULES = (
     Rule("optimizers", DIVIDES, "epsilon", "(0, inf)", "error",
          "epsilon keeps the update from dividing by zero: without it a weight whose gradient is 0 turns NaN",
          (0.0, -1.0)),
+    Rule("optimizers", ("muon",), "epsilon", "(0, inf)", "warning",
+         "epsilon keeps the update from dividing by zero"),
     Rule("optimizers", ("adagrad",), "epsilon", "[0, inf)", "error",
          "a negative epsilon makes the square root of the accumulator NaN", (-1.0,)),
     Rule("optimizers", ("adagrad",), "initial_accumulator_value", "[0, inf)", "error",
@@ -90,11 +92,12 @@ RULES = (
          "above 1 the accumulators turn negative and their square roots NaN", (1.5,)),
     Rule("optimizers", ("adadelta",), "rho", "[0, 1)", "warning",
          "at 1 the accumulators never move: Adadelta is plain SGD at learning_rate"),
-    Rule("optimizers", ("rmsprop", "muon"), "momentum", "[0, 1]", "error",
+    Rule("optimizers", ("rmsprop",), "momentum", "[0, 1]", "error",
          "above 1 the velocity grows every step and the weights run off", (1.5,)),
     Rule("optimizers", ANY, "momentum", "[0, 1)", "warning",
-         "at 1 the velocity never decays: the weights keep going past the minimum"),
-    Rule("optimizers", tuple(sorted(set(DIVIDES) | {"adafactor", "adagrad", "lion", "sgd"})), "weight_decay",
+         "momentum is how much of the velocity each step keeps: at 1 or above it never decays, and the "
+         "weights keep going past the minimum"),
+    Rule("optimizers", tuple(sorted(set(DIVIDES) | {"adafactor", "adagrad", "lion", "muon", "sgd"})), "weight_decay",
          "[0, inf)", "error", "a negative decay pushes every weight away from 0, exponentially", (-10.0,)),
     Rule("optimizers", ("muon",), "adam_weight_decay", "[0, inf)", "error",
          "a negative decay pushes every weight away from 0, exponentially"),
