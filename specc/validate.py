@@ -37,7 +37,7 @@ def validate(doc: Document) -> list[Problem]:
     problems += _sweep_value_problems(doc, problems)
     if version is None:  # read it as the current format, so every other problem shows too
         problems = [_version_problem(doc, None)] + [p for p in problems if p.missing != "specc"]
-    return sort_problems(_dedupe(_drop_shape_echoes(_drop_echoes(problems))))
+    return sort_problems(_dedupe(_drop_untrainable_echoes(_drop_shape_echoes(_drop_echoes(problems)))))
 
 
 def _sweep_value_problems(doc: Document, problems: list[Problem]) -> list[Problem]:
@@ -77,6 +77,13 @@ def _drop_shape_echoes(problems: list[Problem]) -> list[Problem]:
     typed = [p.path for p in problems if p.code == "type" and p.severity == "error"]
     return [p for p in problems
             if not (p.code == "shape" and any(len(t) > len(p.path) and t[:len(p.path)] == p.path for t in typed))]
+
+
+def _drop_untrainable_echoes(problems: list[Problem]) -> list[Problem]:
+    """A value outside what Keras takes is one mistake: keep the schema's range error
+    (`dropout: 1.5`), drop the training check's complaint about the same value."""
+    refused = {p.path for p in problems if p.severity == "error" and p.code != "untrainable"}
+    return [p for p in problems if not (p.code == "untrainable" and p.path in refused)]
 
 
 def check(doc: Document) -> list[Problem]:

@@ -272,6 +272,61 @@ def test_nan_loss_stops_with_exit_4_and_a_diverged_record(tmp_path):
     assert not (folder / "checkpoints" / "last.keras").exists()  # no weights full of NaN
 
 
+# A classifier whose head starts at zero answers class 0 for every sample, and a rate of 1e-9
+# keeps it there: wine's class 0 (59 of 178) is not its most common class (71), so every
+# split's accuracy is below the majority-class baseline.
+NOT_LEARNING = """\
+specc: 1
+name: not-learning
+seed: 1
+data:
+  source: {builtin: wine}
+  split: {validation: 0.2}
+task: {type: multiclass, classes: 3}
+model:
+  inputs: {features: [13]}
+  layers: [{dense: {units: 8, activation: relu}}]
+  head: {dense: {units: 3, activation: softmax, kernel_initializer: zeros}}
+optimizer: {sgd: {learning_rate: 1.0e-9}}
+train: {epochs: 1}
+"""
+
+
+@pytest.mark.slow
+def test_a_run_no_better_than_its_baseline_warns(tmp_path):
+    spec = tmp_path / "not-learning.yaml"
+    spec.write_text(NOT_LEARNING)
+    result = cli("train", spec, "--runs-dir", tmp_path / "runs")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "runs" / "not-learning").iterdir()
+    warned = read_json(folder / "record.json")["warnings"]
+    for split in ("train", "validation"):
+        metrics = read_json(folder / "metrics.json")[split]
+        assert metrics["accuracy"] < metrics["baseline_accuracy"]
+        line = (f"the {split} split's accuracy {metrics['accuracy']:.4f} is no better than its baseline "
+                f"(baseline_accuracy {metrics['baseline_accuracy']:.4f})")
+        assert any(text.startswith(line) for text in warned), warned
+        assert f"warning: {line}" in result.output
+
+
+def test_the_baseline_warning_judges_each_headline_figure_its_way():
+    """Accuracy must beat its baseline upwards, an error downwards; ties do not beat it."""
+    from specc.run.finish import baseline_warnings
+
+    metrics = {"train": {"accuracy": 0.9, "baseline_accuracy": 0.4},
+               "validation": {"accuracy": 0.4, "baseline_accuracy": 0.4},
+               "test": {"mean_absolute_error": 2.0, "baseline_mean_absolute_error": 1.5,
+                        "mean_squared_error": 1.0, "baseline_mean_squared_error": 9.0},
+               "holdout": {"mean_squared_error": 1.0, "baseline_mean_squared_error": 9.0},
+               "other": {"loss": 1.0}}
+    assert baseline_warnings(metrics) == [
+        "the validation split's accuracy 0.4000 is no better than its baseline (baseline_accuracy 0.4000): the "
+        "model has learned nothing that helps there",
+        "the test split's mean_absolute_error 2.0000 is no better than its baseline (baseline_mean_absolute_error "
+        "1.5000): the model has learned nothing that helps there"]
+
+
 # --- bad data: golden messages, nothing written ------------------------------------------
 
 def _golden(result) -> str:

@@ -114,6 +114,15 @@ def test_unused_block_param_is_a_warning_and_exits_0():
     assert result.stdout.strip() == "tests/cases/invalid/block_unused_param.yaml: ok (1 warning(s))"
 
 
+def test_set_values_go_through_the_training_checks():
+    """A value given with --set is checked like one in the file (`specc train --set` too)."""
+    result = run("validate", "specs/lenet-digits.yaml", "--set", "optimizer.adam.learning_rate=0")
+    assert result.exit_code == 1
+    assert "$.optimizer.adam.learning_rate: learning_rate 0 cannot train" in result.stderr
+    warned = run("validate", "specs/lenet-digits.yaml", "--set", "optimizer.adam.clipnorm=0")
+    assert warned.exit_code == 0 and "clipnorm 0: Keras ignores a clip of 0 or less" in warned.stderr
+
+
 def test_update_goldens_check_passes():
     """tools/update_goldens.py --check agrees with the files on disk (in a fresh process)."""
     proc = subprocess.run([sys.executable, "tools/update_goldens.py", "--check"], cwd=ROOT,

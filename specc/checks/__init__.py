@@ -20,6 +20,7 @@ from specc.checks.paths import check_paths
 from specc.checks.plugins import check_plugins
 from specc.checks.shapes import check_shapes
 from specc.checks.sweep import check_sweep
+from specc.checks.trainable import check_trainable
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
 from specc.checks.task import check_head_and_loss, check_names, check_task, check_task_outputs
 from specc.errors import Problem
@@ -41,6 +42,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("task", "model"), (), check_task_outputs),
     (("task",), ("loss", "metrics", "optimizer", "schedule"), check_names),
     (("optimizer",), (), check_optimizer_args),
+    ((), ("optimizer", "schedule", "model", "data"), check_trainable),
     (("batch",), (), check_batch),
     (("device",), (), check_device),
     (("export",), ("model",), check_export),

@@ -190,3 +190,23 @@ def baselines(table: Table, train: Table, resolved: dict) -> dict:
         return {"baseline_mean_absolute_error": float(np.abs(difference).mean()),
                 "baseline_mean_squared_error": float(np.square(difference).mean())}
     return {}
+
+
+# Each baseline figure and whether a higher figure is better (accuracy) or a lower one (errors).
+HIGHER_IS_BETTER = {"accuracy": True, "mean_absolute_error": False, "mean_squared_error": False}
+
+
+def no_better_than_baseline(figures: dict) -> Optional[tuple[str, float, float]]:
+    """The split's headline figure when it does not beat its baseline: (name, figure, baseline).
+
+    The headline is the first of HIGHER_IS_BETTER that the split has with its baseline:
+    accuracy at or below always answering the most common class, or an error at or above
+    always answering the training mean."""
+    for name, higher in HIGHER_IS_BETTER.items():
+        value, baseline = figures.get(name), figures.get(f"baseline_{name}")
+        if value is None or baseline is None:
+            continue
+        if (value <= baseline) if higher else (value >= baseline):
+            return name, float(value), float(baseline)
+        return None
+    return None

@@ -39,7 +39,8 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
                         "value": None if last_is_best else recorder.best},
                   checkpoints={"best": best_file, "last": "checkpoints/last.keras"})
     save_parts(trainable.paradigm, record, record.path / best_file)
-    warnings = loss_warnings(recorder.first_loss, _last_loss(record)) + class_warnings(prepared.splits.train)
+    warnings = (loss_warnings(recorder.first_loss, _last_loss(record)) + class_warnings(prepared.splits.train)
+                + baseline_warnings(metrics))
     if warnings:
         record.update(warnings=warnings)
     record.finish("completed")
@@ -100,3 +101,18 @@ def class_warnings(table: Any) -> list:
         name = table.class_names[int(present[0])] if int(present[0]) < len(table.class_names) else present[0]
         return [f"the training split holds one class only ({name}): the model can only learn to predict it"]
     return []
+
+
+def baseline_warnings(metrics: dict) -> list:
+    """A split whose headline figure is no better than what a model that learned nothing scores
+    (its `baseline_...` figure): the run ended with exit 0 but the model is of no use there."""
+    from specc.paradigms.base import no_better_than_baseline
+
+    out = []
+    for split, figures in metrics.items():
+        found = no_better_than_baseline(figures)
+        if found:
+            name, value, baseline = found
+            out.append(f"the {split} split's {name} {value:.4f} is no better than its baseline (baseline_{name} "
+                       f"{baseline:.4f}): the model has learned nothing that helps there")
+    return out
