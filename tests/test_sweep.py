@@ -219,6 +219,43 @@ def test_a_trial_usage_error_stops_the_sweep(tmp_path):
     assert trial.state.name == "FAIL" and "val_auc" in trial.user_attrs["error"]
 
 
+# --- trials slow to start, or taken for dead while they live ----------------------------------
+
+SLOW_START = """\
+import sys
+import time
+
+if "sweep-trial" in sys.argv:  # each trial process starts this slowly, as on a busy machine
+    time.sleep({seconds})
+"""
+
+
+def slow_start(folder: Path, seconds: float) -> dict:
+    """The environment of a sweep whose trial processes sleep `seconds` as Python starts, before
+    any of specc runs (a sitecustomize module on PYTHONPATH; specc has no hook for it)."""
+    site = folder / "slow-start"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_START.format(seconds=seconds), encoding="utf-8")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+
+def one_trial(*args: str) -> list:
+    """A sweep of one trial at a time, with a heartbeat of 1 s: silent 3 s, a trial is dead."""
+    return command("--trials", "1", "--set", "sweep.heartbeat=1", *args, parallel=1)
+
+
+def test_a_trial_slower_to_start_than_the_grace_period_is_not_taken_for_dead(tmp_path):
+    """The driver beats for the trial process it started while that process starts (8 s here,
+    the grace period 3 s): the trial runs once and completes; the sweep exits 0."""
+    write_spec(tmp_path, epochs=2)
+    done = subprocess.run(one_trial(), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL, env=slow_start(tmp_path, 8))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [trial] = study(tmp_path).get_trials()
+    assert trial.state.name == "COMPLETE"
+    assert [record["status"] for record in runs(tmp_path).values()] == ["completed"]
+
+
 # --- one trial, in this process ---------------------------------------------------------------
 
 def open_trial(tmp_path: Path, pruning: str, train_extra: str = ""):
