@@ -12,7 +12,8 @@ and starts only what is missing. Several drivers, on one machine or many, can sh
 The driver beats for each trial process it started while that process runs: it sees the
 process alive, so a trial slow to start (Python, the spec and Optuna load before the trial's
 own heartbeats begin) or whose own heartbeats are late on a busy machine is never taken for
-dead.
+dead. A trial process whose trial another driver took for dead anyway steps aside (exit code
+0, its trial failed): the trial queued in its place runs it.
 """
 from __future__ import annotations
 
@@ -269,6 +270,10 @@ class _Driver:
         state = frozen.state.name.lower()
         if code == EXIT_INTERRUPTED and state == "fail":
             self.say(f"trial {launched.number} was stopped; it is queued again")
+            return
+        if code == 0 and state == "fail":
+            self.say(f"trial {launched.number} stepped aside: another process took it for dead and queued it "
+                     f"again (log: {launched.log})")
             return
         if state == "fail":
             message = frozen.user_attrs.get("error") or "failed"
