@@ -219,6 +219,137 @@ def test_a_trial_usage_error_stops_the_sweep(tmp_path):
     assert trial.state.name == "FAIL" and "val_auc" in trial.user_attrs["error"]
 
 
+# --- trials slow to start, or taken for dead while they live ----------------------------------
+
+SLOW_START = """\
+import sys
+import time
+
+if "sweep-trial" in sys.argv:  # each trial process starts this slowly, as on a busy machine
+    time.sleep({seconds})
+"""
+
+
+def slow_start(folder: Path, seconds: float) -> dict:
+    """The environment of a sweep whose trial processes sleep `seconds` as Python starts, before
+    any of specc runs (a sitecustomize module on PYTHONPATH; specc has no hook for it)."""
+    site = folder / "slow-start"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_START.format(seconds=seconds), encoding="utf-8")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+
+def one_trial(*args: str) -> list:
+    """A sweep of one trial at a time, with a heartbeat of 1 s: silent 3 s, a trial is dead."""
+    return command("--trials", "1", "--set", "sweep.heartbeat=1", *args, parallel=1)
+
+
+def wait_for_text(path: Path, text: str, seconds: float = 120) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = path.read_text() if path.is_file() else ""
+        if text in found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {text!r} in {path} after {seconds} s:\n" + (path.read_text() if path.is_file() else ""))
+
+
+def test_a_trial_slower_to_start_than_the_grace_period_is_not_taken_for_dead(tmp_path):
+    """The driver beats for the trial process it started while that process starts (8 s here,
+    the grace period 3 s): the trial runs once and completes; the sweep exits 0."""
+    write_spec(tmp_path, epochs=2)
+    done = subprocess.run(one_trial(), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL, env=slow_start(tmp_path, 8))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [trial] = study(tmp_path).get_trials()
+    assert trial.state.name == "COMPLETE"
+    assert [record["status"] for record in runs(tmp_path).values()] == ["completed"]
+
+
+def test_a_trial_process_whose_trial_was_taken_for_dead_while_starting_steps_aside(tmp_path):
+    """The driver is killed while its trial process starts; the next `specc sweep` takes that
+    trial for dead (silent 3 s) and runs it again; the old process, once started, finds its
+    trial failed and steps aside (exit 0, nothing told): one trial counted, one run."""
+    write_spec(tmp_path, epochs=2)
+    env = slow_start(tmp_path, 12)
+    logs = tmp_path / "runs" / "tiny-sweep" / "sweeps" / "tiny-sweep" / "logs"
+    with open(tmp_path / "first.log", "wb") as out:
+        process = subprocess.Popen(one_trial(), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    try:
+        wait_for_text(tmp_path / "first.log", "trial 0 started")
+        process.kill()  # kill -9 of the driver alone, while its trial process is still starting
+        process.wait()
+        done = subprocess.run(one_trial(), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                              stdin=subprocess.DEVNULL, env=env)
+        first = wait_for_text(logs / "trial-0000.log", "trial 0: stepped aside")
+    finally:
+        kill_group(process)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trial 1 started (trial 0 again" in done.stdout
+    assert "another process took it for dead" in first and "Error" not in first
+    failed, retry = study(tmp_path).get_trials()
+    assert failed.state.name == "FAIL" and "error" not in failed.user_attrs
+    assert retry.state.name == "COMPLETE" and retry.system_attrs["failed_trial"] == 0
+    [(path, record)] = runs(tmp_path).items()
+    assert record["status"] == "completed" and retry.user_attrs["run"] == str(path)
+
+
+def test_a_trial_taken_for_dead_while_it_trains_steps_aside_and_its_retry_continues_its_run(tmp_path):
+    """Another driver, less patient, takes a training trial for dead and queues it again: the
+    trial's heartbeat finds it out, stops its run as a stop signal would (its epochs kept) and
+    the process ends with exit 0; the next `specc sweep` continues that run in the retry."""
+    from specc.api import load_and_check, resolved_spec
+    from specc.sweep import study as studies
+    from specc.sweep.settings import Settings, fingerprint
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    epochs = 40
+    path = write_spec(tmp_path, epochs=epochs, extra=f"  storage: {url}\n")
+    resolved = resolved_spec(load_and_check(str(path))[0])
+    settings = Settings.of(resolved)
+    opened = studies.open_study(settings, studies.open_storage(url, settings), 0, fingerprint(resolved))
+    studies.suggest(opened.ask(), settings.params)
+    with open(tmp_path / "trial.log", "wb") as out:
+        trial = subprocess.Popen([sys.executable, "-m", "specc", "sweep-trial", "spec.yaml", "--trial", "0",
+                                  "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not any(3 <= epochs_written(run) for run in runs(tmp_path)):
+            assert trial.poll() is None and time.monotonic() < deadline, (tmp_path / "trial.log").read_text()
+            time.sleep(0.2)
+        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+        impatient = optuna.load_study(study_name="tiny-sweep", storage=RDBStorage(
+            url, heartbeat_interval=1, grace_period=1,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(inherit_intermediate_values=True)))
+        while impatient.trials[0].state.name == "RUNNING":  # the trial beats every 2 s
+            assert trial.poll() is None and time.monotonic() < deadline, (tmp_path / "trial.log").read_text()
+            optuna.storages.fail_stale_trials(impatient)
+            time.sleep(0.2)
+        code = trial.wait(timeout=120)
+    finally:
+        trial.kill()
+        trial.wait()
+    log = (tmp_path / "trial.log").read_text()
+    assert code == 0, log
+    assert "trial 0: stepped aside" in log and "Traceback" not in log
+    [(run, record)] = runs(tmp_path).items()
+    assert record["status"] == "interrupted" and 3 <= epochs_written(run) < epochs
+
+    done = subprocess.run(command("--trials", "1", parallel=1), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trial 1 started (trial 0 again, continuing its run)" in done.stdout
+    failed, retry = optuna.load_study(study_name="tiny-sweep", storage=url).get_trials()
+    assert failed.state.name == "FAIL" and retry.state.name == "COMPLETE"
+    [(again, record)] = runs(tmp_path).items()
+    assert again == run and record["status"] == "completed" and retry.user_attrs["run"] == str(run)
+    history = json.loads((run / "history.json").read_text())
+    assert [row["epoch"] for row in history] == list(range(1, epochs + 1))
+
+
 # --- one trial, in this process ---------------------------------------------------------------
 
 def open_trial(tmp_path: Path, pruning: str, train_extra: str = ""):

@@ -118,4 +118,4 @@ def sweep_trial(file: str, overrides: tuple, number: int, runs_dir: str, refit: 
         return
     result = run_trial(file, overrides, number, runs_dir, reporter=Echo())
     value = f", {_number(result.value)}" if result.value is not None else ""
-    click.echo(f"trial {number}: {result.state}{value} ({result.run})")
+    click.echo(f"trial {number}: {result.state}{value}" + (f" ({result.run})" if result.run else ""))

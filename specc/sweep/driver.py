@@ -8,6 +8,12 @@ database is the only state: a driver started again on the same study (after Ctrl
 a lost machine) counts what is there, waits for trials other processes are running, lets
 Optuna queue again the trials whose process died (no heartbeat for `grace_period` seconds),
 and starts only what is missing. Several drivers, on one machine or many, can share a study.
+
+The driver beats for each trial process it started while that process runs: it sees the
+process alive, so a trial slow to start (Python, the spec and Optuna load before the trial's
+own heartbeats begin) or whose own heartbeats are late on a busy machine is never taken for
+dead. A trial process whose trial another driver took for dead anyway steps aside (exit code
+0, its trial failed): the trial queued in its place runs it.
 """
 from __future__ import annotations
 
@@ -189,7 +195,7 @@ class _Driver:
 
     def _step(self) -> bool:
         """One look at the trials: collect the ended, start new ones; False once all ended."""
-        self._fail_stale()
+        self._heartbeats()
         self._reap()
         if self.error is None:
             self._fill()
@@ -205,11 +211,15 @@ class _Driver:
             return True
         return any(t.state.name == "WAITING" for t in trials)
 
-    def _fail_stale(self) -> None:
-        """Trials whose process stopped sending heartbeats are failed and queued again."""
+    def _heartbeats(self) -> None:
+        """A heartbeat for each trial process of this driver that runs; then trials whose
+        process stopped sending heartbeats are failed and queued again."""
         now = time.monotonic()
         if now - self.stale_checked >= min(self.settings.heartbeat, 5):
             self.stale_checked = now
+            for launched in self.running.values():
+                if launched.process.poll() is None:
+                    self.storage.record_heartbeat(launched.trial_id)
             studies.optuna().storages.fail_stale_trials(self.study)
 
     def _fill(self) -> None:
@@ -260,6 +270,10 @@ class _Driver:
         state = frozen.state.name.lower()
         if code == EXIT_INTERRUPTED and state == "fail":
             self.say(f"trial {launched.number} was stopped; it is queued again")
+            return
+        if code == 0 and state == "fail":
+            self.say(f"trial {launched.number} stepped aside: another process took it for dead and queued it "
+                     f"again (log: {launched.log})")
             return
         if state == "fail":
             message = frozen.user_attrs.get("error") or "failed"

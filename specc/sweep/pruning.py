@@ -11,6 +11,7 @@ from typing import Any, Optional
 import keras
 
 from specc.errors import UsageError
+from specc.sweep import study as studies
 
 
 class ReportEpochs(keras.callbacks.Callback):
@@ -33,7 +34,12 @@ class ReportEpochs(keras.callbacks.Callback):
         value = float(logs[self.metric])
         if not math.isfinite(value) or not self.report:
             return  # a NaN loss ends the run as diverged by itself; a later fold is not reported
-        self.trial.report(value, epoch)
+        try:
+            self.trial.report(value, epoch)
+        except studies.optuna().exceptions.UpdateFinishedTrialError:
+            # another process took the trial for dead and queued it again: the run stops as on a
+            # stop signal (this epoch is saved) and the trial queued in its place continues it
+            raise KeyboardInterrupt from None
         if self.prune and self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.model.stop_training = True

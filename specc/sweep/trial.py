@@ -3,16 +3,22 @@
 The driver has asked Optuna for the trial and sampled its values; this process trains the spec
 with them as `--set` overrides (a normal run record, which also keeps the values and the
 sweep's id), reports each epoch's metric, stops when the pruner says so (the record says
-`pruned`), and tells Optuna how the trial ended. It sends heartbeats the whole time, so a
-trial whose process dies (kill -9, a machine lost) is found dead and queued again; the trial
-that takes it up continues its run folder from the last checkpoint, or, when that run had
-finished, reports what it recorded.
+`pruned`), and tells Optuna how the trial ended. It sends heartbeats the whole time (and its
+driver beats for it while it runs), so a trial whose process dies (kill -9, a machine lost) is
+found dead and queued again; the trial that takes it up continues its run folder from the last
+checkpoint, or, when that run had finished, reports what it recorded.
+
+A process whose trial was taken for dead while it still lived (its driver was killed and its
+own heartbeats were late) steps aside: it stops as on a stop signal (its run keeps its last
+epoch), tells Optuna nothing and ends with exit code 0; the trial queued in its place runs it.
 
 A trial that ends here tells Optuna itself, so trials whose driver was killed still finish.
 """
 from __future__ import annotations
 
+import _thread
 import math
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,12 +34,13 @@ from specc.sweep.settings import Settings, storage_url, sweep_folder
 from specc.sweep_space import CROSS_VALIDATION, override
 
 FINISHED = ("completed", "pruned")  # run statuses a trial's value can be read from
+STEPPED_ASIDE = "stepped aside"  # a trial process's end when another process took its trial for dead
 REFIT = "refit"  # the study's user attribute: the run that trained the best values on the spec's split
 
 
 @dataclass
 class TrialResult:
-    """How a trial ended: `complete`, `pruned` or `failed`, its value, its run folder."""
+    """How a trial ended: `complete`, `pruned`, `failed` or `stepped aside`, its value, its run folder."""
 
     number: int
     state: str
@@ -53,6 +60,15 @@ class _Trial:
     url: str
     reporter: Reporter
     runs: dict = field(default_factory=dict)  # fold (None: the trial's one run) -> RunRecord
+    ending: bool = False  # this process tells Optuna the trial's end (from then on a finished trial is not taken)
+
+    def taken(self) -> bool:
+        """Another process failed the trial for want of heartbeats (and queued it again) while
+        this one had not told Optuna its end (a trial failed for a reason says why: `error`)."""
+        if self.ending:
+            return False
+        frozen = self.storage.get_trial(self.trial_id)
+        return frozen.state.name == "FAIL" and "error" not in frozen.user_attrs
 
     def note_run(self, fold: Optional[int], record: RunRecord) -> None:
         """Keep the run of a fold in the trial's user attributes as soon as it exists, so a
@@ -70,6 +86,7 @@ class _Trial:
     def fail(self, message: str) -> None:
         """Tell Optuna the trial failed (the message stays with it)."""
         optuna = studies.optuna()
+        self.ending = True
         try:
             self.set("error", message)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -102,8 +119,15 @@ def run_trial(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
     except KeyError:
         raise UsageError(f"the study '{settings.name}' has no trial {number}") from None
     trial = _Trial(settings, study, storage, trial_id, number, url, reporter)
-    with terminate_as_interrupt(), Heartbeat(storage, trial_id, settings.heartbeat):
-        return _guarded(trial, spec_file, list(overrides), runs_dir)
+    if trial.taken():
+        return _step_aside(trial, "before this process could start it")
+    with terminate_as_interrupt(), Heartbeat(storage, trial_id, settings.heartbeat, trial.taken) as heartbeat:
+        try:
+            return _guarded(trial, spec_file, list(overrides), runs_dir)
+        except BaseException:
+            if heartbeat.found_taken or trial.taken():
+                return _step_aside(trial, "while this process ran it")
+            raise
 
 
 def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: str,
@@ -163,22 +187,30 @@ def _refit_ended(study: Any, settings: Settings, number: int, record: RunRecord)
     return ended
 
 
+def _step_aside(trial: _Trial, when: str) -> TrialResult:
+    """The trial was taken for dead and queued again by another process: leave it to the
+    trial queued in its place (which continues the run this process began, if any)."""
+    trial.reporter.line(f"trial {trial.number}: another process took it for dead (its heartbeats late) and "
+                        f"queued it again {when}; this process steps aside, the trial queued in its place runs it")
+    run = " ".join(str(r.path) for r in trial.runs.values()) or None
+    return TrialResult(trial.number, STEPPED_ASIDE, None, run)
+
+
 def _guarded(trial: _Trial, spec_file: str, overrides: list, runs_dir: str) -> TrialResult:
-    """Run the trial; whatever ends it, Optuna hears of it."""
+    """Run the trial; whatever ends it, Optuna hears of it (unless another process took it)."""
     frozen = trial.storage.get_trial(trial.trial_id)
     if frozen.state.name != "RUNNING":
         raise UsageError(f"trial {trial.number} of the study '{trial.settings.name}' is "
                          f"{frozen.state.name.lower()}, not running: there is nothing to do")
     try:
         return _run(trial, frozen, spec_file, overrides, runs_dir)
-    except KeyboardInterrupt:
-        trial.give_back()
-        raise
-    except SpeccError as exc:
-        trial.fail(exc.message)
-        raise
     except BaseException as exc:
-        trial.fail(f"{type(exc).__name__}: {exc}")
+        if trial.taken():  # another process queued it again: run_trial steps aside, nothing to tell
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            trial.give_back()
+        else:
+            trial.fail(exc.message if isinstance(exc, SpeccError) else f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -265,7 +297,10 @@ def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep:
 
     def on_record(record: RunRecord) -> None:
         record.update(sweep=sweep)
-        trial.note_run(fold, record)
+        try:
+            trial.note_run(fold, record)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise KeyboardInterrupt from None  # taken for dead before its run began: as in ReportEpochs
 
     record = train_run(spec_file, overrides, runs_dir, earlier, [report], on_record, trial.reporter)
     if report.pruned_at is not None:
@@ -312,6 +347,7 @@ def _tell(trial: _Trial, records: list[RunRecord]) -> TrialResult:
     if settings.folds:
         trial.set("fold_values", values)
     trial.set("epochs", sum(epochs) if settings.folds else last.get("epochs_completed"))
+    trial.ending = True
     if last.get("status") == "diverged":
         trial.fail(str(last.get("message") or "diverged"))
         return TrialResult(trial.number, "failed", None, paths)
@@ -337,11 +373,13 @@ def best_value(history: list, metric: str, direction: str) -> Optional[float]:
 
 
 class Heartbeat:
-    """`with Heartbeat(storage, trial_id, seconds):` -- the trial's sign of life in the storage,
-    from a thread, every `seconds`, until the block ends."""
+    """`with Heartbeat(storage, trial_id, seconds, taken):` -- the trial's sign of life in the
+    storage, from a thread, every `seconds`, until the block ends. When `taken()` says another
+    process took the trial for dead, the main thread is stopped as by SIGTERM (`found_taken`)."""
 
-    def __init__(self, storage: Any, trial_id: int, seconds: float):
-        self.storage, self.trial_id, self.seconds = storage, trial_id, seconds
+    def __init__(self, storage: Any, trial_id: int, seconds: float, taken: Callable[[], bool]):
+        self.storage, self.trial_id, self.seconds, self.taken = storage, trial_id, seconds, taken
+        self.found_taken = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="sweep-heartbeat", daemon=True)
 
@@ -349,6 +387,11 @@ class Heartbeat:
         while not self.stop.is_set():
             try:
                 self.storage.record_heartbeat(self.trial_id)
+                if self.taken():
+                    self.found_taken = True
+                    # terminate_as_interrupt's handler: training stops and keeps its last epoch
+                    _thread.interrupt_main(signal.SIGTERM)
+                    return
             except Exception:  # a busy database: the next beat tries again, well within the grace period
                 pass
             self.stop.wait(self.seconds)
