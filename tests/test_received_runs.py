@@ -1,0 +1,90 @@
+"""A run folder received from someone else: every name and path read out of it stays inside
+it, symbolic links are not followed out, and what it says is printed without control
+characters. Each tampered folder is a copy of the shared `lenet_run`."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import cli, no_traceback, read_json
+
+pytestmark = pytest.mark.slow
+
+
+def received(run, tmp_path: Path) -> Path:
+    """A copy of the trained run under tmp_path/received/<name>/<id>."""
+    folder = tmp_path / "received" / run.path.parent.name / run.path.name
+    shutil.copytree(run.path, folder, symlinks=True)
+    return folder
+
+
+def change_record(folder: Path, **fields) -> None:
+    record = read_json(folder / "record.json")
+    record.update(fields)
+    (folder / "record.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+# --- checkpoints/commit.json ----------------------------------------------------------------
+
+def _log_commit(folder: Path, name: str, content: bytes) -> Path:
+    """An interrupted commit naming `name`, its staged file in place: what recover() would
+    rename over `checkpoints/<name>`."""
+    from specc.run.checkpoints import next_name
+
+    checkpoints = folder / "checkpoints"
+    staged = checkpoints / next_name(name)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    staged.write_bytes(content)
+    log = checkpoints / "commit.json"
+    log.write_text(json.dumps({"files": {name: hashlib.sha256(content).hexdigest()}}), encoding="utf-8")
+    return log
+
+
+@pytest.mark.parametrize("form", ["absolute", "dotdot"])
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_a_commit_log_naming_a_file_outside_the_checkpoints_folder_is_refused(lenet_run, tmp_path, form, command):
+    folder = received(lenet_run, tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    name = str(victim) if form == "absolute" else "../../../../victim.txt"
+    assert (folder / "checkpoints" / name).resolve() == victim.resolve()
+    log = _log_commit(folder, name, b"overwritten\n")
+    result = cli(command, folder)
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert victim.read_text() == "mine\n"
+    assert f"{log} names '{name}', which is not a checkpoint file" in result.stderr
+    assert f"delete {log}" in result.stderr
+    assert log.exists()  # refused as a whole: nothing renamed, nothing dropped
+
+
+def test_a_commit_log_naming_a_symbolic_link_is_refused(lenet_run, tmp_path):
+    from specc.run.checkpoints import next_name
+
+    folder = received(lenet_run, tmp_path)
+    victim = tmp_path / "victim.keras"
+    victim.write_bytes(b"mine")
+    last = folder / "checkpoints" / "last.keras"
+    content = last.read_bytes()
+    log = _log_commit(folder, "last.keras", content)
+    staged = folder / "checkpoints" / next_name("last.keras")
+    staged.unlink()
+    staged.symlink_to(victim)
+    victim.write_bytes(content)
+    result = cli("evaluate", folder)
+    assert result.exit_code == 2, result.output
+    assert f"{staged} is a symbolic link" in result.stderr and str(log) in result.stderr
+    assert not last.is_symlink()
+
+
+def test_a_checkpoint_commit_holds_only_the_files_recover_accepts(tmp_path):
+    from specc.run.checkpoints import COMMITTED, commit
+
+    with pytest.raises(ValueError, match="holds only"):
+        commit(tmp_path, {"notes.txt": lambda path: path.write_text("x")})
+    hashes = commit(tmp_path, {name: (lambda path: path.write_text("x")) for name in COMMITTED})
+    assert set(hashes) == set(COMMITTED)
