@@ -88,3 +88,27 @@ def test_a_checkpoint_commit_holds_only_the_files_recover_accepts(tmp_path):
         commit(tmp_path, {"notes.txt": lambda path: path.write_text("x")})
     hashes = commit(tmp_path, {name: (lambda path: path.write_text("x")) for name in COMMITTED})
     assert set(hashes) == set(COMMITTED)
+
+
+# --- runs export --mlflow -------------------------------------------------------------------
+
+def test_mlflow_export_uploads_no_symbolic_link(lenet_run, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    folder = received(lenet_run, tmp_path)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("private\n")
+    (folder / "notes.txt").symlink_to(secret / "key.txt")
+    (folder / "checkpoints" / "more").symlink_to(secret)
+    (folder / "inside.json").symlink_to(folder / "record.json")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = cli("runs", "export", folder, "--mlflow", uri)
+    no_traceback(done)
+    assert done.exit_code == 0, done.output
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    [run] = client.search_runs([client.get_experiment_by_name(lenet_run.path.parent.name).experiment_id])
+    downloaded = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "down")))
+    files = {str(p.relative_to(downloaded)) for p in downloaded.rglob("*")}
+    assert "record.json" in files and "checkpoints/last.keras" in files
+    assert not {"notes.txt", "checkpoints/more", "checkpoints/more/key.txt", "inside.json"} & files
