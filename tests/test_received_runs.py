@@ -112,3 +112,42 @@ def test_mlflow_export_uploads_no_symbolic_link(lenet_run, tmp_path):
     files = {str(p.relative_to(downloaded)) for p in downloaded.rglob("*")}
     assert "record.json" in files and "checkpoints/last.keras" in files
     assert not {"notes.txt", "checkpoints/more", "checkpoints/more/key.txt", "inside.json"} & files
+
+
+# --- control characters -----------------------------------------------------------------------
+
+ESCAPES = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;title\x07\x9b2J\r\x08"
+
+
+def test_runs_commands_print_no_control_character_from_a_record(lenet_run, tmp_path):
+    folder = received(lenet_run, tmp_path)
+    record = read_json(folder / "record.json")
+    change_record(folder, message=f"done{ESCAPES}", spec_file=f"/spec{ESCAPES}.yaml",
+                  warnings=[f"careful{ESCAPES}"], overrides=[f"seed=1{ESCAPES}"],
+                  best=dict(record["best"], monitor=f"val_loss{ESCAPES}"))
+    metrics = read_json(folder / "metrics.json")
+    metrics["test"][f"accuracy{ESCAPES}"] = 1.0
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    runs = tmp_path / "received"
+    outputs = {
+        "show": cli("runs", "show", folder),
+        "list": cli("runs", "list", "--runs-dir", runs),
+        "compare": cli("runs", "compare", lenet_run.path, folder),
+    }
+    for command, result in outputs.items():
+        no_traceback(result)
+        assert result.exit_code == 0, (command, result.output)
+        shown = result.stdout.replace("\n", "")
+        assert shown.isprintable(), (command, [c for c in shown if not c.isprintable()])
+    assert "done]52;c;ZWNobyBwd25lZA==]0;title2J" in outputs["show"].stdout
+    assert "val_loss]52;c;" in outputs["list"].stdout
+
+
+def test_an_error_quoting_a_record_prints_no_control_character(lenet_run, tmp_path):
+    pytest.importorskip("mlflow")
+    folder = received(lenet_run, tmp_path)
+    change_record(folder, status=f"running{ESCAPES}")
+    result = cli("runs", "export", folder, "--mlflow", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert "is running]52;c;" in result.stderr and result.stderr.replace("\n", "").isprintable()
