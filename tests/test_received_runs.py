@@ -151,3 +151,44 @@ def test_an_error_quoting_a_record_prints_no_control_character(lenet_run, tmp_pa
     no_traceback(result)
     assert result.exit_code == 2, result.output
     assert "is running]52;c;" in result.stderr and result.stderr.replace("\n", "").isprintable()
+
+
+# --- duplicate keys -----------------------------------------------------------------------------
+
+def test_a_record_with_a_repeated_key_is_refused(lenet_run, tmp_path):
+    folder = received(lenet_run, tmp_path)
+    text = (folder / "record.json").read_text(encoding="utf-8")
+    (folder / "record.json").write_text(text.replace('"status": "completed"', '"status": "running", "status": "completed"'),
+                                        encoding="utf-8")
+    for args in (("runs", "show", folder), ("evaluate", folder)):
+        result = cli(*args)
+        no_traceback(result)
+        assert result.exit_code == 2, (args, result.output)
+        assert str(folder / "record.json") in result.stderr and "duplicate key 'status'" in result.stderr
+
+
+def test_metrics_and_resume_state_with_a_repeated_key_are_refused(lenet_run, tmp_path):
+    folder = received(lenet_run, tmp_path)
+    (folder / "metrics.json").write_text('{"test": {"accuracy": 0.1}, "test": {"accuracy": 0.9}}', encoding="utf-8")
+    shown = cli("runs", "show", folder)
+    no_traceback(shown)
+    assert shown.exit_code == 2 and "duplicate key 'test'" in shown.stderr
+    (folder / "metrics.json").unlink()
+    state = folder / "checkpoints" / "state.json"
+    state.write_text(state.read_text(encoding="utf-8").replace('"epoch":', '"epoch": 0, "epoch":', 1),
+                     encoding="utf-8")
+    from specc.errors import UsageError
+    from specc.run.checkpoints import read_state
+
+    with pytest.raises(UsageError, match="duplicate key 'epoch'"):
+        read_state(folder / "checkpoints", "received")
+
+
+def test_a_run_spec_with_a_repeated_key_is_refused(lenet_run, tmp_path):
+    folder = received(lenet_run, tmp_path)
+    spec = folder / "spec.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "seed: 99\n", encoding="utf-8")
+    result = cli("evaluate", folder)
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert f"cannot read the spec it ran, {spec}:" in result.stderr and "duplicate key 'seed'" in result.stderr

@@ -19,13 +19,12 @@ sha256 of the last.keras it goes with, and `read_state` checks it. No TensorFlow
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Callable, Optional
 
 from specc.errors import UsageError
-from specc.run.records.files import atomic_write_json, fsync_file, fsync_folder
+from specc.run.records.files import atomic_write_json, fsync_file, fsync_folder, strict_json
 
 COMMIT = "commit.json"
 BEST = "best.keras"
@@ -128,7 +127,7 @@ def _check_logged(log: Path, name: object) -> None:
 
 def _read_log(log: Path) -> dict:
     try:
-        data = json.loads(log.read_text(encoding="utf-8"))
+        data = strict_json(log.read_text(encoding="utf-8"))
         hashes = data["files"]
     except (ValueError, KeyError, TypeError, OSError):
         # the log is written atomically, so a damaged one was never the commit point
@@ -158,7 +157,7 @@ def read_state(folder: Path, run_id: str, repair: bool = True) -> Optional[dict]
     if not path.exists():
         return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+        state = strict_json(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise UsageError(f"run {run_id}: its resume state {path} is damaged ({exc})",
                          "restore it from a copy, or train the spec again") from None

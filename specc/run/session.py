@@ -119,14 +119,10 @@ def open_run(ref: str, runs_dir: Optional[str] = None, trust_plugins: bool = Fal
 
 
 def _read_spec(record: RunRecord) -> dict:
-    path = Path(record.path) / "spec.yaml"
-    try:
-        resolved = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"run {record.run_id}: cannot read the spec it ran, {path} ({type(exc).__name__})",
-                         "restore the run folder from a copy") from None
-    if not isinstance(resolved, dict):
-        raise UsageError(f"run {record.run_id}: {path} is not a spec", "restore the run folder from a copy")
+    resolved = record.spec()  # read as strictly as a spec file (no repeated key, no tag)
+    if not resolved:
+        raise UsageError(f"run {record.run_id}: it has no spec.yaml (the spec it ran)",
+                         "restore the run folder from a copy")
     return resolved
 
 
