@@ -25,16 +25,21 @@ def resolve_path(text: str, spec_dir: Path) -> Path:
     return Path(os.path.normpath(path.absolute()))
 
 
-@lru_cache(maxsize=None)
 def project_root(folder: str) -> Path:
     """The top folder of the git repository holding `folder`, else `folder` itself."""
+    return git_root(folder) or Path(folder).resolve()
+
+
+@lru_cache(maxsize=None)
+def git_root(folder: str) -> Optional[Path]:
+    """The top folder of the git repository holding `folder` (None outside one)."""
     try:
         done = subprocess.run(["git", "-C", folder, "rev-parse", "--show-toplevel"], capture_output=True,
                               text=True, timeout=10, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
     except (OSError, subprocess.SubprocessError):
-        return Path(folder).resolve()
+        return None
     top = done.stdout.strip()
-    return Path(top).resolve() if done.returncode == 0 and top else Path(folder).resolve()
+    return Path(top).resolve() if done.returncode == 0 and top else None
 
 
 def inside(target: Path, root: Path) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def received(run, tmp_path: Path) -> Path:
-    """A copy of the trained run under tmp_path/received/<name>/<id>."""
-    folder = tmp_path / "received" / run.path.parent.name / run.path.name
+    """A copy of the trained run in tmp_path/project/received/<name>/<id>: outside git, its
+    project is tmp_path/project (the folder holding its runs folder)."""
+    folder = tmp_path / "project" / "received" / run.path.parent.name / run.path.name
     shutil.copytree(run.path, folder, symlinks=True)
     return folder
 
@@ -50,7 +52,7 @@ def test_a_commit_log_naming_a_file_outside_the_checkpoints_folder_is_refused(le
     folder = received(lenet_run, tmp_path)
     victim = tmp_path / "victim.txt"
     victim.write_text("mine\n")
-    name = str(victim) if form == "absolute" else "../../../../victim.txt"
+    name = str(victim) if form == "absolute" else os.path.relpath(victim, folder / "checkpoints")
     assert (folder / "checkpoints" / name).resolve() == victim.resolve()
     log = _log_commit(folder, name, b"overwritten\n")
     result = cli(command, folder)
@@ -128,7 +130,7 @@ def test_runs_commands_print_no_control_character_from_a_record(lenet_run, tmp_p
     metrics = read_json(folder / "metrics.json")
     metrics["test"][f"accuracy{ESCAPES}"] = 1.0
     (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
-    runs = tmp_path / "received"
+    runs = tmp_path / "project" / "received"
     outputs = {
         "show": cli("runs", "show", folder),
         "list": cli("runs", "list", "--runs-dir", runs),
@@ -192,3 +194,46 @@ def test_a_run_spec_with_a_repeated_key_is_refused(lenet_run, tmp_path):
     no_traceback(result)
     assert result.exit_code == 2, result.output
     assert f"cannot read the spec it ran, {spec}:" in result.stderr and "duplicate key 'seed'" in result.stderr
+
+
+# --- record.json spec_file ----------------------------------------------------------------------
+
+def _reading(folder: Path, spec_file: Path, data_path: str) -> None:
+    """The received run reads its data from `data_path`, relative to `spec_file`'s folder."""
+    import yaml
+
+    spec = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
+    spec["data"]["source"] = {"csv": {"path": data_path, "label": "y"}}
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    change_record(folder, spec_file=str(spec_file))
+
+
+@pytest.mark.parametrize("spec_in, data_path", [("victim", "secret.csv"), ("project", "../victim/secret.csv")])
+def test_a_received_run_reads_no_relative_path_outside_its_project(lenet_run, tmp_path, spec_in, data_path):
+    folder = received(lenet_run, tmp_path)
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "secret.csv").write_text("y,token\n1,hunter2\n")
+    _reading(folder, tmp_path / spec_in / "spec.yaml", data_path)
+    result = cli("evaluate", folder)
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert f"data.source.csv.path: {data_path} would be read as {tmp_path / 'victim' / 'secret.csv'}" in result.stderr
+    assert f"outside the project holding the run ({tmp_path / 'project'})" in result.stderr
+    assert f"names the spec file {tmp_path / spec_in / 'spec.yaml'}" in result.stderr
+
+
+def test_a_run_reads_relative_paths_from_a_spec_folder_inside_its_project(lenet_run, tmp_path):
+    from specc.run.session import open_run
+
+    folder = received(lenet_run, tmp_path)
+    _reading(folder, tmp_path / "project" / "spec.yaml", "data/table.csv")
+    opened = open_run(str(folder))
+    assert opened.spec_dir == tmp_path / "project"
+
+
+def test_a_relative_spec_file_in_a_record_is_not_read_against_the_current_folder(lenet_run, tmp_path):
+    from specc.run.session import open_run
+
+    folder = received(lenet_run, tmp_path)
+    change_record(folder, spec_file="specs/x.yaml")
+    assert open_run(str(folder)).spec_dir == folder
