@@ -237,3 +237,16 @@ def test_a_relative_spec_file_in_a_record_is_not_read_against_the_current_folder
     folder = received(lenet_run, tmp_path)
     change_record(folder, spec_file="specs/x.yaml")
     assert open_run(str(folder)).spec_dir == folder
+
+
+def test_a_run_folder_that_is_a_symbolic_link_is_not_written_through(lenet_run, tmp_path):
+    folder = received(lenet_run, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(folder / "exports")
+    (folder / "exports").symlink_to(elsewhere)
+    result = cli("export", folder, "--format", "keras", "--force")
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert f"{folder / 'exports'} is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []

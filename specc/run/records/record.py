@@ -271,7 +271,15 @@ class RunRecord:
     # folders the trainer and exporters fill
 
     def _folder(self, name: str) -> Path:
+        """A folder of the run that specc writes into, made if needed.
+
+        Raises:
+            UsageError: It is a symbolic link (a received run folder's, pointing anywhere).
+        """
         folder = self.path / name
+        if folder.is_symlink():
+            raise UsageError(f"{folder} is a symbolic link, not a folder of the run: specc writes nothing through it",
+                             "replace it with a folder (or remove it), if you trust the run")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
