@@ -1,4 +1,5 @@
-"""What a message may show of a user's file: the names of its columns, never its contents.
+"""What a message may show of a user's file: the names of its columns, never its contents;
+and text read from a file (a run's record.json) only without control characters.
 
 A file whose first line is not a header (a token, a password, a row of data) must not end up
 in an error message, a terminal's scrollback or a CI log. So a first-row cell is shown only
@@ -12,6 +13,17 @@ from typing import Optional
 
 NAME_LIMIT = 40
 NAME = re.compile(r"[^\W\d][\w .()/%-]*")  # what a lone first-row cell must look like
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC, CSI, OSC, BEL, CR, ...
+
+
+def printable(text: str) -> str:
+    """Text as a terminal may be given it: every control character dropped, line breaks kept.
+
+    A received run's record.json could hold escape sequences that set the terminal's title,
+    write its clipboard (OSC 52) or rewrite what was printed before (CR, CSI); none reach the
+    terminal.
+    """
+    return "\n".join(CONTROL.sub("", line) for line in text.split("\n"))
 
 
 def name_like(cell: str) -> bool:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,10 +184,17 @@ def test_the_row_column_of_an_image_folder_counts_its_sorted_files(lenet_run, tm
 
 
 def copied_run(run, tmp_path, change):
-    """A copy of a run folder with its record.json changed by `change(record)`."""
+    """A copy of a run folder with its record.json changed by `change(record)`, its spec's
+    files copied beside its runs folder (a project moved as a whole: a run reads its spec's
+    relative paths only inside its project)."""
     folder = tmp_path / "copy" / run.path.parent.name / run.path.name
     shutil.copytree(run.path, folder)
     record = read_json(folder / "record.json")
+    spec_file = Path(record["spec_file"])
+    for path in spec_file.parent.iterdir():
+        if path.is_file():
+            shutil.copy2(path, tmp_path / path.name)
+    record["spec_file"] = str(tmp_path / spec_file.name)
     change(record)
     (folder / "record.json").write_text(json.dumps(record))
     return type(run)(folder, tmp_path / "copy")

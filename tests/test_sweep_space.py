@@ -178,3 +178,39 @@ def test_validate_and_help_import_neither_optuna_nor_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- storage: a spec's path like any other ------------------------------------------------------
+
+SPACE = "  space:\n    model.layers[0].dense.units: {choice: [8, 16]}\n"
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/elsewhere/study.db", "sqlite:///../study.db",
+                                 "sqlite+pysqlite:///~/study.db?timeout=5"])
+def test_a_sqlite_storage_outside_the_project_is_refused(tmp_path, url):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    problems = validate(load_spec(spec(folder, f"sweep:\n  storage: '{url}'\n{SPACE}")))
+    assert [(p.path, p.code) for p in problems] == [(("sweep", "storage"), "path")]
+    assert "is outside the spec's project" in problems[0].message
+
+
+@pytest.mark.parametrize("url", ["sqlite:///study.db", "sqlite:///sweeps/study.db?timeout=5", "sqlite://",
+                                 "sqlite:///:memory:", "postgresql://user@host/db"])
+def test_a_storage_inside_the_project_or_on_a_server_is_valid(tmp_path, url):
+    assert validate(load_spec(spec(tmp_path, f"sweep:\n  storage: '{url}'\n{SPACE}"))) == []
+
+
+def test_a_storage_given_on_the_command_line_is_the_users_choice(tmp_path):
+    doc, _ = load_and_check(str(spec(tmp_path, f"sweep:\n{SPACE}")), ["sweep.storage=sqlite:////tmp/elsewhere.db"])
+    assert resolved_spec(doc)["sweep"]["storage"] == "sqlite:////tmp/elsewhere.db"
+
+
+def test_a_relative_sqlite_file_is_the_one_beside_the_spec_whatever_the_current_folder(tmp_path, monkeypatch):
+    from specc.sweep.settings import Settings, storage_url
+
+    path = spec(tmp_path, f"sweep:\n  storage: sqlite:///sweeps/study.db?timeout=5\n{SPACE}")
+    settings = Settings.of(resolved_spec(load_and_check(str(path))[0]))
+    monkeypatch.chdir(tmp_path.parent)
+    assert storage_url(settings, tmp_path / "unused", str(path)) == \
+        f"sqlite:///{tmp_path.resolve() / 'sweeps' / 'study.db'}?timeout=5"

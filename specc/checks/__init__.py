@@ -53,7 +53,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("model",), ("batch", "task", "data"), check_shapes),
     (("data", "model"), ("task",), check_data_fits),
     (("data",), ("task", "train"), check_data_select),
-    ((), ("data", "train", "export", "model"), check_paths),
+    ((), ("data", "train", "export", "model", "sweep"), check_paths),
     (("plugins",), (), check_plugins),
     (("sweep",), ("data", "train"), check_sweep),
 ]

@@ -1,7 +1,7 @@
 """Paths a spec names stay inside its project.
 
 A spec received from someone else must not write runs anywhere (`train.runs_dir: /etc` or
-`../..`), nor copy any readable file into a saved model (`string_lookup: {vocabulary:
+`../..`, `sweep.storage: sqlite:////home/you/x.db`), nor copy any readable file into a saved model (`string_lookup: {vocabulary:
 /home/you/.ssh/id_rsa}` travels inside every export). So every path in a spec resolves
 against the spec's folder (`~` expands to the home folder) and must stay inside the project:
 the git repository holding the spec, or else the spec's own folder. A path given on the
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from specc.errors import Problem
 from specc.layer_items import layer_key
-from specc.project import inside, project_root, resolve_path
+from specc.project import inside, project_root, resolve_path, storage_file
 from specc.spec_data import mapping
 from specc.spec_data import problem as _p
 
@@ -63,6 +63,9 @@ def spec_paths(data: dict) -> Iterable[tuple[tuple, Any]]:
     export = mapping(data.get("export"))
     if "dir" in export:
         yield ("export", "dir"), export["dir"]
+    storage = mapping(data.get("sweep")).get("storage")
+    if isinstance(storage, str) and storage_file(storage) is not None:
+        yield ("sweep", "storage"), storage_file(storage)
     yield from _layer_file_args(data)
 
 

@@ -14,6 +14,7 @@ import click
 
 from specc import errors
 from specc.errors import SpeccError
+from specc.shown import printable
 
 
 class SpeccGroup(click.Group):
@@ -23,7 +24,7 @@ class SpeccGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SpeccError as exc:
-            click.echo(exc.format(), err=True)
+            click.echo(printable(exc.format()), err=True)  # it may quote a run folder's text
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             click.echo(f"interrupted: {exc}" if exc.args else "interrupted", err=True)

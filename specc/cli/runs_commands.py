@@ -11,8 +11,15 @@ import click
 from specc.cli.group import SpeccGroup, main
 from specc.errors import UsageError
 from specc.run.records.fields import STATUSES
+from specc.shown import printable
 
 RUNS_DIR_HELP = "Folder holding the runs (default: runs)."
+
+
+def echo(text: str, **kwargs: Any) -> None:
+    """Print text made of what run folders hold (a received one's record.json included),
+    without the control characters it may carry (specc/shown.py)."""
+    click.echo(printable(text), **kwargs)
 
 
 def runs_dir_option(func: Any) -> Any:
@@ -52,12 +59,12 @@ def list_command(runs_dir: str, name: Optional[str], status: Optional[str], swee
     for row in rows:
         row["columns"] = spec_values(row["path"], paths) if paths else {}
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     if not rows:
         where = f"{runs_dir.rstrip('/')}/" + (f"{name}/" if name else "")
         chosen = ", ".join(f"{k} {v}" for k, v in (("status", status), ("sweep", sweep)) if v)
-        click.echo(f"no runs under {where}" + (f" with {chosen}" if chosen else ""), err=True)
+        echo(f"no runs under {where}" + (f" with {chosen}" if chosen else ""), err=True)
         return
     trials = any(r["sweep"] for r in rows)
     header = ["RUN", "NAME", "STATUS", "CREATED", "EPOCHS", *(["SWEEP"] if trials else []), *paths, "BEST", "TEST"]
@@ -65,7 +72,7 @@ def list_command(runs_dir: str, name: Optional[str], status: Optional[str], swee
               *([_trial(r["sweep"])] if trials else []), *[_spec_value(r["columns"][p]) for p in paths],
               _best(r["best"]), _metrics_text(r["test"])] for r in rows]
     for line in columns(lines, header):
-        click.echo(line)
+        echo(line)
 
 
 @runs.command()
@@ -80,7 +87,7 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
     record = find_run(run, runs_dir)
     data, metrics, files = record.read(), record.metrics(), record.files()
     if fmt == "json":
-        click.echo(json.dumps({"path": str(record.path), "record": data, "metrics": metrics,
+        echo(json.dumps({"path": str(record.path), "record": data, "metrics": metrics,
                                "files": {k: str(v) for k, v in files.items()}}, indent=2))
         return
     best = data.get("best") or {}
@@ -111,19 +118,19 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
     width = max(len(k) for k, _ in fields)
     for key, value in fields:
         if value not in (None, ""):
-            click.echo(f"{key.ljust(width)}  {value}")
+            echo(f"{key.ljust(width)}  {value}")
     if metrics:
-        click.echo("")
-        click.echo("metrics:")
+        echo("")
+        echo("metrics:")
         names = list(dict.fromkeys(n for split in metrics.values() for n in (split or {})))
         splits = list(metrics)
         rows = [[n] + [_number((metrics[s] or {}).get(n)) for s in splits] for n in names]
         for line in columns(rows, ["metric"] + splits, indent="  "):
-            click.echo(line)
-    click.echo("")
-    click.echo(f"files: {record.path}/")
+            echo(line)
+    echo("")
+    echo(f"files: {record.path}/")
     for label, path in files.items():
-        click.echo(f"  {label}{'/' if path.is_dir() else ''}")
+        echo(f"  {label}{'/' if path.is_dir() else ''}")
 
 
 @runs.command()
@@ -136,7 +143,7 @@ def compare(run_a: str, run_b: str, runs_dir: str) -> None:
     from specc.run.records import find_run
 
     a, b = find_run(run_a, runs_dir), find_run(run_b, runs_dir)
-    click.echo(compare_runs(a, b), nl=False)
+    echo(compare_runs(a, b), nl=False)
 
 
 @runs.command("export")
@@ -164,7 +171,7 @@ def export_command(refs: tuple, runs_dir: str, sweep: Optional[str], tracking_ur
         raise UsageError("name the runs to export (RUN..., or --sweep ID)")
     for done in export_runs(list({r.path: r for r in records}.values()), tracking_uri, experiment):
         verb = "already in" if done.skipped else "exported to"
-        click.echo(f"{done.run_id}: {verb} MLflow run {done.mlflow_run_id} (experiment {done.experiment})")
+        echo(f"{done.run_id}: {verb} MLflow run {done.mlflow_run_id} (experiment {done.experiment})")
 
 
 # --- formatting ----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     plan = [(fmt, quantize if fmt.quantizable else "none") for fmt in chosen]
     for fmt, _ in plan:
         require_packages(fmt)
-    folder = writable_folder(Path(out_dir) if out_dir else Path(record.path) / "exports")
+    folder = writable_folder(Path(out_dir) if out_dir else run.record.export_dir)  # export_dir: never a link
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
     _refuse_existing([t for _, _, t in targets], force)
     with RunLock(run.record.path, run.record.run_id, "exporting"), \

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -45,8 +44,9 @@ def describe_artifact(fmt: str, quantize: str, path: Path, model: Any, parity: d
 def update_manifest(path: Path, run_id: str, entries: list) -> dict:
     """Merge entries into manifest.json (same format + quantize replaces), atomically."""
     from specc.run.records import atomic_write_json
+    from specc.run.records.files import strict_json
 
-    manifest: dict = json.loads(path.read_text()) if path.exists() else {"run_id": run_id, "artifacts": []}
+    manifest: dict = strict_json(path.read_text()) if path.exists() else {"run_id": run_id, "artifacts": []}
     keys = {(e["format"], e["quantize"]) for e in entries}
     kept = [a for a in manifest["artifacts"] if (a["format"], a["quantize"]) not in keys]
     manifest["artifacts"] = kept + entries

@@ -149,20 +149,20 @@ class RecordCallback(keras.callbacks.Callback):
     def commit(self) -> None:
         """Write best.keras (when a better epoch came), last.keras and state.json as one
         unit (specc/run/checkpoints.py): a kill at any moment leaves all three old or all new."""
-        from specc.run.checkpoints import commit, next_name, sha256
+        from specc.run.checkpoints import BEST, LAST, STATE, commit, next_name, sha256
 
         folder = self.record.checkpoint_dir
         writers = {}
         if self.best_weights is not None:
-            writers["best.keras"] = self._best_writer(self.best_weights)
-        writers["last.keras"] = self.model.save
+            writers[BEST] = self._best_writer(self.best_weights)
+        writers[LAST] = self.model.save
         state = self.state()
 
         def write_state(path: Path) -> None:
-            last = sha256(folder / next_name("last.keras"))
-            path.write_text(json.dumps({**state, "files": {"last.keras": last}}, indent=2), encoding="utf-8")
+            last = sha256(folder / next_name(LAST))
+            path.write_text(json.dumps({**state, "files": {LAST: last}}, indent=2), encoding="utf-8")
 
-        writers["state.json"] = write_state
+        writers[STATE] = write_state
         commit(folder, writers)
         self.best_weights = None
         self.saved_epoch = self.last_epoch

@@ -19,16 +19,20 @@ sha256 of the last.keras it goes with, and `read_state` checks it. No TensorFlow
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Callable, Optional
 
 from specc.errors import UsageError
-from specc.run.records.files import atomic_write_json, fsync_file, fsync_folder
+from specc.run.records.files import atomic_write_json, fsync_file, fsync_folder, strict_json
 
 COMMIT = "commit.json"
+BEST = "best.keras"
+LAST = "last.keras"
 STATE = "state.json"
+# Every file a commit may hold: `commit` writes no other, so `recover` accepts no other name
+# from a commit log (a received run folder's log could name `/home/you/.bashrc` or `../x`).
+COMMITTED = (BEST, LAST, STATE)
 
 
 def next_name(name: str) -> str:
@@ -47,7 +51,14 @@ def sha256(path: Path) -> str:
 
 def commit(folder: Path, writers: dict[str, Callable[[Path], None]]) -> dict[str, str]:
     """Write the files of one checkpoint (name -> function writing it to the path it is given)
-    and switch them in together; return name -> sha256."""
+    and switch them in together; return name -> sha256.
+
+    Raises:
+        ValueError: A name that is not one of COMMITTED (a bug: `recover` would refuse it).
+    """
+    unknown = sorted(set(writers) - set(COMMITTED))
+    if unknown:
+        raise ValueError(f"a checkpoint commit holds only {', '.join(COMMITTED)}, not {', '.join(unknown)}")
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name, write in writers.items():
@@ -75,15 +86,21 @@ def recover(folder: Path) -> Optional[str]:
     """Finish a commit that passed its commit point, or drop one that did not; say which.
 
     Raises:
-        UsageError: A commit log names files that are neither staged nor in place with the
-            content it names (the folder was changed by hand, or the disk lost data).
+        UsageError: A commit log names a file a commit never holds (only COMMITTED, plain
+            names of this folder), or a file that is a symbolic link; or files that are
+            neither staged nor in place with the content it names (the folder was changed
+            by hand, or the disk lost data).
     """
+    if folder.is_symlink():
+        raise UsageError(f"{folder} is a symbolic link, not the run's own checkpoints folder",
+                         "replace it with the folder it points to, if you trust it, or train the spec again")
     if not folder.is_dir():
         return None
     log = folder / COMMIT
     if log.exists():
         hashes = _read_log(log)
         for name, digest in hashes.items():
+            _check_logged(log, name)
             staged, final = folder / next_name(name), folder / name
             if not (staged.exists() and sha256(staged) == digest) and \
                     not (final.exists() and sha256(final) == digest):
@@ -95,9 +112,22 @@ def recover(folder: Path) -> Optional[str]:
     return "dropped a checkpoint that was not complete" if _drop_staged(folder) else None
 
 
+def _check_logged(log: Path, name: object) -> None:
+    """A name a commit log may hold: one of COMMITTED, neither of its files a symbolic link."""
+    if name not in COMMITTED:
+        raise UsageError(f"{log} names {name!r}, which is not a checkpoint file (a commit holds only "
+                         f"{', '.join(COMMITTED)}): the run folder was changed by hand or comes from elsewhere",
+                         f"if you trust the run, delete {log} (its unfinished checkpoint is then dropped); "
+                         "else train the spec again")
+    for path in (log.parent / next_name(str(name)), log.parent / str(name)):
+        if path.is_symlink():
+            raise UsageError(f"{path} is a symbolic link, not a checkpoint this run wrote",
+                             f"if you trust the run, delete {path} and {log}; else train the spec again")
+
+
 def _read_log(log: Path) -> dict:
     try:
-        data = json.loads(log.read_text(encoding="utf-8"))
+        data = strict_json(log.read_text(encoding="utf-8"))
         hashes = data["files"]
     except (ValueError, KeyError, TypeError, OSError):
         # the log is written atomically, so a damaged one was never the commit point
@@ -127,7 +157,7 @@ def read_state(folder: Path, run_id: str, repair: bool = True) -> Optional[dict]
     if not path.exists():
         return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+        state = strict_json(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:
         raise UsageError(f"run {run_id}: its resume state {path} is damaged ({exc})",
                          "restore it from a copy, or train the spec again") from None
@@ -139,8 +169,8 @@ def read_state(folder: Path, run_id: str, repair: bool = True) -> Optional[dict]
 
 
 def _check_last(folder: Path, state: dict, run_id: str) -> None:
-    last = folder / "last.keras"
-    wanted = (state.get("files") or {}).get("last.keras")
+    last = folder / LAST
+    wanted = (state.get("files") or {}).get(LAST)
     if not last.exists():
         raise UsageError(f"run {run_id}: {last} is missing, but its resume state names it",
                          "restore it from a copy, or train the spec again")

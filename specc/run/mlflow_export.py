@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -193,8 +195,22 @@ def _log_folder(client: Any, run_id: str, folder: Path) -> None:
     """The run folder as the run's artifacts, less its lock and any half-written file."""
     with tempfile.TemporaryDirectory(prefix="specc-mlflow-") as tmp:
         copy = Path(tmp) / folder.name
-        shutil.copytree(folder, copy, ignore=lambda _, names: [n for n in names if n == LOCK or is_temporary(n)])
+        shutil.copytree(folder, copy, ignore=_left_out)
         client.log_artifacts(run_id, str(copy))
+
+
+def _left_out(parent: str, names: list) -> list:
+    """What of a run folder is not uploaded: the lock, half-written files, and anything but
+    regular files and folders. specc writes no symbolic link into a run, so one there was put
+    by hand or came with a received folder: it is left out whatever it points to (inside or
+    out), as are pipes and devices (copying a pipe would wait forever)."""
+    return [name for name in names if name == LOCK or is_temporary(name) or not _plain(os.path.join(parent, name))]
+
+
+def _plain(path: str) -> bool:
+    """A regular file or a folder, itself (a symbolic link is not followed)."""
+    mode = os.lstat(path).st_mode
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 def _millis(text: Any) -> Optional[int]:

@@ -1,6 +1,7 @@
 """Open a finished (or interrupted) run: its resolved spec, its data and its checkpoints."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -73,6 +74,30 @@ class OpenRun:
                              f"from {self.spec_dir}: importing them runs their code",
                              "if you trust where this run and its spec came from, pass --trust-plugins")
 
+    def check_spec_folder(self) -> None:
+        """The relative paths of the run's spec (data files, vocabularies) are read against
+        the folder of the spec file record.json names, which a received run folder chooses:
+        each must lie inside the project holding the run (`run_project`).
+
+        Raises:
+            UsageError: A relative path that would be read from outside it.
+        """
+        from specc.checks.paths import spec_paths
+        from specc.project import inside, resolve_path
+
+        projects = run_projects(self.record.path)
+        for where, value in spec_paths(self.resolved):
+            if not isinstance(value, str) or Path(os.path.expanduser(value)).is_absolute():
+                continue
+            target = resolve_path(value, self.spec_dir)
+            if not any(inside(target, project) for project in projects):
+                raise UsageError(f"run {self.record.run_id}: its spec's {'.'.join(map(str, where))}: {value} would "
+                                 f"be read as {target}, outside the project holding the run ({projects[0]}) and "
+                                 f"the git repository you work in: {self.record.path / 'record.json'} names the "
+                                 f"spec file {self.spec_file}",
+                                 "if the run is yours, run the command from the spec's git repository, or keep "
+                                 "the runs folder beside the spec; else do not use it")
+
     def context(self, splits: Any, options: Optional[dict] = None, runs_dir: Optional[str] = None) -> Any:
         """What the run's paradigm evaluates and predicts with: the spec, the training and
         validation splits (when loaded), what it kept after training, the command line's
@@ -113,21 +138,33 @@ def open_run(ref: str, runs_dir: Optional[str] = None, trust_plugins: bool = Fal
     if record.read().get("status") != "running":
         recover(record.checkpoint_dir)
     resolved = _read_spec(record)
-    spec_file = record.read().get("spec_file") or str(Path(record.path) / "spec.yaml")
+    named = record.read().get("spec_file")
+    # specc records it absolute; a relative one would be read against the current folder
+    spec_file = named if isinstance(named, str) and Path(named).is_absolute() else str(Path(record.path) / "spec.yaml")
     opened = OpenRun(record, resolved, spec_file, trust_plugins)
     opened.check_plugins()  # before anything else of the run is read or run
+    opened.check_spec_folder()
     return opened
 
 
+def run_projects(path: Path) -> list[Path]:
+    """Where a run's spec may read from: the git repository holding the run folder, else the
+    folder holding its runs folder (runs/<name>/<id>: where specc ran, by default the spec's);
+    and the git repository of the current folder (the user's own project, where the run was
+    trained from with --runs-dir elsewhere)."""
+    from specc.project import git_root
+
+    folder = Path(path).resolve()
+    roots = [git_root(str(folder)) or (folder.parents[2] if len(folder.parents) > 2 else folder)]
+    here = git_root(os.getcwd())
+    return roots + ([here] if here is not None and here not in roots else [])
+
+
 def _read_spec(record: RunRecord) -> dict:
-    path = Path(record.path) / "spec.yaml"
-    try:
-        resolved = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"run {record.run_id}: cannot read the spec it ran, {path} ({type(exc).__name__})",
-                         "restore the run folder from a copy") from None
-    if not isinstance(resolved, dict):
-        raise UsageError(f"run {record.run_id}: {path} is not a spec", "restore the run folder from a copy")
+    resolved = record.spec()  # read as strictly as a spec file (no repeated key, no tag)
+    if not resolved:
+        raise UsageError(f"run {record.run_id}: it has no spec.yaml (the spec it ran)",
+                         "restore the run folder from a copy")
     return resolved
 
 

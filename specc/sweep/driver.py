@@ -81,7 +81,7 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     except OSError as exc:
         raise UsageError(f"cannot make the sweep's folder {folder}: {exc.strerror or exc}",
                          "give --runs-dir (or train.runs_dir) a folder you can write to") from None
-    url = storage_url(settings, folder)
+    url = storage_url(settings, folder, spec_file)
     storage = studies.open_storage(url, settings)
     study = studies.open_study(settings, storage, settings.seed, fingerprint(resolved))
     earlier = len(study.get_trials(deepcopy=False))

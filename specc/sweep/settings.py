@@ -67,9 +67,15 @@ def sweep_folder(runs_dir: str, resolved: dict, settings: Settings) -> Path:
     return Path(runs_dir).absolute() / str(resolved["name"]) / "sweeps" / settings.name
 
 
-def storage_url(settings: Settings, folder: Path) -> str:
-    """The section's storage URL, or SQLite in the sweep's folder."""
-    return settings.storage or f"sqlite:///{folder / STUDY_DB}"
+def storage_url(settings: Settings, folder: Path, spec_file: str) -> str:
+    """The section's storage URL, its SQLite file resolved against the spec's folder as every
+    path a spec names (validation checked that file: SQLAlchemy alone would take it from the
+    current folder); or SQLite in the sweep's folder."""
+    from specc.project import resolve_storage
+
+    if settings.storage:
+        return resolve_storage(settings.storage, Path(spec_file).resolve().parent)
+    return f"sqlite:///{folder / STUDY_DB}"
 
 
 def fingerprint(resolved: dict) -> str:

@@ -112,8 +112,29 @@ def is_temporary(name: str) -> bool:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON file of a run folder (`default` when it is missing), read with `strict_json`.
+
+    Raises:
+        ValueError: It is not JSON, or a key repeats in one of its objects.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return strict_json(handle.read())
     except FileNotFoundError:
         return default
+
+
+def strict_json(text: str) -> Any:
+    """JSON text as data, refusing a key that repeats in one object, as specs do: `json`
+    keeps the last silently, so a received file could say one thing to specc and another to
+    whoever reads it first."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _unique_keys(pairs: list) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key '{key}'")
+        out[key] = value
+    return out

@@ -167,8 +167,12 @@ class RunRecord:
     # record.json
 
     def read(self) -> dict:
-        """The contents of record.json."""
-        data = read_json(self.path / RECORD)
+        """The contents of record.json.
+
+        Raises:
+            UsageError: It is missing, not JSON, or repeats a key.
+        """
+        data = self._json(RECORD, None)
         if not isinstance(data, dict):
             raise UsageError(f"{self.path} has no {RECORD}")
         return data
@@ -221,7 +225,7 @@ class RunRecord:
 
     def history(self) -> list:
         """The rows of history.json, oldest epoch first ([] before the first epoch)."""
-        rows = read_json(self.path / HISTORY_JSON, default=[])
+        rows = self._json(HISTORY_JSON, [])
         return rows if isinstance(rows, list) else []
 
     def append_epoch(self, epoch: int, logs: dict) -> None:
@@ -253,7 +257,7 @@ class RunRecord:
 
     def metrics(self) -> dict:
         """metrics.json ({} before the run wrote any)."""
-        data = read_json(self.path / METRICS, default={})
+        data = self._json(METRICS, {})
         return data if isinstance(data, dict) else {}
 
     def write_metrics(self, metrics: dict) -> None:
@@ -267,7 +271,15 @@ class RunRecord:
     # folders the trainer and exporters fill
 
     def _folder(self, name: str) -> Path:
+        """A folder of the run that specc writes into, made if needed.
+
+        Raises:
+            UsageError: It is a symbolic link (a received run folder's, pointing anywhere).
+        """
         folder = self.path / name
+        if folder.is_symlink():
+            raise UsageError(f"{folder} is a symbolic link, not a folder of the run: specc writes nothing through it",
+                             "replace it with a folder (or remove it), if you trust the run")
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -306,16 +318,35 @@ class RunRecord:
                     removed.append(path)
         return removed
 
-    def spec(self) -> dict:
-        """The resolved spec this run used (spec.yaml)."""
-        import yaml
-
+    def _json(self, name: str, default: Any) -> Any:
+        """A JSON file of the run (`default` when missing); a damaged one is a usage error."""
+        path = self.path / name
         try:
-            text = (self.path / SPEC).read_text(encoding="utf-8")
+            return read_json(path, default)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"run {self.run_id}: cannot read {path} ({exc})".splitlines()[0],
+                             "restore the run folder from a copy") from None
+
+    def spec(self) -> dict:
+        """The resolved spec this run used (spec.yaml; {} when there is none).
+
+        Raises:
+            UsageError: It cannot be read as a spec file is (a repeated key, a tag, ...).
+        """
+        from specc.errors import SpecLoadError
+        from specc.load import parse_text
+
+        path = self.path / SPEC
+        try:
+            return parse_text(path.read_text(encoding="utf-8"), str(path))[0]
         except FileNotFoundError:
             return {}
-        data = yaml.safe_load(text)
-        return data if isinstance(data, dict) else {}
+        except SpecLoadError as exc:
+            problem = f"{exc.position or path}: {exc.message}"
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"{path} ({type(exc).__name__})"
+        raise UsageError(f"run {self.run_id}: cannot read the spec it ran, {problem}",
+                         "restore the run folder from a copy")
 
     def files(self) -> dict:
         """What is in the run folder: {label: path} of the files and folders that exist."""
