@@ -86,7 +86,7 @@ class OpenRun:
                        open_run=lambda ref: open_run(ref, runs_dir, self.trust_plugins))
 
     def columns(self) -> dict:
-        """The CSV columns the run's model reads, by name (specc/run/columns.py).
+        """The columns the run's model reads, by name (specc/run/columns.py).
 
         Raises:
             DataError: The run's training data had no column names.
@@ -210,19 +210,19 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
 
 
 def _by_name(run: OpenRun, source: dict) -> dict:
-    """A CSV source reads the run's columns by name (other forms have no names)."""
-    if "csv" not in source or not isinstance(source["csv"], dict):
-        return source
-    from specc.run.columns import evaluation_csv
+    """A columnar source reads the run's columns by name (other forms have no names)."""
+    from specc.run.columns import evaluation_source, is_columnar
 
-    given = source["csv"]
+    (form, given), = source.items()
+    if not is_columnar(form) or not isinstance(given, dict):
+        return source
     try:
         columns: Optional[dict] = run.columns()
     except DataError:
         if given.get("features", "auto") in (None, "auto"):
             raise
         columns = None  # the user's own `features:` name the columns
-    return {"csv": evaluation_csv(given, columns, Path.cwd(), "--data")}
+    return {form: evaluation_source(form, given, columns, Path.cwd(), "--data")}
 
 
 def _selected_as_run(table: Table, run: OpenRun) -> Table:

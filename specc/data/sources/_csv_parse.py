@@ -1,4 +1,5 @@
-"""Reading a CSV file in chunks straight into typed arrays (for `specc.data.sources.csv`).
+"""Reading a CSV file in chunks straight into typed arrays (for `specc.data.sources.csv`; the
+typed column readers serve every columnar source, specc/data/sources/columnar.py).
 
 The csv module reads CHUNK_CELLS cells at a time, and each column the source uses is
 converted as its chunk arrives: numbers into float32 matrices (kept in segments until the
@@ -13,11 +14,14 @@ import csv
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 from specc.errors import DataError
+
+if TYPE_CHECKING:
+    from specc.data.sources.columnar import RowFile
 
 CHUNK_CELLS = 1 << 18   # cells per chunk: the strings of one chunk take about 20 MB
 MIN_CHUNK_ROWS = 256
@@ -246,7 +250,7 @@ class Label:
         empty: The line of its first empty cell, or None (then it is read no further).
     """
 
-    def __init__(self, file: CsvFile, index: int) -> None:
+    def __init__(self, file: RowFile, index: int) -> None:
         self.file, self.index = file, index
         self.numbers: Optional[Growing] = Growing(np.float64, None)
         self.codes: Optional[Growing] = None
@@ -315,7 +319,7 @@ class Reading:
     ragged: Optional[tuple[int, int]] = None
 
 
-def read_rows(file: CsvFile, columns: Optional[dict]) -> Reading:
+def read_rows(file: RowFile, columns: Optional[dict]) -> Reading:
     """Read every row of `file`, feeding each column in `columns` (header index -> Numbers,
     Categories or Label) while no row is ragged; with None, only count and check the rows.
 
