@@ -66,3 +66,8 @@ def one_of(choices: Iterable[str], limit: int = 12) -> str:
     if len(items) > limit:
         text += f", ... ({len(items)} in all)"
     return text
+
+
+def a_or_an(word: str) -> str:
+    """`a gan`, `an autoencoder`: the indefinite article a name takes (by its first letter)."""
+    return f"{'an' if word[:1].lower() in 'aeiou' and word[:1] else 'a'} {word}"

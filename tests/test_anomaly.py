@@ -81,6 +81,15 @@ def test_a_normal_class_the_data_lacks_is_refused(run):
     assert result.exit_code == 2 and "eleven" in result.output
 
 
+def test_messages_say_an_autoencoder(run):
+    result = cli("evaluate", run.path, "--with", "shots=1")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["error: --with shots: not a setting of an autoencoder run",
+                                          "    hint: an autoencoder run takes: normal, threshold"]
+    assert run.record()["device"]["jit_reason"].startswith("auto: off for an autoencoder ")
+
+
 @pytest.mark.parametrize("given", ["normal=[10]", "normal=[0, 1.5]"])
 def test_a_normal_class_id_the_data_lacks_is_refused(run, given):
     """An id was taken as it came: every sample counted as an anomaly, and roc_auc, precision
