@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -85,7 +86,7 @@ def test_evaluate_text_output(lenet_run):
     result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir)
     assert result.exit_code == 0, result.output
     accuracy = lenet_run.metrics()["test"]["accuracy"]
-    assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4f}" in result.stdout
+    assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4g}" in result.stdout
 
 
 def test_evaluate_unknown_run(tmp_path):
@@ -255,3 +256,25 @@ def test_predict_unknown_output_format(lenet_run, digits_test, tmp_path):
     no_traceback(result)
     assert result.exit_code == 2 and "predictions are written as .csv or .npz" in result.stderr
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_small_figures_keep_their_significant_digits(tmp_path):
+    """A regression loss of ~1e-6 showed as `loss 0.0000` in the text of train and evaluate
+    (only --format json had the number)."""
+    rows = np.random.default_rng(0).uniform(size=(50, 2))
+    lines = ["a,b,y"] + [f"{a:.4f},{b:.4f},{(a + b) / 1000:.6f}" for a, b in rows]
+    (tmp_path / "small.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text(
+        "specc: 1\nname: small-loss\nseed: 1\n"
+        "data: {source: {csv: {path: small.csv, label: y}}, split: {validation: 0.2, test: 0.2}}\n"
+        "task: {type: regression}\nmodel: {inputs: {x: [2]}, layers: [{dense: {units: 2, kernel_initializer: zeros}}]}\n"
+        "train: {epochs: 1}\n", encoding="utf-8")
+    trained = cli("train", tmp_path / "small.yaml", "--runs-dir", tmp_path / "runs", "--no-export")
+    assert trained.exit_code == 0, trained.output
+    folder = trained.stdout.strip().splitlines()[-1].removeprefix("record: ")
+    loss = json.loads((Path(folder) / "metrics.json").read_text())["test"]["loss"]
+    assert loss < 1e-3
+    assert f"  test       loss {loss:.4g}" in trained.stdout
+    evaluated = cli("evaluate", "small-loss/latest", "--runs-dir", tmp_path / "runs")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert evaluated.stdout.startswith(f"test       loss {loss:.4g}  ")

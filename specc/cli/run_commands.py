@@ -12,6 +12,7 @@ from specc.cli.common import load_checked, refuse_existing, reporter, spec_optio
 from specc.cli.scale_out import scale_out_options
 from specc.cli.group import main
 from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES
+from specc.report import figures_text
 
 RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
 CHECKPOINT_HELP = "Which checkpoint to use: best (default; what best means is the task type's rule) or last."
@@ -166,7 +167,7 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
         click.echo(json.dumps(metrics, indent=2))
         return
     for name, values in metrics.items():
-        click.echo(f"{name:<10} " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
+        click.echo(f"{name:<10} {figures_text(values)}")
 
 
 @main.command()

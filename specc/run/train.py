@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from specc.errors import ClusterError, DataError, TrainingError, UsageError
-from specc.report import SILENT, Reporter
+from specc.report import SILENT, Reporter, figures_text
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
 from specc.run.checkpoints import read_state
@@ -393,8 +393,7 @@ def summary_text(outcome: Outcome) -> str:
         value = f" ({best['monitor']} {best['value']:.4g})" if best.get("value") is not None else ""
         lines.append(f"  the best epoch, {outcome.kept_epoch}{value}, is the model the run keeps:")
     for split, values in outcome.metrics.items():
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
-        lines.append(f"  {split:<10} {shown}")
+        lines.append(f"  {split:<10} {figures_text(values)}")
     lines += [f"warning: {text}" for text in outcome.record.read().get("warnings") or []]
     lines.append(f"record: {outcome.record.path}")
     return "\n".join(lines)
