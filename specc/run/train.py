@@ -11,6 +11,7 @@ whose status says which.
 """
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -264,10 +265,20 @@ def _resume_text(record: RunRecord) -> str:
     """What `--resume` will do: continue after the last checkpoint, or start again."""
     from specc.run.checkpoints import STATE
 
-    command = f"`specc train --resume {record.run_id}`"
+    command = f"`{resume_command(record)}`"
     if (record.checkpoint_dir / STATE).exists():
         return f"{command} continues from the last checkpoint"
     return f"no epoch was saved yet: {command} starts it again from the first epoch, in the same folder"
+
+
+def resume_command(record: RunRecord) -> str:
+    """The command that resumes a run, as a shell takes it: `--runs-dir` (quoted) is named
+    whenever the run is not under the default runs/ folder, where `--resume` looks."""
+    words = ["specc", "train", "--resume", record.run_id]
+    runs_dir = Path(record.path).parent.parent
+    if runs_dir.resolve() != Path(DEFAULT_RUNS_DIR).resolve():
+        words += ["--runs-dir", str(runs_dir)]
+    return shlex.join(words)
 
 
 @contextmanager
