@@ -134,6 +134,19 @@ def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch
                                      "'pixel_0_3', 'pixel_0_4', ... (64 in all); the file has: a, b, c, y\n")
 
 
+def test_a_missing_column_list_never_hides_a_single_name(lenet_run, tmp_path, monkeypatch):
+    """Six missing columns read "'pixel_0_0', ..., 'pixel_0_4', ... (6 in all)": the "..."
+    stood for the one name it hid."""
+    monkeypatch.chdir(tmp_path)
+    header = [f"pixel_{i // 8}_{i % 8}" for i in range(6, 64)] + ["y"]
+    (tmp_path / "some.csv").write_text(",".join(header) + "\n" + ",".join(["0"] * len(header)) + "\n")
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--data", "{csv: {path: some.csv}}")
+    no_traceback(result)
+    assert result.exit_code == 3
+    missing = ", ".join(f"'pixel_0_{i}'" for i in range(6))
+    assert result.stderr.startswith(f"error: some.csv: no columns {missing}; the file has: pixel_0_6, ")
+
+
 # --- predict -------------------------------------------------------------------------------
 
 def write_digits_csv(path, table) -> None:
