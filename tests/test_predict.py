@@ -89,6 +89,23 @@ def test_evaluate_text_output(lenet_run):
     assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4g}" in result.stdout
 
 
+def test_evaluate_and_predict_name_the_run_and_checkpoint_on_stderr(lenet_run, digits_test, tmp_path):
+    """NAME/latest moves with every run: the commands say which run and checkpoint they used,
+    on stderr, so that --format json stays parseable."""
+    record = lenet_run.record()
+    evaluated = cli("evaluate", "lenet-digits/latest", "--runs-dir", lenet_run.runs_dir, "--format", "json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["test"]
+    assert evaluated.stderr == (f"using run {lenet_run.run_id} (checkpoint best.keras, "
+                                f"epoch {record['best']['epoch']})\n")
+    np.savez(tmp_path / "x.npz", image=digits_test.features["x"].reshape(-1, 8, 8, 1)[:5].astype(np.float32))
+    predicted = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--checkpoint", "last",
+                    "--input", tmp_path / "x.npz", "--output", tmp_path / "out.csv")
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.stderr == (f"using run {lenet_run.run_id} (checkpoint last.keras, "
+                                f"epoch {record['epochs_completed']})\n")
+
+
 def test_evaluate_unknown_run(tmp_path):
     result = cli("evaluate", "20990101-000000-beef", "--runs-dir", tmp_path)
     no_traceback(result)
