@@ -133,6 +133,18 @@ def test_evaluate_bad_data_argument(lenet_run, source, code, message):
     assert result.stderr.startswith(message)
 
 
+def test_evaluate_other_data_without_labels_points_at_data(lenet_run, digits_test, tmp_path, monkeypatch):
+    """The hint sent the user to data.source, which --data does not read."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "x.npz", x=digits_test.features["x"][:5])
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                 "--data", "{npz: {path: x.npz, labels: null}}")
+    no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stderr == ("error: x.npz: there are no labels, but task.type is multiclass\n"
+                             "    hint: name the label column / array in --data\n")
+
+
 def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # --data paths are relative to the current folder
     (tmp_path / "small.csv").write_text("a,b,c,y\n1,2,3,0\n4,5,6,1\n")

@@ -216,7 +216,7 @@ def _evaluate(run: OpenRun, split: str, source: Optional[str], checkpoint: str, 
                             key="--data")
         table = _selected_as_run(table, run)
         align_to_run(table, run.record.read())
-        check_labels(table, run.resolved["task"])
+        check_labels(table, run.resolved["task"], "--data")
         return {"data": evaluate_table(paradigm, model, table, context)}
     if split == "all":
         return evaluate_splits(paradigm, model, splits, context)
