@@ -320,3 +320,15 @@ def test_small_figures_keep_their_significant_digits(tmp_path):
     evaluated = cli("evaluate", "small-loss/latest", "--runs-dir", tmp_path / "runs")
     assert evaluated.exit_code == 0, evaluated.output
     assert evaluated.stdout.startswith(f"test       loss {loss:.4g}  ")
+
+
+def test_a_text_cell_in_predict_input_names_the_spec_key(lenet_run, tmp_path):
+    """The hint said to list the column under --input.csv.categorical, which does not exist."""
+    given = tmp_path / "digits.csv"
+    given.write_text(",".join(f"pixel_{i // 8}_{i % 8}" for i in range(64)) + "\n" + "abc" + ",0" * 63 + "\n")
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given,
+                 "--output", tmp_path / "out.csv")
+    no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[1] == ("    hint: fix the value (the run reads 'pixel_0_0' as numbers), or list it "
+                                             "under data.source.csv.categorical in the spec and train again")
