@@ -68,6 +68,7 @@ def one_of(choices: Iterable[str], limit: int = 12) -> str:
     return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
 
 
-def a_or_an(word: str) -> str:
+def a_or_an(word: object) -> str:
     """`a gan`, `an autoencoder`: the indefinite article a name takes (by its first letter)."""
-    return f"{'an' if word[:1].lower() in 'aeiou' and word[:1] else 'a'} {word}"
+    text = str(word)
+    return f"{'an' if text[:1] and text[:1].lower() in 'aeiou' else 'a'} {text}"
