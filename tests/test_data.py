@@ -83,6 +83,15 @@ def test_builtin_descriptions():
     assert load_source({"builtin": "linnerud"}, Path("."), 0).labels.shape == (20, 3)
 
 
+def test_a_split_counts_the_classes_it_holds():
+    """The training banner of specs/anomaly-digits.yaml (the 9s held out) said 10 classes."""
+    from conftest import SPECS, splits_of
+
+    splits = splits_of(SPECS / "anomaly-digits.yaml")
+    assert splits.train.description.endswith(", 64 features, 9 classes")
+    assert splits.test.description.endswith(", 64 features, 10 classes")
+
+
 def _nearest_centroid_accuracy(x, y):
     x = x.reshape(len(x), -1)
     centres = np.stack([x[y == c].mean(axis=0) for c in np.unique(y)])

@@ -109,7 +109,7 @@ def describe(name: str, table: Table) -> str:
     if others:
         parts.append("inputs " + ", ".join(others))
     if table.class_names is not None:
-        parts.append(f"{len(table.class_names)} classes")
+        parts.append(f"{_classes_held(table)} classes")
     elif isinstance(table.labels, np.ndarray) and np.issubdtype(table.labels.dtype, np.integer):
         parts.append(f"{len(np.unique(table.labels))} classes")
     elif isinstance(table.labels, np.ndarray):
@@ -118,3 +118,12 @@ def describe(name: str, table: Table) -> str:
     elif isinstance(table.labels, dict):
         parts.append("outputs " + ", ".join(table.labels))
     return f"{name}: " + ", ".join(parts)
+
+
+def _classes_held(table: Table) -> int:
+    """The classes the samples hold: a split without the held-out classes (data.split.hold_out,
+    data.select) counts only those it has, not every class name of the source."""
+    labels = table.labels
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+        return len(np.unique(labels))
+    return len(table.class_names or [])

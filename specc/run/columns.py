@@ -19,7 +19,7 @@ from specc.registries import DATA_SOURCES
 from specc.registry import load_object
 from specc.shown import header_text
 from specc.errors import DataError
-from specc.suggest import did_you_mean
+from specc.suggest import did_you_mean, one_of
 
 MISSING_SHOWN = 5  # missing columns named one by one (each with its did-you-mean)
 
@@ -150,9 +150,7 @@ def check_header(form: str, spec: dict, base_dir: Path, key: str) -> None:
                         "numbers); columns are read by their names",
                         hint=f"add a header row naming the columns; needed: {_shorten(needed, 40, ',')}")
     others = [name for name in header if name not in needed]
-    named = ", ".join(f"'{name}'" + _maybe(did_you_mean(name, others)) for name in missing[:MISSING_SHOWN])
-    if len(missing) > MISSING_SHOWN:
-        named += f", ... ({len(missing)} in all)"
+    named = one_of([f"'{name}'" + _maybe(did_you_mean(name, others)) for name in missing], MISSING_SHOWN)
     raise DataError(f"{text}: no column{'s' if len(missing) > 1 else ''} {named}; "
                     f"the file has: {header_text(header)}",
                     hint=f"columns are matched by name, in any order; needed: {_shorten(needed, 40)}")
@@ -183,8 +181,9 @@ def _maybe(text: Optional[str]) -> str:
 
 def _shorten(names: list, limit: int = 12, joiner: str = ", ") -> str:
     """The first `limit` names, then how many more."""
-    shown = joiner.join(str(name) for name in names[:limit])
-    return shown + (f"{joiner}... ({len(names)} in all)" if len(names) > limit else "")
+    if len(names) <= limit + 1:  # as suggest.one_of: "..." never stands for a single name
+        return joiner.join(str(name) for name in names)
+    return joiner.join(str(name) for name in names[:limit]) + f"{joiner}... ({len(names)} in all)"
 
 
 def training_options(resolved: dict, form: str) -> dict:

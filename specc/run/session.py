@@ -9,6 +9,7 @@ import yaml
 
 from specc.errors import DataError, UsageError
 from specc.registries import DATA_SOURCES
+from specc.report import SILENT, Reporter
 from specc.run.records import RunRecord, find_run
 
 if TYPE_CHECKING:
@@ -48,6 +49,15 @@ class OpenRun:
             raise UsageError(f"run {self.record.run_id} has no {which} checkpoint",
                              "it stopped before its first epoch ended; train it again")
         return path
+
+    def checkpoint_text(self, which: str) -> str:
+        """Which run and checkpoint a command uses, e.g. "using run 20261201-042356-22d8
+        (checkpoint best.keras, epoch 12)": NAME/latest moves with every new run."""
+        path = self.checkpoint(which)
+        record = self.record.read()
+        epoch = (record.get("best") or {}).get("epoch") if path.name == "best.keras" \
+            else record.get("epochs_completed")
+        return f"using run {self.record.run_id} (checkpoint {path.name}" + (f", epoch {epoch})" if epoch else ")")
 
     def load_model(self, which: str = "best") -> Any:
         """The Keras model of a checkpoint, with its paradigm and the spec's plugins imported
@@ -180,14 +190,22 @@ def parse_source(text: str) -> dict:
 
 def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
                  checkpoint: str = "best", runs_dir: Optional[str] = None, trust_plugins: bool = False,
-                 options: Optional[dict] = None) -> dict:
+                 options: Optional[dict] = None, reporter: Reporter = SILENT) -> dict:
     """Figures of a run's checkpoint on a split of its data, or on all of another source;
-    `options` are the paradigm's evaluation settings from the command line."""
+    `options` are the paradigm's evaluation settings from the command line; `reporter` is
+    told which run and checkpoint once they are evaluated."""
+    run = open_run(ref, runs_dir, trust_plugins)
+    figures = _evaluate(run, split, source, checkpoint, runs_dir, options)
+    reporter.line(run.checkpoint_text(checkpoint))
+    return figures
+
+
+def _evaluate(run: OpenRun, split: str, source: Optional[str], checkpoint: str, runs_dir: Optional[str],
+              options: Optional[dict]) -> dict:
     from specc.data import check_labels, load_source
     from specc.run.data import prepare_data
     from specc.run.evaluate import evaluate_splits, evaluate_table
 
-    run = open_run(ref, runs_dir, trust_plugins)
     paradigm = run.paradigm
     paradigm.check_options(run.context(None, options))
     model = run.load_model(checkpoint)
@@ -198,7 +216,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
                             key="--data")
         table = _selected_as_run(table, run)
         align_to_run(table, run.record.read())
-        check_labels(table, run.resolved["task"])
+        check_labels(table, run.resolved["task"], "--data")
         return {"data": evaluate_table(paradigm, model, table, context)}
     if split == "all":
         return evaluate_splits(paradigm, model, splits, context)
@@ -250,12 +268,20 @@ def align_to_run(table: Table, record: dict) -> None:
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
                 runs_dir: Optional[str] = None, trust_plugins: bool = False,
-                options: Optional[dict] = None) -> int:
-    """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
+                options: Optional[dict] = None, reporter: Reporter = SILENT) -> int:
+    """Predict for the samples of a file or folder; write CSV or NPZ; return the count
+    (`reporter` is told which run and checkpoint once they have predicted)."""
+    run = open_run(ref, runs_dir, trust_plugins)
+    count = _predict(run, input_path, output_path, checkpoint, runs_dir, options)
+    reporter.line(run.checkpoint_text(checkpoint))
+    return count
+
+
+def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
+             options: Optional[dict]) -> int:
     from specc.data.feed import model_arrays
     from specc.run.predict import read_inputs, write_columns, write_predictions
 
-    run = open_run(ref, runs_dir, trust_plugins)
     context = run.context(None, options, runs_dir)
     run.paradigm.check_options(context)
     inputs = read_inputs(input_path, run)

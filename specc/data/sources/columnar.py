@@ -246,6 +246,10 @@ class Plan:
         if bad.cell == "":
             return DataError(f"{where} is empty", hint="fill in the missing value or drop the row")
         listed = f"'{name}'" if shown_names(self.header)[self.index[name]] is not None else "the column"
+        if self.key.startswith("--"):  # --input, --data: the run's spec says how columns are read
+            return DataError(f"{where}: {shown_value(bad.cell)} is not a number",
+                             hint=f"fix the value (the run reads {listed} as numbers), or list it under "
+                                  f"data.source.{self.source.form}.categorical in the spec and train again")
         return DataError(f"{where}: {shown_value(bad.cell)} is not a number",
                          hint=f"fix the value, or list {listed} under {self.at}.categorical "
                               f"if the column holds categories")
