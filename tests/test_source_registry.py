@@ -105,6 +105,18 @@ def test_a_missing_package_names_the_extra_that_installs_it(tmp_path):
         assert found[0].position is not None
 
 
+@pytest.mark.parametrize("form", [name for name in DATA_SOURCES if DATA_SOURCES.get(name).columnar])
+def test_every_columnar_source_reads_its_header_and_names_its_suffixes(form):
+    import inspect
+
+    from specc.registry import load_object
+
+    info = DATA_SOURCES.get(form)
+    read_header = getattr(load_object(info.module), "read_header", None)
+    assert callable(read_header) and list(inspect.signature(read_header).parameters) == ["spec", "context"]
+    assert info.suffixes and all(suffix.startswith(".") for suffix in info.suffixes)
+
+
 # --- a columnar source registered by a test --------------------------------------------------------
 
 COLUMNS = ["a", "b", "c"]

@@ -160,10 +160,9 @@ def needed_columns(spec: dict) -> list:
     """Every column a columnar source's mapping with explicit features reads, features first."""
     features = spec.get("features")
     groups = features.values() if isinstance(features, dict) else [features or []]
-    names = [name for group in groups for name in group]
-    label = spec.get("label")
-    names += [label] if isinstance(label, str) else list(label.values()) if isinstance(label, dict) \
-        else list(label or [])
+    from specc.data.sources.columnar import label_columns
+
+    names = [name for group in groups for name in group] + label_columns(spec.get("label"))
     return list(dict.fromkeys(names))
 
 
