@@ -16,6 +16,7 @@ and imported only when used (`specc.registry.load_object`).
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -68,6 +69,14 @@ class DataSourceInfo:
     def files(self) -> bool:
         """Whether the source reads files (paths in it are relative to the spec)."""
         return bool(self.paths)
+
+    def missing(self) -> list[str]:
+        """The packages it needs that are not installed (looked up, not imported)."""
+        return [name for name in self.needs if importlib.util.find_spec(name) is None]
+
+    def install_hint(self) -> str:
+        """How to install what `missing` names."""
+        return f"pip install 'specc[{self.extra}]'" if self.extra else f"pip install {' '.join(self.missing())}"
 
 
 DATA_SOURCES: Registry[DataSourceInfo] = Registry("data source", {

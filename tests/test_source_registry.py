@@ -103,6 +103,13 @@ def test_a_missing_package_names_the_extra_that_installs_it(tmp_path):
         assert found and "specc_no_such_module" in found[0].message, [p.format() for p in problems]
         assert "pip install 'specc[toy]'" in found[0].hint
         assert found[0].position is not None
+        # loading it (evaluate --data, a library call) says the same, before importing it
+        from specc.data import load_source
+        from specc.errors import UsageError
+
+        with pytest.raises(UsageError) as caught:
+            load_source({"tsv_needs": {"path": "data.tsv", "label": "y"}}, tmp_path, 0, key="--data")
+        assert "specc_no_such_module" in caught.value.message and caught.value.hint == "pip install 'specc[toy]'"
 
 
 @pytest.mark.parametrize("form", [name for name in DATA_SOURCES if DATA_SOURCES.get(name).columnar])

@@ -13,7 +13,6 @@ data, a model input of variable size) is not checked here; training checks it.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import math
 import zipfile
 from pathlib import Path
@@ -64,12 +63,11 @@ def check_data_fits(doc: Document) -> list[Problem]:
 
 def _missing_modules(doc: Document, info: DataSourceInfo) -> list[Problem]:
     """The packages the source needs that are not installed (looked up, not imported)."""
-    missing = [name for name in info.needs if importlib.util.find_spec(name) is None]
+    missing = info.missing()
     if not missing:
         return []
-    install = f"pip install 'specc[{info.extra}]'" if info.extra else f"pip install {' '.join(missing)}"
     return [_p(doc, ("data", "source", info.name), f"the {info.name} source needs {', '.join(missing)}, "
-               "not installed", install, code="data-preflight")]
+               "not installed", info.install_hint(), code="data-preflight")]
 
 
 def _header(info: DataSourceInfo, spec: Any, base: Path) -> Optional[list]:
