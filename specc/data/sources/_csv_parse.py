@@ -311,12 +311,13 @@ class Reading:
     Attributes:
         count: Data rows (blank lines aside).
         lines: The line of each data row (header = 1), when the columns were read.
-        ragged: (line, fields) of the first row whose field count differs from the header's.
+        ragged: (line, fields, row) of the first row whose field count differs from the
+            header's (row: its place among the data rows, from 0).
     """
 
     count: int = 0
     lines: Optional[np.ndarray] = None
-    ragged: Optional[tuple[int, int]] = None
+    ragged: Optional[tuple[int, int, int]] = None
 
 
 def read_rows(file: RowFile, columns: Optional[dict]) -> Reading:
@@ -332,7 +333,7 @@ def read_rows(file: RowFile, columns: Optional[dict]) -> Reading:
     size = max(MIN_CHUNK_ROWS, CHUNK_CELLS // max(1, width))
     for chunk_lines, rows in file.chunks(size):
         if found.ragged is None:
-            found.ragged = _ragged(chunk_lines, rows, width)
+            found.ragged = _ragged(chunk_lines, rows, width, found.count)
         if columns is not None and found.ragged is None:
             lines.put(found.count, chunk_lines)
             cells = list(zip(*rows))
@@ -344,8 +345,8 @@ def read_rows(file: RowFile, columns: Optional[dict]) -> Reading:
     return found
 
 
-def _ragged(lines: np.ndarray, rows: list, width: int) -> Optional[tuple[int, int]]:
+def _ragged(lines: np.ndarray, rows: list, width: int, before: int) -> Optional[tuple[int, int, int]]:
     if set(map(len, rows)) == {width}:
         return None
     at = next(i for i, row in enumerate(rows) if len(row) != width)
-    return int(lines[at]), len(rows[at])
+    return int(lines[at]), len(rows[at]), before + at

@@ -22,7 +22,7 @@ import numpy as np
 
 from specc.data.checks import did_you_mean
 from specc.data.sources._csv_parse import BadNumber, Categories, Growing, Label, Numbers, Reading, read_rows
-from specc.data.table import Table
+from specc.data.table import Table, row_text
 from specc.errors import DataError
 from specc.shown import name_like, shown_names, shown_value
 
@@ -165,6 +165,7 @@ class Plan:
         self.groups = _feature_groups(spec.get("features", "auto"), self.header, self.label_cols,
                                       self.categorical, self.text, self.at, source)
         self.file = file
+        self.lines: Any = None  # the line of each data row, once read
         self.index = {name: i for i, name in enumerate(self.header)}
         self.columns: dict[int, Column] = {}   # header index -> its reader
         self.matrices: dict[str, Growing] = {}   # numeric feature group -> its float32 matrix
@@ -183,6 +184,7 @@ class Plan:
     def table(self, reading: Reading) -> Table:
         """The Table, after raising the first problem of the cells (in the whole-file
         reader's order: feature groups in order, then the labels)."""
+        self.lines = reading.lines
         features: dict = {}
         vocab: dict = {}   # categorical feature -> its sorted values
         for group, names in self.groups.items():
@@ -192,7 +194,8 @@ class Plan:
         return Table(features=features, labels=labels, class_names=None if per_output is not None else class_names,
                      output_class_names=per_output,
                      feature_names=list(self.groups["x"]) if "x" in self.groups else None,
-                     categorical=vocab, origin=self.text, rows=reading.lines, row_word="row",
+                     categorical=vocab, origin=self.text, rows=np.arange(reading.count, dtype=np.int64),
+                     lines=reading.lines, row_word="row",
                      label_columns=self.label_cols or None,
                      columns=_named_columns(self.groups, self.label, self.categorical))
 
@@ -226,7 +229,7 @@ class Plan:
             column = self.columns[self.index[name]]
             assert isinstance(column, Categories)
             if column.empty is not None:
-                raise DataError(f"{self.text}: row {column.empty}, {self._shown(name)} is empty",
+                raise DataError(f"{self.text}: {self._row(column.empty)}, {self._shown(name)} is empty",
                                 hint="fill in the missing category or drop the row")
             columns.append(column)
         vocab[group] = sorted(set().union(*(column.seen for column in columns)))
@@ -242,7 +245,7 @@ class Plan:
             raise DataError(f"{self.text}: {self._shown(name)} cannot be read as numbers")
 
     def _bad_number(self, name: str, bad: BadNumber) -> DataError:
-        where = f"{self.text}: row {bad.line}, {self._shown(name)}"
+        where = f"{self.text}: {self._row(bad.line)}, {self._shown(name)}"
         if bad.cell == "":
             return DataError(f"{where} is empty", hint="fill in the missing value or drop the row")
         listed = f"'{name}'" if shown_names(self.header)[self.index[name]] is not None else "the column"
@@ -273,9 +276,13 @@ class Plan:
         column = self.columns[self.index[name]]
         assert isinstance(column, Label)
         if column.empty is not None:
-            raise DataError(f"{self.text}: row {column.empty}, {self._shown(name)} is empty; "
+            raise DataError(f"{self.text}: {self._row(column.empty)}, {self._shown(name)} is empty; "
                             f"every row needs a label")
         return column.finish(rows)
+
+    def _row(self, line: int) -> str:
+        """The row of a data line (its place among the data rows, from 0) and the line."""
+        return row_text(int(np.searchsorted(self.lines, line)), line)
 
     def _shown(self, name: str) -> str:
         """`column 'name'`, or `column N` for a name that does not look like one."""
@@ -288,8 +295,8 @@ def _rows_problem(text: str, reading: Reading, width: int) -> Optional[DataError
     if reading.count == 0:
         return DataError(f"{text}: the file has a header but no data rows")
     if reading.ragged is not None:
-        line, fields = reading.ragged
-        return DataError(f"{text}: row {line} has {fields} fields but the header has {width}",
+        line, fields, row = reading.ragged
+        return DataError(f"{text}: {row_text(row, line)} has {fields} fields but the header has {width}",
                          hint="check the delimiter and quoting of that row")
     return None
 
