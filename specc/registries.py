@@ -17,7 +17,8 @@ tests/test_registries.py checks every entry).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
+from dataclasses import dataclass, field
 from typing import Optional
 
 from specc.registry import Registry
@@ -34,28 +35,59 @@ TASK_TYPES: Registry[TaskType] = Registry("task type", {
 
 @dataclass(frozen=True)
 class DataSourceInfo:
-    """A `data.source` form.
+    """A `data.source` form: what validation, the path checks and the by-name readers must
+    know of it, without importing it.
 
     Attributes:
         name: The form's key (`csv`).
-        module: The module that loads it: a `DataSource` (specc/data/sources/protocol.py),
-            `load(spec, context) -> Table`.
-        files: Whether the source reads files (paths in it are relative to the spec).
+        module: The module that loads it: a `DataSource` (specc/data/sources/protocol.py) with `load(spec, context) -> Table` (a columnar
+            source also `read_header(spec, base_dir) -> list[str]`, see
+            specc/data/sources/columnar.py).
+        paths: The keys of its mapping that name files or folders, relative to the spec (a
+            key's value is a path, or a mapping name -> path); every one stays inside the
+            spec's project (specc/checks/paths.py). Empty for a source that reads no files.
+        columnar: Its files have named columns: `label`, `features`, `categorical` name them,
+            validate checks them against the header, and predict/evaluate read a run's
+            columns by name.
+        suffixes: The file suffixes `specc predict --input` reads with this source (by column
+            name; a columnar source only).
+        needs: Optional packages it imports (validate says when one is missing).
+        extra: The pip extra that installs them (`pip install 'specc[parquet]'`).
+        schema: The JSON Schema of its mapping, for a source whose schema is not written in
+            `$defs/source` of schemas/specc-v1.schema.json (tools/bundle_schema.py writes it).
     """
 
     name: str
     module: str
-    files: bool = True
+    paths: tuple[str, ...] = ("path",)
+    columnar: bool = False
+    suffixes: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    extra: Optional[str] = None
+    schema: Optional[dict] = field(default=None, compare=False, hash=False)
+
+    @property
+    def files(self) -> bool:
+        """Whether the source reads files (paths in it are relative to the spec)."""
+        return bool(self.paths)
+
+    def missing(self) -> list[str]:
+        """The packages it needs that are not installed (looked up, not imported)."""
+        return [name for name in self.needs if importlib.util.find_spec(name) is None]
+
+    def install_hint(self) -> str:
+        """How to install what `missing` names."""
+        return f"pip install 'specc[{self.extra}]'" if self.extra else f"pip install {' '.join(self.missing())}"
 
 
 DATA_SOURCES: Registry[DataSourceInfo] = Registry("data source", {
-    "builtin": DataSourceInfo("builtin", "specc.data.sources.builtin", files=False),
-    "csv": DataSourceInfo("csv", "specc.data.sources.csv"),
+    "builtin": DataSourceInfo("builtin", "specc.data.sources.builtin", paths=()),
+    "csv": DataSourceInfo("csv", "specc.data.sources.csv", columnar=True, suffixes=(".csv",)),
     "npz": DataSourceInfo("npz", "specc.data.sources.npz"),
-    "npy": DataSourceInfo("npy", "specc.data.sources.npy"),
+    "npy": DataSourceInfo("npy", "specc.data.sources.npy", paths=("features", "labels")),
     "image_folder": DataSourceInfo("image_folder", "specc.data.sources.image_folder"),
     "tfrecord": DataSourceInfo("tfrecord", "specc.data.sources.tfrecord"),
-    "synthetic": DataSourceInfo("synthetic", "specc.data.sources.synthetic", files=False),
+    "synthetic": DataSourceInfo("synthetic", "specc.data.sources.synthetic", paths=()),
 })
 
 

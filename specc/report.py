@@ -34,3 +34,14 @@ class Collected:
 
 
 SILENT = Silent()
+
+
+def figure(value: float) -> str:
+    """A metric as people read it: four significant digits (0.2031, 163.5, 4.512e-05), so a
+    small loss does not show as 0.0000."""
+    return f"{value:.4g}"
+
+
+def figures_text(values: dict) -> str:
+    """`accuracy 0.9444  loss 0.2031`: a split's figures on one line."""
+    return "  ".join(f"{name} {figure(value)}" for name, value in values.items())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from specc.suggest import one_of
+
 NAME_LIMIT = 40
 NAME = re.compile(r"[^\W\d][\w .()/%-]*")  # what a lone first-row cell must look like
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC, CSI, OSC, BEL, CR, ...
@@ -46,7 +48,7 @@ def header_text(header: list, limit: int = 12) -> str:
     """The header's names for a message (cells that are not names counted, not shown)."""
     names = [cell for cell in shown_names(header) if cell is not None]
     hidden = len(header) - len(names)
-    text = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    text = one_of(names, limit)
     if hidden:
         text += (", and " if names else "") + f"{hidden} cell(s) that do not look like column names"
     return text

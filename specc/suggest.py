@@ -60,9 +60,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> Optional[str]:
 
 
 def one_of(choices: Iterable[str], limit: int = 12) -> str:
-    """A readable list of allowed values, cut after `limit`."""
+    """A readable list of allowed values, cut after `limit` (never to hide a single one: the
+    "..." would take the place of the name it stands for)."""
     items = [str(c) for c in choices]
-    text = ", ".join(items[:limit])
-    if len(items) > limit:
-        text += f", ... ({len(items)} in all)"
-    return text
+    if len(items) <= limit + 1:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
+
+
+def a_or_an(word: object) -> str:
+    """`a gan`, `an autoencoder`: the indefinite article a name takes (by its first letter)."""
+    text = str(word)
+    return f"{'an' if text[:1] and text[:1].lower() in 'aeiou' else 'a'} {text}"

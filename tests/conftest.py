@@ -89,6 +89,22 @@ def load_weights(path: Path) -> list:
     return keras.saving.load_model(path).get_weights()
 
 
+def rebuild_schema() -> None:
+    """The shipped schema (in memory) made again from the registries, as tools/bundle_schema.py
+    makes it: after a test registers a task type or a data source, and after it removes it."""
+    import importlib.util
+
+    from specc.schema import load_schema
+    from specc.schema_errors import validator
+
+    spec = importlib.util.spec_from_file_location("bundle_schema", ROOT / "tools" / "bundle_schema.py")
+    assert spec is not None and spec.loader is not None
+    bundler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundler)
+    bundler.from_registries(load_schema())
+    validator.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def lenet_run(tmp_path_factory) -> Run:
     """specs/lenet-digits.yaml trained as written, with its export: section applied."""

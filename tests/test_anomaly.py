@@ -81,6 +81,26 @@ def test_a_normal_class_the_data_lacks_is_refused(run):
     assert result.exit_code == 2 and "eleven" in result.output
 
 
+def test_messages_say_an_autoencoder(run):
+    result = cli("evaluate", run.path, "--with", "shots=1")
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["error: --with shots: not a setting of an autoencoder run",
+                                          "    hint: an autoencoder run takes: normal, threshold"]
+    assert run.record()["device"]["jit_reason"].startswith("auto: off for an autoencoder ")
+
+
+@pytest.mark.parametrize("given", ["normal=[10]", "normal=[0, 1.5]"])
+def test_a_normal_class_id_the_data_lacks_is_refused(run, given):
+    """An id was taken as it came: every sample counted as an anomaly, and roc_auc, precision
+    and recall were silently left out."""
+    result = cli("evaluate", run.path, "--with", given)
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: normal class 1") and " is not a class of builtin digits\n" in result.stderr
+    assert result.stderr.endswith("    hint: the classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9\n")
+
+
 def test_predict_writes_the_error_and_the_flag_per_sample(run, tmp_path):
     x, y = digits_npz(tmp_path / "in.npz", [0, 9])
     out = tmp_path / "out.csv"

@@ -59,6 +59,16 @@ def test_json_problems_come_in_position_order(case):
 
 # --- files, exit codes -----------------------------------------------------------------------
 
+def test_help_lists_every_exit_code():
+    """Every EXIT_* code of specc.errors is in `specc --help` (6, worker lost, was missing)."""
+    from specc import errors
+
+    result = run("--help")
+    listed = re.search(r"Exit codes: (.*?)\.\n\n", result.stdout, re.S).group(1)
+    codes = [int(item.split()[0]) for item in " ".join(listed.split()).split(", ")]
+    assert codes == sorted(v for k, v in vars(errors).items() if k.startswith("EXIT_"))
+
+
 def test_missing_file_exits_2():
     result = run("validate", "no/such/spec.yaml")
     assert result.exit_code == 2

@@ -83,6 +83,15 @@ def test_builtin_descriptions():
     assert load_source({"builtin": "linnerud"}, Path("."), 0).labels.shape == (20, 3)
 
 
+def test_a_split_counts_the_classes_it_holds():
+    """The training banner of specs/anomaly-digits.yaml (the 9s held out) said 10 classes."""
+    from conftest import SPECS, splits_of
+
+    splits = splits_of(SPECS / "anomaly-digits.yaml")
+    assert splits.train.description.endswith(", 64 features, 9 classes")
+    assert splits.test.description.endswith(", 64 features, 10 classes")
+
+
 def _nearest_centroid_accuracy(x, y):
     x = x.reshape(len(x), -1)
     centres = np.stack([x[y == c].mean(axis=0) for c in np.unique(y)])
@@ -158,7 +167,7 @@ def test_csv_string_labels(tmp_path):
     assert table.class_names == ["setosa", "versicolor", "virginica"]
     assert table.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert table.description == "data/iris.csv: 30 samples, 4 features, 3 classes"
-    assert table.where(0) == "data/iris.csv: row 2"
+    assert table.where(0) == "data/iris.csv: row 0 (line 2 of the file)"
 
 
 def test_csv_categorical_and_groups(tmp_path):
@@ -200,25 +209,25 @@ def test_csv_errors(tmp_path):
     bad = lines.copy()
     bad[13] = bad[13].split(",", 3)[0] + ",3.0,1.0,abc," + bad[13].rsplit(",", 1)[1]
     write_csv(tmp_path / "data" / "bad.csv", "\n".join(bad))
-    raises(["data/bad.csv: row 14, column 'petal_width': 'abc' is not a number"],
+    raises(["data/bad.csv: row 12 (line 14 of the file), column 'petal_width': 'abc' is not a number"],
            load_source, csv_source(path="data/bad.csv"), tmp_path, 0)
 
     empty_cell = lines.copy()
     empty_cell[5] = "5.0,,1.4,0.2,setosa"
     write_csv(tmp_path / "data" / "gap.csv", "\n".join(empty_cell))
-    raises(["data/gap.csv: row 6, column 'sepal_width' is empty"],
+    raises(["data/gap.csv: row 4 (line 6 of the file), column 'sepal_width' is empty"],
            load_source, csv_source(path="data/gap.csv"), tmp_path, 0)
 
     nan = lines.copy()
     nan[9] = "5.0,nan,1.4,0.2,setosa"
     write_csv(tmp_path / "data" / "nan.csv", "\n".join(nan))
-    raises(["data/nan.csv: row 10, column 'sepal_width': NaN in the features"],
+    raises(["data/nan.csv: row 8 (line 10 of the file), column 'sepal_width': NaN in the features"],
            load_source, csv_source(path="data/nan.csv"), tmp_path, 0)
 
     ragged = lines.copy()
     ragged[3] = "5.0,1.4,0.2,setosa"
     write_csv(tmp_path / "data" / "ragged.csv", "\n".join(ragged))
-    raises(["data/ragged.csv: row 4 has 4 fields but the header has 5"],
+    raises(["data/ragged.csv: row 2 (line 4 of the file) has 4 fields but the header has 5"],
            load_source, csv_source(path="data/ragged.csv"), tmp_path, 0)
 
     (tmp_path / "data" / "empty.csv").write_text("")
@@ -229,7 +238,7 @@ def test_csv_errors(tmp_path):
     no_label = lines.copy()
     no_label[2] = no_label[2].rsplit(",", 1)[0] + ","
     write_csv(tmp_path / "data" / "nolabel.csv", "\n".join(no_label))
-    raises(["data/nolabel.csv: row 3, column 'species' is empty"],
+    raises(["data/nolabel.csv: row 1 (line 3 of the file), column 'species' is empty"],
            load_source, csv_source(path="data/nolabel.csv"), tmp_path, 0)
     error = raises(["data/iris.csv: the header has a single column"],
                    load_source, csv_source(delimiter=";"), tmp_path, 0)
@@ -244,7 +253,7 @@ def test_csv_first_row_that_is_not_a_header_is_not_echoed(tmp_path):
     write_csv(tmp_path / "key.csv", f"{token}\n{second}\n")
     missing = raises(["key.csv: no column 'kind'; the first row of the file does not look like a header"],
                      load_source, {"csv": {"path": "key.csv", "label": "kind"}}, tmp_path, 0)
-    not_number = raises(["key.csv: row 2, column 1: a value of 64 characters is not a number"],
+    not_number = raises(["key.csv: row 0 (line 2 of the file), column 1: a value of 64 characters is not a number"],
                         load_source, {"csv": {"path": "key.csv"}}, tmp_path, 0)
     for error in (missing, not_number):
         assert token not in error.format() and second not in error.format()
@@ -276,16 +285,17 @@ def test_csv_longer_than_a_read_chunk(tmp_path):
     assert table.features["color"].tolist() == colors.tolist() and table.categorical == {"color": ["green", "red"]}
     assert table.class_names == ["0", "1", "2", "other"]
     assert table.labels.dtype == np.int64 and table.labels.tolist() == [table.class_names.index(k) for k in kinds]
-    assert table.rows.tolist() == [i + 2 if i < 1000 else i + 3 for i in range(n)]
-    assert table.where(n - 1) == f"big.csv: row {n + 2}"
+    assert table.rows.tolist() == list(range(n))
+    assert table.lines.tolist() == [i + 2 if i < 1000 else i + 3 for i in range(n)]
+    assert table.where(n - 1) == f"big.csv: row {n - 1} (line {n + 2} of the file)"
 
     late_empty = lines.copy()
     late_empty[n - 5] = "," + late_empty[n - 5].split(",", 1)[1]
     late_empty[5] = late_empty[5].split(",")[0] + ",abc," + late_empty[5].split(",", 2)[2]
     write_csv(tmp_path / "big.csv", "\n".join(late_empty))
-    raises([f"big.csv: row {n - 4}, column 'a' is empty"], load_source, spec, tmp_path, 0)
+    raises([f"big.csv: row {n - 7} (line {n - 4} of the file), column 'a' is empty"], load_source, spec, tmp_path, 0)
     write_csv(tmp_path / "big.csv", "\n".join(late_empty + ["1,2,red"]))
-    raises([f"big.csv: row {n + 3} has 3 fields but the header has 4"], load_source, spec, tmp_path, 0)
+    raises([f"big.csv: row {n} (line {n + 3} of the file) has 3 fields but the header has 4"], load_source, spec, tmp_path, 0)
 
 
 def test_non_finite_features_found_across_blocks():
@@ -303,9 +313,9 @@ def test_labels_outside_classes(tmp_path):
     write_csv(tmp_path / "d.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,7\n7,8,2\n")
     table = load_source({"csv": {"path": "d.csv", "label": "y"}}, tmp_path, 0)
     check_labels(table, {"type": "multiclass", "classes": 8})
-    raises(["d.csv: row 4, column 'y': label 7 is outside the classes 0..2 (task.classes: 3)"],
+    raises(["d.csv: row 2 (line 4 of the file), column 'y': label 7 is outside the classes 0..2 (task.classes: 3)"],
            check_labels, table, {"type": "multiclass", "classes": 3})
-    raises(["d.csv: row 4, column 'y': label 7 is not 0 or 1"], check_labels, table, {"type": "binary"})
+    raises(["d.csv: row 2 (line 4 of the file), column 'y': label 7 is not 0 or 1"], check_labels, table, {"type": "binary"})
     raises(["multilabel labels need shape [samples, 3]"], check_labels, table, {"type": "multilabel", "labels": 3})
     raises(["the data has 1 target(s) per sample but task.targets is 2"],
            check_labels, table, {"type": "regression", "targets": 2})
@@ -318,7 +328,7 @@ def test_labels_outside_classes(tmp_path):
     bad = part.labels.copy()
     bad[3] = 5
     part.labels = bad
-    raises([f"data/iris.csv: row {part.rows[3]}, column 'species': label 5 is outside"],
+    raises([f"data/iris.csv: row {part.rows[3]} (line {part.lines[3]} of the file), column 'species': label 5 is outside"],
            check_labels, part, {"type": "multiclass", "classes": 3})
 
 

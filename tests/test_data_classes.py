@@ -86,7 +86,8 @@ def test_select_applies_to_explicit_split_files_too(tmp_path):
     test_file = {"source": {"csv": {"path": "test.csv", "label": "species"}}}
     parts = split_table(train, {"test": test_file}, 0, base_dir=tmp_path, select={"exclude": ["setosa"]})
     assert parts.test.class_names == ["versicolor", "virginica"]
-    assert parts.test.labels.tolist() == [1, 0] and parts.test.rows.tolist() == [2, 4]
+    assert parts.test.labels.tolist() == [1, 0] and parts.test.rows.tolist() == [0, 2]
+    assert parts.test.lines.tolist() == [2, 4]
     blobs = load_source({"synthetic": {"kind": "classification", "samples": 90, "classes": 3}}, Path("."), 0)
     (tmp_path / "ids.csv").write_text("a,b,y\n1,2,2\n3,4,0\n5,6,1\n", encoding="utf-8")
     ids_file = {"source": {"csv": {"path": "ids.csv", "label": "y"}}}

@@ -264,6 +264,33 @@ def test_failed_parity_check_leaves_nothing(lenet, tmp_path, monkeypatch):
     assert lenet.record()["exports"] == record_before
 
 
+def test_a_quantized_artifact_past_its_bounds_gets_the_quantize_hint(lenet, tmp_path, monkeypatch):
+    """It said "report it with the run id", as if quantization missing its bounds were a bug."""
+    monkeypatch.setitem(formats.get_format("litert").module.TOLERANCE, "dynamic", 0.0)
+    result = export(lenet, "--format", "litert", "--quantize", "dynamic", "--out", tmp_path / "out")
+    assert result.exit_code == 5
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: litert (dynamic) failed its parity check: outputs differ from Keras by ")
+    assert lines[1] == ("    hint: nothing was written; dynamic quantization rounds the weights too coarsely for "
+                        "this model: export with a milder --quantize (float16) or none")
+
+
+def test_the_int8_hint_names_input_columns_of_very_different_ranges():
+    """The wine columns range from about 0.5 (hue) to about 1400 (proline): int8's one scale
+    per tensor cannot keep the narrow ones, and the hint says so."""
+    from specc.export.parity import quantize_hint
+
+    wine = np.genfromtxt(SPECS / "data" / "wine.csv", delimiter=",", skip_header=1, usecols=range(13))
+    hint = quantize_hint("int8", {"features": wine.astype(np.float32)})
+    assert hint == ("nothing was written; int8 gives each tensor one scale (256 levels) shared by all its values, "
+                    "and the columns of input 'features' range over 0.53 to 1.4e+03, so the narrow ones lose their "
+                    "detail: scale the input columns to similar ranges in the data, or export with a milder "
+                    "--quantize (dynamic or float16) or none")
+    pixels = np.random.default_rng(0).uniform(0, 16, size=(50, 64))
+    assert "columns" not in quantize_hint("int8", {"image": pixels})
+    assert quantize_hint("none", {"features": wine}) == ""
+
+
 def test_export_to_another_folder(lenet, tmp_path):
     out = tmp_path / "elsewhere"
     result = export(lenet, "--format", "onnx", "--out", out)

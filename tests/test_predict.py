@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -85,7 +86,24 @@ def test_evaluate_text_output(lenet_run):
     result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir)
     assert result.exit_code == 0, result.output
     accuracy = lenet_run.metrics()["test"]["accuracy"]
-    assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4f}" in result.stdout
+    assert result.stdout.startswith("test ") and f"accuracy {accuracy:.4g}" in result.stdout
+
+
+def test_evaluate_and_predict_name_the_run_and_checkpoint_on_stderr(lenet_run, digits_test, tmp_path):
+    """NAME/latest moves with every run: the commands say which run and checkpoint they used,
+    on stderr, so that --format json stays parseable."""
+    record = lenet_run.record()
+    evaluated = cli("evaluate", "lenet-digits/latest", "--runs-dir", lenet_run.runs_dir, "--format", "json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["test"]
+    assert evaluated.stderr == (f"using run {lenet_run.run_id} (checkpoint best.keras, "
+                                f"epoch {record['best']['epoch']})\n")
+    np.savez(tmp_path / "x.npz", image=digits_test.features["x"].reshape(-1, 8, 8, 1)[:5].astype(np.float32))
+    predicted = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--checkpoint", "last",
+                    "--input", tmp_path / "x.npz", "--output", tmp_path / "out.csv")
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.stderr == (f"using run {lenet_run.run_id} (checkpoint last.keras, "
+                                f"epoch {record['epochs_completed']})\n")
 
 
 def test_evaluate_unknown_run(tmp_path):
@@ -115,6 +133,18 @@ def test_evaluate_bad_data_argument(lenet_run, source, code, message):
     assert result.stderr.startswith(message)
 
 
+def test_evaluate_other_data_without_labels_points_at_data(lenet_run, digits_test, tmp_path, monkeypatch):
+    """The hint sent the user to data.source, which --data does not read."""
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "x.npz", x=digits_test.features["x"][:5])
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir,
+                 "--data", "{npz: {path: x.npz, labels: null}}")
+    no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stderr == ("error: x.npz: there are no labels, but task.type is multiclass\n"
+                             "    hint: name the label column / array in --data\n")
+
+
 def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # --data paths are relative to the current folder
     (tmp_path / "small.csv").write_text("a,b,c,y\n1,2,3,0\n4,5,6,1\n")
@@ -131,6 +161,19 @@ def test_evaluate_other_data_of_the_wrong_shape(lenet_run, tmp_path, monkeypatch
     assert by_name.exit_code == 3
     assert by_name.stderr.startswith("error: small.csv: no columns 'pixel_0_0', 'pixel_0_1', 'pixel_0_2', "
                                      "'pixel_0_3', 'pixel_0_4', ... (64 in all); the file has: a, b, c, y\n")
+
+
+def test_a_missing_column_list_never_hides_a_single_name(lenet_run, tmp_path, monkeypatch):
+    """Six missing columns read "'pixel_0_0', ..., 'pixel_0_4', ... (6 in all)": the "..."
+    stood for the one name it hid."""
+    monkeypatch.chdir(tmp_path)
+    header = [f"pixel_{i // 8}_{i % 8}" for i in range(6, 64)] + ["y"]
+    (tmp_path / "some.csv").write_text(",".join(header) + "\n" + ",".join(["0"] * len(header)) + "\n")
+    result = cli("evaluate", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--data", "{csv: {path: some.csv}}")
+    no_traceback(result)
+    assert result.exit_code == 3
+    missing = ", ".join(f"'pixel_0_{i}'" for i in range(6))
+    assert result.stderr.startswith(f"error: some.csv: no columns {missing}; the file has: pixel_0_6, ")
 
 
 # --- predict -------------------------------------------------------------------------------
@@ -255,3 +298,37 @@ def test_predict_unknown_output_format(lenet_run, digits_test, tmp_path):
     no_traceback(result)
     assert result.exit_code == 2 and "predictions are written as .csv or .npz" in result.stderr
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_small_figures_keep_their_significant_digits(tmp_path):
+    """A regression loss of ~1e-6 showed as `loss 0.0000` in the text of train and evaluate
+    (only --format json had the number)."""
+    rows = np.random.default_rng(0).uniform(size=(50, 2))
+    lines = ["a,b,y"] + [f"{a:.4f},{b:.4f},{(a + b) / 1000:.6f}" for a, b in rows]
+    (tmp_path / "small.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text(
+        "specc: 1\nname: small-loss\nseed: 1\n"
+        "data: {source: {csv: {path: small.csv, label: y}}, split: {validation: 0.2, test: 0.2}}\n"
+        "task: {type: regression}\nmodel: {inputs: {x: [2]}, layers: [{dense: {units: 2, kernel_initializer: zeros}}]}\n"
+        "train: {epochs: 1}\n", encoding="utf-8")
+    trained = cli("train", tmp_path / "small.yaml", "--runs-dir", tmp_path / "runs", "--no-export")
+    assert trained.exit_code == 0, trained.output
+    folder = trained.stdout.strip().splitlines()[-1].removeprefix("record: ")
+    loss = json.loads((Path(folder) / "metrics.json").read_text())["test"]["loss"]
+    assert loss < 1e-3
+    assert f"  test       loss {loss:.4g}" in trained.stdout
+    evaluated = cli("evaluate", "small-loss/latest", "--runs-dir", tmp_path / "runs")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert evaluated.stdout.startswith(f"test       loss {loss:.4g}  ")
+
+
+def test_a_text_cell_in_predict_input_names_the_spec_key(lenet_run, tmp_path):
+    """The hint said to list the column under --input.csv.categorical, which does not exist."""
+    given = tmp_path / "digits.csv"
+    given.write_text(",".join(f"pixel_{i // 8}_{i % 8}" for i in range(64)) + "\n" + "abc" + ",0" * 63 + "\n")
+    result = cli("predict", lenet_run.run_id, "--runs-dir", lenet_run.runs_dir, "--input", given,
+                 "--output", tmp_path / "out.csv")
+    no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[1] == ("    hint: fix the value (the run reads 'pixel_0_0' as numbers), or list it "
+                                             "under data.source.csv.categorical in the spec and train again")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -271,6 +272,32 @@ def test_sigterm_is_handled_like_ctrl_c(spec_file, tmp_path):
     record = read_json(run / "record.json")
     assert record["status"] == "interrupted" and "continues from the last checkpoint" in record["message"]
     assert "specc train --resume" in stderr
+
+
+def test_the_resume_command_of_an_interrupt_runs_as_printed(spec_file, tmp_path, monkeypatch):
+    """The command left out --runs-dir, so it failed as printed (no such run under runs/); it
+    names the runs folder whenever it is not the default, quoted for the shell."""
+    from specc.run.train import TrainOptions, train
+
+    class StopInEpochTwo(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    import specc
+
+    monkeypatch.chdir(tmp_path)
+    doc, _ = specc.load_and_check(str(spec_file))
+    runs = tmp_path / "my runs"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train(specc.resolved_spec(doc), str(spec_file),
+              options=TrainOptions(runs_dir=str(runs), callbacks=[StopInEpochTwo()]))
+    (run,) = (runs / "sturdy").iterdir()
+    command = f"specc train --resume {run.name} --runs-dir '{runs}'"
+    assert str(stopped.value) == f"run {run.name} stopped; `{command}` continues from the last checkpoint"
+    result = cli(*shlex.split(command)[1:])
+    assert result.exit_code == 0, result.output
+    assert read_json(run / "record.json")["status"] == "completed"
 
 
 def test_ctrl_c_before_the_first_checkpoint_says_the_run_starts_again(spec_file, tmp_path):

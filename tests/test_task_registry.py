@@ -10,7 +10,6 @@ predict.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import rebuild_schema
 from specc.registries import TASK_TYPES
 from specc.tasks.base import DATA, TaskType
 
@@ -104,33 +104,17 @@ def test_the_input_the_data_feeds_is_checked_against_the_data(tmp_path, name):
 
 # --- a task type registered by a test ----------------------------------------------------------
 
-def _bundler():
-    spec = importlib.util.spec_from_file_location("bundle_schema", ROOT / "tools" / "bundle_schema.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rebuild_schema() -> None:
-    """The shipped schema (in memory) made again from the registries, as the bundler makes it."""
-    from specc.schema import load_schema
-    from specc.schema_errors import validator
-
-    _bundler().from_registries(load_schema())
-    validator.cache_clear()
-
-
 @pytest.fixture
 def toy_task():
     from toy_task.declaration import TOY
 
     TASK_TYPES.add(TOY.name, TOY)  # the one registry line of a new task type
-    _rebuild_schema()
+    rebuild_schema()
     try:
         yield TOY
     finally:
         TASK_TYPES.remove(TOY.name)
-        _rebuild_schema()
+        rebuild_schema()
 
 
 def test_the_registered_schema_is_the_shipped_one_again_after_the_toy(toy_task):

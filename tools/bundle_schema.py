@@ -9,7 +9,8 @@ The hand-written part of schemas/specc-v1.schema.json is everything except:
 - what the registries say (specc/registries.py): the task types (`task.type`) and their
   fields (a field two types declare differently is given per type, under `if type == X`), the
   optimizer parts and the model parts of composite task types, the export formats and quantization modes,
-  and the builtin data sets.
+  the data source forms (a source whose registry line gives its `schema`; the others' are
+  hand-written here) and the builtin data sets.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from specc.layer_items import META_KEYS as META  # noqa: E402
-from specc.registries import (BUILTIN_DATA_SETS, EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES,  # noqa: E402
-                              optimizer_parts)
+from specc.registries import (BUILTIN_DATA_SETS, DATA_SOURCES, EXPORT_FORMATS, QUANTIZE_MODES,  # noqa: E402
+                              TASK_TYPES, optimizer_parts)
 
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
 DEFS = ROOT / "schemas" / "layers-v1.defs.json"
@@ -90,8 +91,15 @@ def from_registries(schema: dict) -> dict:
     export = defs["export"]["properties"]
     export["formats"]["items"]["enum"] = EXPORT_FORMATS.names()
     export["quantize"]["enum"] = list(QUANTIZE_MODES)
+    defs["source"]["properties"] = source_forms(defs["source"]["properties"])
     defs["source"]["properties"]["builtin"]["enum"] = list(BUILTIN_DATA_SETS)
     return with_calls(schema)
+
+
+def source_forms(written: dict) -> dict:
+    """The `data.source` forms: each registered source, with the schema its registry line
+    gives or else the hand-written one (a form no longer registered is left out)."""
+    return {name: info.schema if info.schema is not None else written[name] for name, info in DATA_SOURCES.items()}
 
 
 def task_fields() -> tuple[dict, list]:

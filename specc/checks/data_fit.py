@@ -1,24 +1,26 @@
 """Data that cannot fit the model, found where it costs nothing: the feature count of a
-builtin data set, a CSV file's header, the shape of an .npy/.npz array (its header only;
+builtin data set, a columnar file's header (read by the source's own `read_header`, so the
+columns it names are checked too), the shape of an .npy/.npz array (its header only;
 the data is not read), an image folder's size, a TFRecord's declared features, each against
 the model's declared inputs; and a builtin data set's classes against the task. A wine spec
 with `inputs: {x: [12]}` used to pass validation and fail in `train` after a run folder was
-made. No TensorFlow and no NumPy here: headers are read by hand.
+made. A source whose optional packages are missing says which extra installs them (found with
+importlib.util.find_spec, not imported). No TensorFlow here: array headers are read by hand.
 
-A source this module cannot read cheaply (a missing file, categorical CSV columns, synthetic
+A source this module cannot read cheaply (a missing file, categorical columns, synthetic
 data, a model input of variable size) is not checked here; training checks it.
 """
 from __future__ import annotations
 
 import ast
-import csv
 import math
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
-from specc.errors import Problem
-from specc.registries import BUILTIN_DATA_SETS, spec_task_type
+from specc.errors import DataError, Problem
+from specc.registries import BUILTIN_DATA_SETS, DATA_SOURCES, DataSourceInfo, spec_task_type
+from specc.registry import load_object
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
 from specc.shown import header_text, shown_names
@@ -38,41 +40,71 @@ def check_data_fits(doc: Document) -> list[Problem]:
         return []
     (form, spec), = source.items()
     base = Path(doc.files[-1]).resolve().parent if doc.files else Path(".")
+    info = DATA_SOURCES.find(form)
+    if info is None:
+        return []  # the schema reports an unknown form
+    lacking = _missing_modules(doc, info)
+    if lacking:
+        return lacking  # the source's own reader could not run
     out = _classes(doc, form, spec)
-    if form == "csv":
-        missing = _csv_missing_columns(doc, mapping(spec), base)
+    header = _header(info, spec, base) if info.columnar else None
+    if header:
+        missing = _missing_columns(doc, form, mapping(spec), header)
         if missing:
             return out + missing  # the counts would only echo it
     inputs, path = _model_inputs(doc.data)
     if not inputs:
         return out
-    counts = _feature_counts(form, spec, base)
+    counts = _columnar_counts(mapping(spec), header) if info.columnar else _feature_counts(form, spec, base)
     if counts:
         out += _compare(doc, inputs, path, counts, _origin(form, spec))
     return out
 
 
-def _csv_missing_columns(doc: Document, spec: dict, base: Path) -> list[Problem]:
-    """Columns the spec names (label, features, categorical) that the CSV header lacks."""
+def _missing_modules(doc: Document, info: DataSourceInfo) -> list[Problem]:
+    """The packages the source needs that are not installed (looked up, not imported)."""
+    missing = info.missing()
+    if not missing:
+        return []
+    return [_p(doc, ("data", "source", info.name), f"the {info.name} source needs {', '.join(missing)}, "
+               "not installed", info.install_hint(), code="data-preflight")]
+
+
+def _header(info: DataSourceInfo, spec: Any, base: Path) -> Optional[list]:
+    """The column names of a columnar source's file, from its own cheap `read_header`; None
+    when it cannot be read (training reports why, with the file and row)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        return None
+    read_header = cast(Callable[..., list], load_object(f"{info.module}:read_header"))
     try:
-        header = _csv_header(base / str(spec.get("path")), spec.get("delimiter") or ",")
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-    if not header:
-        return []
+        return read_header(spec, _Context(base))
+    except (DataError, OSError):
+        return None
+
+
+class _Context:
+    """The part of a source's context its `read_header` uses (a data-layer SourceContext
+    cannot be made here, in the core layer)."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir, self.seed, self.key = base_dir, 0, "data.source"
+
+
+def _missing_columns(doc: Document, form: str, spec: dict, header: list) -> list[Problem]:
+    """Columns the spec names (label, features, categorical) that the file's header lacks."""
     out = []
-    at = ("data", "source", "csv")
+    at = ("data", "source", form)
     for key, path, column in _named_columns(spec):
         if column not in header:
             names = [cell for cell in shown_names(header) if cell is not None]
             hint = did_you_mean(column, names) or f"the columns: {header_text(header)}"
-            out.append(_p(doc, at + path, f"{spec.get('path')} has no column '{column}' (named by csv.{key})",
+            out.append(_p(doc, at + path, f"{spec.get('path')} has no column '{column}' (named by {form}.{key})",
                           hint, code="data-shape"))
     return out
 
 
 def _named_columns(spec: dict) -> list:
-    """(csv key, spec path below csv, column) of every column the source names."""
+    """(source key, spec path below the form, column) of every column the source names."""
     found: list = []
     label = spec.get("label")
     if isinstance(label, str):
@@ -175,20 +207,19 @@ def _feature_counts(form: str, spec: Any, base: Path) -> Optional[dict]:
             name = spec.get("name") if isinstance(spec, dict) else spec
             info = BUILTIN_DATA_SETS.get(name) if isinstance(name, str) else None
             return {"x": info.features} if info else None
-        if form == "csv":
-            return _csv_counts(mapping(spec), base)
         if form in ("npz", "npy"):
             return _array_counts(form, mapping(spec), base)
         if form == "image_folder":
             return _image_counts(mapping(spec))
         if form == "tfrecord":
             return _record_counts(mapping(spec))
-    except (OSError, ValueError, SyntaxError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, csv.Error):
+    except (OSError, ValueError, SyntaxError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
         return None  # unreadable here: training reports it with the file, row and column
     return None
 
 
-def _csv_counts(spec: dict, base: Path) -> Optional[dict]:
+def _columnar_counts(spec: dict, header: Optional[list]) -> Optional[dict]:
+    """Feature group -> columns, of a columnar source without categorical columns."""
     if spec.get("categorical"):
         return None
     features = spec.get("features", "auto")
@@ -196,17 +227,12 @@ def _csv_counts(spec: dict, base: Path) -> Optional[dict]:
         return {"x": len(features)}
     if isinstance(features, dict):
         return {k: len(v) for k, v in features.items() if isinstance(v, list)}
-    header = _csv_header(base / str(spec.get("path")), spec.get("delimiter") or ",")
+    if header is None:
+        return None
     label = spec.get("label")
     labels = [label] if isinstance(label, str) else list(label.values()) if isinstance(label, dict) \
         else [c for c in items(label) if isinstance(c, str)]
     return {"x": len([c for c in header if c not in labels])}
-
-
-def _csv_header(path: Path, delimiter: str) -> list:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        line = handle.readline(MAX_HEADER_BYTES)
-    return next(csv.reader([line], delimiter=delimiter), [])
 
 
 def _array_counts(form: str, spec: dict, base: Path) -> Optional[dict]:

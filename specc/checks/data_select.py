@@ -13,7 +13,7 @@ from specc.registries import BUILTIN_DATA_SETS, spec_task_type
 from specc.render import split_fractions
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
-from specc.suggest import did_you_mean
+from specc.suggest import a_or_an, did_you_mean
 
 if TYPE_CHECKING:
     from specc.load import Document
@@ -71,7 +71,7 @@ def _hold_out(doc: Document, split: dict) -> list[Problem]:
                    "its own", "remove hold_out, or give data.split.test as a fraction", code="data", key=True)]
     declared = spec_task_type(doc.data)
     if declared is not None and declared.supervised and declared.class_labels:
-        return [_p(doc, at, f"a {declared.name} model never trains on the held-out classes, so it cannot "
+        return [_p(doc, at, f"{a_or_an(declared.name)} model never trains on the held-out classes, so it cannot "
                    "predict them: every test sample of theirs counts as wrong",
                    "hold_out suits an autoencoder (anomalies) or a few_shot task; to drop classes use "
                    "data.select", code="data", severity="warning", key=True)]
@@ -82,7 +82,7 @@ def _task_has_classes(doc: Document, at: tuple) -> list[Problem]:
     declared = spec_task_type(doc.data)
     if declared is None or not declared.supervised or declared.class_labels:
         return []
-    return [_p(doc, at, f"a {declared.name} task has no classes to name",
+    return [_p(doc, at, f"{a_or_an(declared.name)} task has no classes to name",
                "name classes only for classification, autoencoder and few_shot tasks", code="data")]
 
 

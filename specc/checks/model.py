@@ -11,7 +11,7 @@ from specc.registries import TASK_TYPES, model_parts, task_type
 from specc.spec_data import items, mapping
 from specc.spec_data import problem as _p
 from specc.errors import Problem
-from specc.suggest import did_you_mean, one_of
+from specc.suggest import a_or_an, did_you_mean, one_of
 
 from specc.checks.plugins import plugin_args, plugin_layers
 from specc.layer_items import META_KEYS
@@ -36,8 +36,8 @@ def check_model_form(doc: Document) -> list[Problem]:
         for part in need:
             if part not in model:
                 shown = ", ".join(f"{p}: ..." for p in need)
-                out.append(_p(doc, ("model",), f"a {kind} model needs `{part}:`",
-                              f"a {kind} spec has model: {{{shown}}}", missing=part))
+                out.append(_p(doc, ("model",), f"{a_or_an(kind)} model needs `{part}:`",
+                              f"{a_or_an(kind)} spec has model: {{{shown}}}", missing=part))
             elif isinstance(model[part], dict) and "layers" not in model[part] and "nodes" not in model[part]:
                 out.append(_p(doc, ("model", part), f"the {part} has no `layers:` or `nodes:`",
                               f"add `layers:` with a list of layers under model.{part}", missing="layers"))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from specc.registries import TASK_TYPES, spec_task_type
 from specc.spec_data import integer, mapping
 from specc.spec_data import problem as _p
+from specc.suggest import a_or_an
 
 if TYPE_CHECKING:
     from specc.load.document import Document
@@ -32,14 +33,14 @@ def check_paradigm(doc: Document) -> list:
 def _fixed_loss(doc, declared) -> list:
     loss = doc.data.get("loss", "auto")
     if declared.fixed_loss and loss not in ("auto", None, declared.auto_loss({"type": declared.name})):
-        return [_p(doc, ("loss",), f"the loss of a {declared.name} task is fixed: {declared.fixed_loss}",
+        return [_p(doc, ("loss",), f"the loss of {a_or_an(declared.name)} task is fixed: {declared.fixed_loss}",
                    "remove `loss:` (or write loss: auto)", code="task")]
     return []
 
 
 def _own_metrics(doc, declared) -> list:
     if declared.own_metrics and doc.data.get("metrics"):
-        return [_p(doc, ("metrics",), f"a {declared.name} task reports {declared.own_metrics} itself; "
+        return [_p(doc, ("metrics",), f"{a_or_an(declared.name)} task reports {declared.own_metrics} itself; "
                    "`metrics:` is ignored", "remove `metrics:`", code="task", severity="warning")]
     return []
 
@@ -62,7 +63,7 @@ def _export(doc, declared) -> list:
     if declared.exports or not isinstance(formats, list) or not formats:
         return []
     kept = " and ".join(f"{part}.keras" for part in declared.kept)
-    return [_p(doc, ("export", "formats"), f"exporting a {declared.name} model is not supported yet",
+    return [_p(doc, ("export", "formats"), f"exporting {a_or_an(declared.name)} model is not supported yet",
                f"remove export.formats; training keeps its networks as checkpoints/{kept}", code="export")]
 
 
@@ -81,7 +82,7 @@ def _early_stopping(doc, declared) -> list:
     stop = mapping(doc.data.get("train")).get("early_stopping")
     if declared.best != "last" or not stop:
         return []
-    return [_p(doc, ("train", "early_stopping"), f"a {declared.name} task keeps its last epoch as the best: "
+    return [_p(doc, ("train", "early_stopping"), f"{a_or_an(declared.name)} task keeps its last epoch as the best: "
                "its losses do not say when it is good, so early stopping on them would stop at a poor "
                "model", "remove train.early_stopping (set train.epochs instead)", code="train")]
 
@@ -90,7 +91,7 @@ def _accumulate(doc, declared) -> list:
     accumulate = integer(mapping(doc.data.get("batch")).get("accumulate"))
     if declared.accumulate or accumulate is None or accumulate <= 1:
         return []
-    return [_p(doc, ("batch", "accumulate"), f"a {declared.name} task does not accumulate gradients",
+    return [_p(doc, ("batch", "accumulate"), f"{a_or_an(declared.name)} task does not accumulate gradients",
                "remove batch.accumulate (or use a larger batch size)", code="batch")]
 
 
@@ -99,7 +100,7 @@ def _multi_worker(doc, declared) -> list:
     if device.get("strategy") != "multi_worker":
         return []
     if declared.distributed:
-        return [_p(doc, ("device", "strategy"), f"a {declared.name} task cannot train with multi_worker: "
+        return [_p(doc, ("device", "strategy"), f"{a_or_an(declared.name)} task cannot train with multi_worker: "
                    f"{declared.distributed}", "train it in one process (device.strategy: auto or mirrored)",
                    code="device")]
     accumulate = integer(mapping(doc.data.get("batch")).get("accumulate"))

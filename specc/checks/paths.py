@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Iterable
 from specc.errors import Problem
 from specc.layer_items import layer_key
 from specc.project import inside, project_root, resolve_path, storage_file
+from specc.registries import DATA_SOURCES
 from specc.spec_data import mapping
 from specc.spec_data import problem as _p
 
 if TYPE_CHECKING:
     from specc.load import Document
 
-FILE_FORMS = ("csv", "npz", "image_folder", "tfrecord")
 PATH_ARGS = ("vocabulary",)  # layer arguments that may name a file (string_lookup, text_vectorization)
 
 
@@ -70,17 +70,17 @@ def spec_paths(data: dict) -> Iterable[tuple[tuple, Any]]:
 
 
 def _source_paths(source: dict, base: tuple) -> Iterable[tuple[tuple, Any]]:
-    for form in FILE_FORMS:
-        spec = mapping(source.get(form))
-        if "path" in spec:
-            yield base + (form, "path"), spec["path"]
-    npy = mapping(source.get("npy"))
-    for key in ("features", "labels"):
-        value = npy.get(key)
-        if isinstance(value, dict):
-            yield from ((base + ("npy", key, name), v) for name, v in value.items())
-        elif value is not None:
-            yield base + ("npy", key), value
+    """The paths of a source mapping: the path keys its registry line declares (a key's value
+    is a path, or a mapping name -> path), of whichever registered form it is."""
+    for form, spec in source.items():
+        info = DATA_SOURCES.find(form)
+        spec = mapping(spec)
+        for key in info.paths if info is not None else ():
+            value = spec.get(key)
+            if isinstance(value, dict):
+                yield from ((base + (form, key, name), v) for name, v in value.items())
+            elif value is not None:
+                yield base + (form, key), value
 
 
 def _layer_file_args(data: dict) -> Iterable[tuple[tuple, Any]]:

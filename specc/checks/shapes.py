@@ -24,6 +24,7 @@ from specc.errors import Problem
 from specc.registries import task_type
 from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
+from specc.suggest import a_or_an
 from specc.tasks.base import DATA, TASK, Link, TaskType
 from specc.tasks.supervised import auto_head, output_units
 
@@ -108,7 +109,7 @@ def _output_problems(doc: Document, output: str, task: dict, made: networks.Made
     if len(shape) != 1:
         hint = ("add `flatten` or a global pooling layer (e.g. `global_average_pooling2d`) before the head"
                 if len(shape) > 1 else "add a `dense` layer with the output units")
-        return [_p(doc, path, f"output '{output}' is {tensor_text(shape)}, but a {kind} task needs (batch, "
+        return [_p(doc, path, f"output '{output}' is {tensor_text(shape)}, but {a_or_an(kind)} task needs (batch, "
                    f"units), e.g. (None, {units or shape[-1]})", hint, code="shape")]
     checked = made.key == "dense"  # specc/checks/task.py compares a dense head's units with the table
     if integer(units) is not None and shape[0] is not None and shape[0] != units and not checked:

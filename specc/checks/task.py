@@ -8,7 +8,7 @@ from specc.layer_items import META_KEYS
 from specc.registries import TASK_TYPES, is_optimizer_set, task_type
 from specc.spec_data import integer, items, mapping
 from specc.spec_data import problem as _p
-from specc.suggest import did_you_mean, one_of
+from specc.suggest import a_or_an, did_you_mean, one_of
 from specc.tasks import supervised as table
 
 if TYPE_CHECKING:
@@ -49,12 +49,12 @@ def _check_one_task(doc, base, task) -> list:
                       f"each output is a row of the task table: {one_of(supervised_types)}", code="task"))
     for field in declared.required:
         if field not in task:
-            out.append(_p(doc, base, f"a {kind} task needs `{field}:`", _required_hint(declared, field),
+            out.append(_p(doc, base, f"{a_or_an(kind)} task needs `{field}:`", _required_hint(declared, field),
                           code="task", missing=field))
     for key in task:
         owners = [n for n in TASK_TYPES if key in TASK_TYPES.get(n).fields]
         if owners and key not in declared.fields:  # unknown keys are the schema's to report
-            out.append(_p(doc, base + (key,), f"`{key}` does not apply to a {kind} task",
+            out.append(_p(doc, base + (key,), f"`{key}` does not apply to {a_or_an(kind)} task",
                           f"`{key}` belongs to {' and '.join(owners)} tasks; remove it, or change "
                           f"task.type", code="task", key=True))
     return out
@@ -111,7 +111,7 @@ def _check_loss(doc, path, task, loss) -> list:
         hint = ("class ids take sparse_categorical_crossentropy; one-hot labels take "
                 "categorical_crossentropy (set task.encoding: one_hot)")
         return [_p(doc, path, msg, hint, code="task-table")]
-    return [_p(doc, path, f"loss '{loss}' does not fit a {kind} task", hint, code="task-table")]
+    return [_p(doc, path, f"loss '{loss}' does not fit {a_or_an(kind)} task", hint, code="task-table")]
 
 
 def _check_head(doc, task, model) -> list:
@@ -141,12 +141,12 @@ def _check_dense_head(doc, path, task, args) -> list:
         return [_p(doc, path, "softmax over one unit always outputs 1.0, so the model cannot learn",
                    f"{fix} ({row})", code="task-table")]
     if units is not None and isinstance(want_units, int) and units != want_units:
-        out.append(_p(doc, path + ("units",), f"the output layer has {units} unit(s); a {kind} task "
+        out.append(_p(doc, path + ("units",), f"the output layer has {units} unit(s); {a_or_an(kind)} task "
                       f"{_units_reason(task)} needs {want_units}", row, code="task-table"))
     if isinstance(act, str) and act not in table.COMPATIBLE_ACTIVATIONS[kind]:
         want = table.output_activation(task)
         if "activation" not in args:
-            out.append(_p(doc, path, f"the output layer has no activation (so it is linear); a {kind} "
+            out.append(_p(doc, path, f"the output layer has no activation (so it is linear); {a_or_an(kind)} "
                           f"task takes {want}", f"add activation: {want} ({row})", code="task-table",
                           missing="activation"))
         else:

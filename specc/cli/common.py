@@ -26,10 +26,14 @@ def load_checked(path: str, overrides: Sequence[str] = ()) -> Any:
 
 
 class Echo:
-    """The reporter of the command line: each progress line goes to stdout."""
+    """The reporter of the command line: each progress line goes to stdout (or, `err`, to
+    stderr: beside output a program reads, such as `--format json`)."""
+
+    def __init__(self, err: bool = False) -> None:
+        self.err = err
 
     def line(self, text: str) -> None:
-        click.echo(text)
+        click.echo(text, err=self.err)
 
 
 def reporter(quiet: bool) -> Any:

@@ -75,5 +75,5 @@ def main() -> None:
 
     \b
     Exit codes: 0 ok, 1 invalid spec, 2 usage error, 3 bad data, 4 training failed,
-    5 export failed, 70 internal error, 130 interrupted.
+    5 export failed, 6 worker lost, 70 internal error, 130 interrupted.
     """

@@ -9,10 +9,11 @@ from typing import Any, Optional
 import click
 
 from specc.cli import scale_out
-from specc.cli.common import load_checked, refuse_existing, reporter, spec_options
+from specc.cli.common import Echo, load_checked, refuse_existing, reporter, spec_options
 from specc.cli.scale_out import scale_out_options
 from specc.cli.group import main
 from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, TASK_TYPES
+from specc.report import figures_text
 
 RUNS_DIR_HELP = "Where run records live (default: the spec's train.runs_dir, runs/)."
 CHECKPOINT_HELP = "Which checkpoint to use: best (default; what best means is the task type's rule) or last."
@@ -174,12 +175,12 @@ def evaluate(run: str, split: str, source: Optional[str], checkpoint: str, runs_
     from specc.run.session import evaluate_run
 
     metrics = evaluate_run(run, split=split, source=source, checkpoint=checkpoint, runs_dir=runs_dir,
-                           trust_plugins=trust_plugins, options=options)
+                           trust_plugins=trust_plugins, options=options, reporter=Echo(err=True))
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
         return
     for name, values in metrics.items():
-        click.echo(f"{name:<10} " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
+        click.echo(f"{name:<10} {figures_text(values)}")
 
 
 @main.command()
@@ -202,7 +203,7 @@ def predict(run: str, input_path: str, output_path: str, checkpoint: str, runs_d
     from specc.run.session import predict_run
 
     count = predict_run(run, input_path, output_path, checkpoint=checkpoint, runs_dir=runs_dir,
-                        trust_plugins=trust_plugins, options=options)
+                        trust_plugins=trust_plugins, options=options, reporter=Echo(err=True))
     click.echo(f"wrote {count} prediction(s) to {output_path}")
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Optional, Sequence
 
 from specc.errors import Problem, SpecInvalid
+from specc.suggest import a_or_an
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _BOLD = re.compile(r"\x1b\[1m(.*?)\x1b\[0m", re.S)
@@ -188,7 +189,7 @@ def check_outputs(outputs: dict, tasks: dict, paths: dict, where: Optional[Calla
         units = output_units(task)
         if rank != 2:
             problems.append(Problem(
-                path, f"output '{name}' is {tensor_text(tensor)}, but a {kind} task needs "
+                path, f"output '{name}' is {tensor_text(tensor)}, but {a_or_an(kind)} task needs "
                       f"(batch, units), e.g. (None, {units or tensor.shape[-1]})",
                 "add `flatten` or a global pooling layer (e.g. `global_average_pooling2d`) before the "
                 "head" if rank > 2 else "add a `dense` layer with the output units",

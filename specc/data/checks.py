@@ -133,7 +133,7 @@ def _show(value) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def check_labels(table: Table, task: dict) -> None:
+def check_labels(table: Table, task: dict, source_key: str = "data.source") -> None:
     """Check the labels against the task: classes, 0/1 values, shapes, finiteness.
 
     Args:
@@ -141,13 +141,14 @@ def check_labels(table: Table, task: dict) -> None:
         task: The spec's task, e.g. {"type": "multiclass", "classes": 10},
             {"type": "binary"}, {"type": "multilabel", "labels": 5},
             {"type": "regression", "targets": 1}, or {"outputs": {name: task, ...}}.
+        source_key: Where the user names the data, for hints (`data.source`, `--data`).
 
     Raises:
         DataError: The labels are missing, of the wrong shape, or outside the classes.
     """
     outputs = task.get("outputs")
     if outputs:
-        _check_outputs(table, outputs)
+        _check_outputs(table, outputs, source_key)
         return
     declared = task_type(task)
     if declared is None or declared.labels is None:
@@ -159,15 +160,15 @@ def check_labels(table: Table, task: dict) -> None:
                             f"but the task has one output", hint="use task.outputs, one per label set")
         labels = next(iter(labels.values()))
     column = table.label_columns[0] if table.label_columns and len(table.label_columns) == 1 else None
-    _check_one(table, labels, task, "task", column)
+    _check_one(table, labels, task, "task", column, source_key)
 
 
-def _check_outputs(table: Table, outputs: dict) -> None:
+def _check_outputs(table: Table, outputs: dict, source_key: str) -> None:
     labels = table.labels
     if not isinstance(labels, dict):
         if len(outputs) == 1 and labels is not None:
             name, sub = next(iter(outputs.items()))
-            _check_one(table, labels, sub, f"task.outputs.{name}", None)
+            _check_one(table, labels, sub, f"task.outputs.{name}", None, source_key)
             return
         raise DataError(f"{table.origin}: the task has outputs {', '.join(outputs)} "
                         f"but the data has a single label set",
@@ -181,14 +182,14 @@ def _check_outputs(table: Table, outputs: dict) -> None:
         column = None
         if table.label_columns and len(table.label_columns) == len(labels):
             column = dict(zip(labels, table.label_columns)).get(name)
-        _check_one(table, labels[name], sub, f"task.outputs.{name}", column)
+        _check_one(table, labels[name], sub, f"task.outputs.{name}", column, source_key)
 
 
-def _check_one(table: Table, labels, task: dict, key: str, column: Optional[str]) -> None:
+def _check_one(table: Table, labels, task: dict, key: str, column: Optional[str], source_key: str) -> None:
     kind = task.get("type")
     if labels is None:
         raise DataError(f"{table.origin}: there are no labels, but {key}.type is {kind}",
-                        hint="name the label column / array in data.source")
+                        hint=f"name the label column / array in {source_key}")
     labels = np.asarray(labels)
     declared = task_type(task)
     if declared is None or declared.labels is None:

@@ -27,9 +27,12 @@ class Table:
         origin: What the user named as the source (a path as written in the spec, or
             "builtin digits"); used in error messages.
         label_origin: Where the labels came from when that differs from origin (npy).
-        rows: The user-facing number of each sample in its source (the line of a CSV file,
-            with the header as row 1; the 0-based index of an array). Kept through splits.
+        rows: The user-facing number of each sample in its source: its 0-based index (the
+            data rows of a CSV file after its header, as predict's `row` counts them; the
+            first axis of an array). Kept through splits.
         row_word: How to call one of those numbers in a message ("row" or "sample").
+        lines: The line of each sample in its file (a CSV file's header is line 1), for
+            messages; None for sources without lines. Kept through splits.
         label_columns: Names of the label column(s) for messages (CSV), else None.
         columns: Where each array came from in a CSV file, so that other files can be read
             by column name: {"inputs": {feature key: [column, ...]}, "labels": the label
@@ -48,6 +51,7 @@ class Table:
     label_origin: Optional[str] = None
     rows: Optional[np.ndarray] = None
     row_word: str = "sample"
+    lines: Optional[np.ndarray] = None
     label_columns: Optional[list] = None
     columns: Optional[dict] = None
 
@@ -59,6 +63,8 @@ class Table:
     def where(self, index: int) -> str:
         """Name sample `index` of this table for a message, e.g. "data/x.csv: row 14"."""
         number = int(self.rows[index]) if self.rows is not None else int(index)
+        if self.lines is not None:
+            return f"{self.origin}: {row_text(number, int(self.lines[index]))}"
         return f"{self.origin}: {self.row_word} {number}"
 
     def where_label(self, index: int) -> str:
@@ -79,9 +85,16 @@ class Table:
         else:
             labels = None
         rows = self.rows[indices] if self.rows is not None else indices
-        part = replace(self, features=features, labels=labels, rows=rows)
+        lines = self.lines[indices] if self.lines is not None else None
+        part = replace(self, features=features, labels=labels, rows=rows, lines=lines)
         part.description = describe(self.description.split(":")[0] or self.origin, part)
         return part
+
+
+def row_text(row: int, line: int) -> str:
+    """`row 3 (line 5 of the file)`: a CSV sample as predict's `row` numbers it (from 0, after
+    the header) and where an editor finds it."""
+    return f"row {row} (line {line} of the file)"
 
 
 def label_count(labels: Labels) -> Optional[int]:
@@ -109,7 +122,7 @@ def describe(name: str, table: Table) -> str:
     if others:
         parts.append("inputs " + ", ".join(others))
     if table.class_names is not None:
-        parts.append(f"{len(table.class_names)} classes")
+        parts.append(f"{_classes_held(table)} classes")
     elif isinstance(table.labels, np.ndarray) and np.issubdtype(table.labels.dtype, np.integer):
         parts.append(f"{len(np.unique(table.labels))} classes")
     elif isinstance(table.labels, np.ndarray):
@@ -118,3 +131,12 @@ def describe(name: str, table: Table) -> str:
     elif isinstance(table.labels, dict):
         parts.append("outputs " + ", ".join(table.labels))
     return f"{name}: " + ", ".join(parts)
+
+
+def _classes_held(table: Table) -> int:
+    """The classes the samples hold: a split without the held-out classes (data.split.hold_out,
+    data.select) counts only those it has, not every class name of the source."""
+    labels = table.labels
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+        return len(np.unique(labels))
+    return len(table.class_names or [])

@@ -6,12 +6,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from specc.errors import ExportError
 from specc.export.formats import MIN_AGREEMENT, Format, tolerance
+from specc.registries import QUANTIZE_MODES
 from specc.export.verify import report_path
 
 if TYPE_CHECKING:
@@ -101,20 +102,21 @@ def verify_artifacts(items: list, model: Any, samples: tuple, run: OpenRun, chec
     inputs = input_dict(model, x)
     expected = reference_outputs(model, inputs)
     results = checker.run([(fmt, path) for fmt, _, path in items], inputs, list(model.output_names))
-    return [check_parity(fmt, quantize, expected, actual, signature, y, list(inputs), run)
+    return [check_parity(fmt, quantize, expected, actual, signature, y, inputs, run)
             for (fmt, quantize, _), (actual, signature) in zip(items, results)]
 
 
 def check_parity(fmt: Format, quantize: str, expected: dict, actual: dict, signature: list, labels: Any,
-                 input_names: list, run: OpenRun) -> dict:
-    """Largest absolute difference and class agreement; raise ExportError past the tolerance."""
-    _check_input_names(fmt.name, signature, input_names)
+                 inputs: dict, run: OpenRun) -> dict:
+    """Largest absolute difference and class agreement; raise ExportError past the tolerance
+    (`inputs`, the samples compared on by input name, say why quantization could not keep up)."""
+    _check_input_names(fmt.name, signature, list(inputs))
     figures = compare(expected, actual, labels, list(expected), run.resolved)
     figures["inputs"] = signature
     figures["tolerance"] = tolerance(fmt, quantize)
     figures["min_agreement"] = MIN_AGREEMENT.get(quantize, 1.0)
     figures["summary"] = _summary(figures)
-    _enforce(fmt.name, quantize, figures)
+    _enforce(fmt.name, quantize, figures, inputs)
     return figures
 
 
@@ -178,13 +180,53 @@ def _summary(f: dict) -> str:
     return text
 
 
-def _enforce(fmt_name: str, quantize: str, f: dict) -> None:
+def _enforce(fmt_name: str, quantize: str, f: dict, inputs: dict) -> None:
     label = fmt_name + ("" if quantize == "none" else f" ({quantize})")
     if not np.isfinite(f["max_abs_diff"]) or f["max_abs_diff"] > f["tolerance"]:
         raise ExportError(f"{label} failed its parity check: outputs differ from Keras by up to "
                           f"{f['max_abs_diff']:.3g} (tolerance {f['tolerance']:g}) on {f['samples']} samples",
-                          "nothing was written; report it with the run id")
+                          quantize_hint(quantize, inputs) or "nothing was written; report it with the run id")
     if f["agreement"] is not None and f["agreement"] < f["min_agreement"]:
         raise ExportError(f"{label} failed its parity check: predicted classes agree with Keras on "
                           f"{f['agreement']:.1%} of {f['samples']} samples (need {f['min_agreement']:.0%})",
-                          "try a milder quantization (float16 or dynamic)")
+                          quantize_hint(quantize, inputs) or "nothing was written; report it with the run id")
+
+
+# Columns whose ranges differ this much share int8's 256 levels badly.
+SPREAD_LIMIT = 100.0
+
+
+def quantize_hint(quantize: str, inputs: dict) -> str:
+    """What a quantized artifact that missed its bounds needs: its cause and the remedies;
+    "" when it is not quantized (a difference then is a bug)."""
+    if quantize == "none":
+        return ""
+    milder = [m for m in QUANTIZE_MODES[:QUANTIZE_MODES.index(quantize)] if m != "none"]
+    remedy = (f"export with a milder --quantize ({' or '.join(reversed(milder))}) or none" if milder
+              else "export without --quantize")
+    if quantize != "int8":
+        return f"nothing was written; {quantize} quantization rounds the weights too coarsely for this model: {remedy}"
+    spread = _widest_spread(inputs)
+    if spread is None:
+        return ("nothing was written; int8 gives each tensor one scale (256 levels) shared by all its values, "
+                f"too coarse for this model: {remedy}")
+    return ("nothing was written; int8 gives each tensor one scale (256 levels) shared by all its values, and the "
+            f"columns of input '{spread[0]}' range over {spread[1]:.3g} to {spread[2]:.3g}, so the narrow ones lose "
+            f"their detail: scale the input columns to similar ranges in the data, or {remedy}")
+
+
+def _widest_spread(inputs: dict) -> Optional[tuple]:
+    """(input name, narrowest range, widest range) of the input whose columns' ranges differ
+    most, when they differ by SPREAD_LIMIT times or more."""
+    found: Optional[tuple] = None
+    for name, values in inputs.items():
+        flat = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        if flat.shape[1] < 2 or not len(flat):
+            continue
+        ranges = flat.max(axis=0) - flat.min(axis=0)
+        ranges = ranges[ranges > 0]
+        if len(ranges) < 2 or ranges.max() < SPREAD_LIMIT * ranges.min():
+            continue
+        if found is None or ranges.max() / ranges.min() > found[2] / found[1]:
+            found = (name, float(ranges.min()), float(ranges.max()))
+    return found

@@ -104,7 +104,10 @@ def state_after_training(model: Any, validation: Optional[Table], task: dict) ->
 
 def normal_classes(table: Table, context: Any) -> Optional[list]:
     """Which class ids are normal: --with normal=[...], else task.anomaly.normal, else the
-    classes of the training split (names are matched to ids through the data's class names)."""
+    classes of the training split (names are matched to ids through the data's class names).
+    None when the data has no labels to tell the kinds apart."""
+    if table.labels is None or isinstance(table.labels, dict):
+        return None
     given = context.options.get("normal")
     if given is None:
         given = ((context.resolved.get("task") or {}).get("anomaly") or {}).get("normal")
@@ -117,13 +120,39 @@ def normal_classes(table: Table, context: Any) -> Optional[list]:
 
 
 def _class_id(value: Any, table: Table) -> int:
-    if isinstance(value, str) and table.class_names and value in table.class_names:
-        return table.class_names.index(value)
-    try:
+    """The id of a normal class given by name or id; an id the data does not have is refused
+    as a name is (else the figures that need both kinds would silently be left out)."""
+    names = list(table.class_names or [])
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    ids = _class_ids(table)
+    number = _whole_number(value)
+    if number is None or number not in ids:
+        known = ", ".join(names) if names else ", ".join(map(str, ids))
+        if names and names != [str(i) for i in ids]:
+            known += f" (ids 0..{len(names) - 1})"
+        raise UsageError(f"normal class {value!r} is not a class of {table.origin}",
+                         f"the classes: {known or 'none (the data has no labels)'}")
+    return number
+
+
+def _whole_number(value: Any) -> Optional[int]:
+    """10 or "10" -> 10; anything else (1.5, true, "ten") -> None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        known = ", ".join(map(str, table.class_names or [])) or "class ids"
-        raise UsageError(f"normal class {value!r} is not a class of {table.origin}", f"the classes: {known}") from None
+    return None
+
+
+def _class_ids(table: Table) -> list:
+    """The class ids of the data: one per class name, else those its labels hold."""
+    if table.class_names:
+        return list(range(len(table.class_names)))
+    labels = table.labels
+    if labels is None or isinstance(labels, dict):
+        return []
+    return sorted(int(c) for c in np.unique(np.asarray(labels).reshape(len(labels), -1)[:, 0]))
 
 
 def figures(scores: np.ndarray, table: Table, limit: Optional[float], normal: Optional[list]) -> dict:

@@ -127,15 +127,15 @@ class Paradigm:
             UsageError: An unknown setting.
         """
         from specc.errors import UsageError
-        from specc.suggest import did_you_mean, one_of
+        from specc.suggest import a_or_an, did_you_mean, one_of
 
         known = dict(self.task_type.options)
         for key in context.options:
             if key not in known:
                 hint = did_you_mean(key, list(known)) or (
-                    f"a {self.task_type.name} run takes: {one_of(list(known))}" if known
-                    else f"a {self.task_type.name} run takes no --with settings")
-                raise UsageError(f"--with {key}: not a setting of a {self.task_type.name} run", hint)
+                    f"{a_or_an(self.task_type.name)} run takes: {one_of(list(known))}" if known
+                    else f"{a_or_an(self.task_type.name)} run takes no --with settings")
+                raise UsageError(f"--with {key}: not a setting of {a_or_an(self.task_type.name)} run", hint)
 
     def after_training(self, model: Any, context: Context) -> dict:
         """What to keep in the run once training is over (record.json `paradigm`), e.g. a

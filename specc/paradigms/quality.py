@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from specc.errors import UsageError
+from specc.suggest import a_or_an
 
 COVERED_SHARE = 0.03  # a class "is covered" when it holds at least 3% of the samples
 
@@ -171,7 +172,7 @@ def open_classifier(ref: str, context: Any) -> Classifier:
     run = context.open_run(str(ref))
     declared, record = declaration_of(run.resolved), run.record.read()
     if declared.labels != "class_ids" or not declared.supervised:
-        raise UsageError(f"--with classifier={ref}: run {run.record.run_id} is a {declared.name} run, not a "
+        raise UsageError(f"--with classifier={ref}: run {run.record.run_id} is {a_or_an(declared.name)} run, not a "
                          "classifier", "train a multiclass classifier of the same data, e.g. "
                          "specs/lenet-digits.yaml, and give its run")
     check_same_data(str(ref), record, run.resolved, context.record, context.resolved)

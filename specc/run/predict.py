@@ -11,6 +11,7 @@ import numpy as np
 
 from specc.data.table import Table
 from specc.errors import DataError, UsageError
+from specc.registries import DATA_SOURCES
 
 if TYPE_CHECKING:
     from specc.run.session import OpenRun
@@ -30,8 +31,8 @@ class Inputs:
 
 
 def read_inputs(path_text: str, run: OpenRun) -> Inputs:
-    """The samples of a CSV file (its columns read by the names the run was trained on), a
-    .npz/.npy file or an image folder.
+    """The samples of a columnar file (.csv, or the suffix of another columnar source; its
+    columns read by the names the run was trained on), a .npz/.npy file or an image folder.
 
     Raises:
         UsageError: No such file or folder, or a kind predict does not read.
@@ -43,20 +44,28 @@ def read_inputs(path_text: str, run: OpenRun) -> Inputs:
     if path.is_dir():
         return _image_folder(path, run.resolved)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return Inputs(_csv(path_text, run))
+    by_suffix = _columnar_suffixes()
+    if suffix in by_suffix:
+        return Inputs(_columnar(by_suffix[suffix], path_text, run))
     if suffix in (".npz", ".npy"):
         return Inputs(_numpy(path, suffix))
-    raise UsageError(f"{path_text}: predict reads .csv, .npz, .npy or an image folder",
+    raise UsageError(f"{path_text}: predict reads {', '.join([*by_suffix, '.npz', '.npy'])} or an image folder",
                      "convert the inputs to one of these")
 
 
-def _csv(path_text: str, run: OpenRun) -> Table:
-    from specc.data.sources.csv import load_csv
-    from specc.run.columns import csv_delimiter, prediction_csv
+def _columnar_suffixes() -> dict[str, str]:
+    """File suffix -> the columnar source that reads it (`.csv` -> csv)."""
+    return {suffix: name for name, info in DATA_SOURCES.items() if info.columnar for suffix in info.suffixes}
 
-    spec = prediction_csv(path_text, run.columns(), csv_delimiter(run.resolved))
-    return load_csv(spec, Path.cwd(), "--input")
+
+def _columnar(form: str, path_text: str, run: OpenRun) -> Table:
+    from specc.data.sources import SourceContext
+    from specc.registry import load_object
+    from specc.run.columns import prediction_source, training_options
+
+    spec = prediction_source(form, path_text, run.columns(), training_options(run.resolved, form))
+    module: Any = load_object(DATA_SOURCES.get(form).module)
+    return module.load(spec, SourceContext(Path.cwd(), run.resolved.get("seed", 0), "--input"))
 
 
 def _numpy(path: Path, suffix: str) -> Table:

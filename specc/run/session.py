@@ -10,6 +10,7 @@ import yaml
 
 from specc.errors import DataError, UsageError
 from specc.registries import DATA_SOURCES
+from specc.report import SILENT, Reporter
 from specc.run.records import RunRecord, find_run
 
 if TYPE_CHECKING:
@@ -50,6 +51,15 @@ class OpenRun:
             raise UsageError(f"run {self.record.run_id} has no {which} checkpoint",
                              "it stopped before its first epoch ended; train it again")
         return path
+
+    def checkpoint_text(self, which: str) -> str:
+        """Which run and checkpoint a command uses, e.g. "using run 20261201-042356-22d8
+        (checkpoint best.keras, epoch 12)": NAME/latest moves with every new run."""
+        path = self.checkpoint(which)
+        record = self.record.read()
+        epoch = (record.get("best") or {}).get("epoch") if path.name == "best.keras" \
+            else record.get("epochs_completed")
+        return f"using run {self.record.run_id} (checkpoint {path.name}" + (f", epoch {epoch})" if epoch else ")")
 
     def load_model(self, which: str = "best") -> Any:
         """The Keras model of a checkpoint, with its paradigm and the spec's plugins imported
@@ -112,7 +122,7 @@ class OpenRun:
                        open_run=lambda ref: open_run(ref, runs_dir, self.trust_plugins))
 
     def columns(self) -> dict:
-        """The CSV columns the run's model reads, by name (specc/run/columns.py).
+        """The columns the run's model reads, by name (specc/run/columns.py).
 
         Raises:
             DataError: The run's training data had no column names.
@@ -218,14 +228,22 @@ def parse_source(text: str) -> dict:
 
 def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
                  checkpoint: str = "best", runs_dir: Optional[str] = None, trust_plugins: bool = False,
-                 options: Optional[dict] = None) -> dict:
+                 options: Optional[dict] = None, reporter: Reporter = SILENT) -> dict:
     """Figures of a run's checkpoint on a split of its data, or on all of another source;
-    `options` are the paradigm's evaluation settings from the command line."""
+    `options` are the paradigm's evaluation settings from the command line; `reporter` is
+    told which run and checkpoint once they are evaluated."""
+    run = open_run(ref, runs_dir, trust_plugins)
+    figures = _evaluate(run, split, source, checkpoint, runs_dir, options)
+    reporter.line(run.checkpoint_text(checkpoint))
+    return figures
+
+
+def _evaluate(run: OpenRun, split: str, source: Optional[str], checkpoint: str, runs_dir: Optional[str],
+              options: Optional[dict]) -> dict:
     from specc.data import check_labels, load_source
     from specc.run.data import prepare_data
     from specc.run.evaluate import evaluate_splits, evaluate_table
 
-    run = open_run(ref, runs_dir, trust_plugins)
     paradigm = run.paradigm
     paradigm.check_options(run.context(None, options))
     model = run.load_model(checkpoint)
@@ -236,7 +254,7 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
                             key="--data")
         table = _selected_as_run(table, run)
         align_to_run(table, run.record.read())
-        check_labels(table, run.resolved["task"])
+        check_labels(table, run.resolved["task"], "--data")
         return {"data": evaluate_table(paradigm, model, table, context)}
     if split == "all":
         return evaluate_splits(paradigm, model, splits, context)
@@ -248,19 +266,19 @@ def evaluate_run(ref: str, split: str = "test", source: Optional[str] = None,
 
 
 def _by_name(run: OpenRun, source: dict) -> dict:
-    """A CSV source reads the run's columns by name (other forms have no names)."""
-    if "csv" not in source or not isinstance(source["csv"], dict):
-        return source
-    from specc.run.columns import evaluation_csv
+    """A columnar source reads the run's columns by name (other forms have no names)."""
+    from specc.run.columns import evaluation_source, is_columnar
 
-    given = source["csv"]
+    (form, given), = source.items()
+    if not is_columnar(form) or not isinstance(given, dict):
+        return source
     try:
         columns: Optional[dict] = run.columns()
     except DataError:
         if given.get("features", "auto") in (None, "auto"):
             raise
         columns = None  # the user's own `features:` name the columns
-    return {"csv": evaluation_csv(given, columns, Path.cwd(), "--data")}
+    return {form: evaluation_source(form, given, columns, Path.cwd(), "--data")}
 
 
 def _selected_as_run(table: Table, run: OpenRun) -> Table:
@@ -288,12 +306,20 @@ def align_to_run(table: Table, record: dict) -> None:
 
 def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "best",
                 runs_dir: Optional[str] = None, trust_plugins: bool = False,
-                options: Optional[dict] = None) -> int:
-    """Predict for the samples of a file or folder; write CSV or NPZ; return the count."""
+                options: Optional[dict] = None, reporter: Reporter = SILENT) -> int:
+    """Predict for the samples of a file or folder; write CSV or NPZ; return the count
+    (`reporter` is told which run and checkpoint once they have predicted)."""
+    run = open_run(ref, runs_dir, trust_plugins)
+    count = _predict(run, input_path, output_path, checkpoint, runs_dir, options)
+    reporter.line(run.checkpoint_text(checkpoint))
+    return count
+
+
+def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
+             options: Optional[dict]) -> int:
     from specc.data.feed import model_arrays
     from specc.run.predict import read_inputs, write_columns, write_predictions
 
-    run = open_run(ref, runs_dir, trust_plugins)
     context = run.context(None, options, runs_dir)
     run.paradigm.check_options(context)
     inputs = read_inputs(input_path, run)

@@ -11,6 +11,7 @@ whose status says which.
 """
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from specc.errors import ClusterError, DataError, TrainingError, UsageError
-from specc.report import SILENT, Reporter
+from specc.report import SILENT, Reporter, figures_text
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
 from specc.run.checkpoints import read_state
@@ -264,10 +265,20 @@ def _resume_text(record: RunRecord) -> str:
     """What `--resume` will do: continue after the last checkpoint, or start again."""
     from specc.run.checkpoints import STATE
 
-    command = f"`specc train --resume {record.run_id}`"
+    command = f"`{resume_command(record)}`"
     if (record.checkpoint_dir / STATE).exists():
         return f"{command} continues from the last checkpoint"
     return f"no epoch was saved yet: {command} starts it again from the first epoch, in the same folder"
+
+
+def resume_command(record: RunRecord) -> str:
+    """The command that resumes a run, as a shell takes it: `--runs-dir` (quoted) is named
+    whenever the run is not under the default runs/ folder, where `--resume` looks."""
+    words = ["specc", "train", "--resume", record.run_id]
+    runs_dir = Path(record.path).parent.parent
+    if runs_dir.resolve() != Path(DEFAULT_RUNS_DIR).resolve():
+        words += ["--runs-dir", str(runs_dir)]
+    return shlex.join(words)
 
 
 @contextmanager
@@ -393,8 +404,7 @@ def summary_text(outcome: Outcome) -> str:
         value = f" ({best['monitor']} {best['value']:.4g})" if best.get("value") is not None else ""
         lines.append(f"  the best epoch, {outcome.kept_epoch}{value}, is the model the run keeps:")
     for split, values in outcome.metrics.items():
-        shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
-        lines.append(f"  {split:<10} {shown}")
+        lines.append(f"  {split:<10} {figures_text(values)}")
     lines += [f"warning: {text}" for text in outcome.record.read().get("warnings") or []]
     lines.append(f"record: {outcome.record.path}")
     return "\n".join(lines)

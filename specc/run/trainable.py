@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 from specc.data.feed import Feed
 from specc.run.devices import AUTO_CPU
+from specc.suggest import a_or_an
 
 STEPS_PER_EXECUTION_CAP = 64
 
@@ -81,7 +82,7 @@ def build_state(model: Any, feed: Feed) -> None:
 
 def _auto_jit(paradigm: Any, model: Any, feed: Feed, epochs: int) -> tuple:
     if not paradigm.keras_train_step:
-        return False, f"auto: off for a {paradigm.task_type.name} (its own train step is not tried with XLA)"
+        return False, f"auto: off for {a_or_an(paradigm.task_type.name)} (its own train step is not tried with XLA)"
     from specc.run.jit import auto_jit
 
     return auto_jit(model, feed.samples, epochs)

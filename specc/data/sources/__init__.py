@@ -16,7 +16,7 @@ from typing import Any, cast
 from specc.data.checks import check_table, missing_key
 from specc.data.sources.protocol import DataSource, SourceContext
 from specc.data.table import Table, describe
-from specc.errors import DataError
+from specc.errors import DataError, UsageError
 from specc.registries import DATA_SOURCES
 from specc.registry import load_conforming
 
@@ -36,13 +36,19 @@ def load_source(source: Any, base_dir: Path, seed: int, key: str = "data.source"
 
     Raises:
         DataError: Anything wrong with the data, naming the file and row/column.
+        UsageError: The source needs a package that is not installed (naming its pip extra).
     """
     if not isinstance(source, dict) or len(source) != 1:
         raise DataError(f"{key} must have exactly one of: {', '.join(DATA_SOURCES.names())}")
     (form, spec), = source.items()
     if form not in DATA_SOURCES:
         raise missing_key(key, "source form", form, DATA_SOURCES.names(), key)
-    table = source_module(DATA_SOURCES.get(form).module).load(spec, SourceContext(Path(base_dir), seed, key))
+    info = DATA_SOURCES.get(form)
+    missing = info.missing()
+    if missing:
+        raise UsageError(f"the {form} source of {key} needs {', '.join(missing)}, not installed",
+                         info.install_hint())
+    table = source_module(info.module).load(spec, SourceContext(Path(base_dir), seed, key))
     check_table(table)
     name = table.origin if form != "builtin" else str(spec)
     table.description = describe(name, table)

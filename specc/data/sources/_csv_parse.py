@@ -1,4 +1,5 @@
-"""Reading a CSV file in chunks straight into typed arrays (for `specc.data.sources.csv`).
+"""Reading a CSV file in chunks straight into typed arrays (for `specc.data.sources.csv`; the
+typed column readers serve every columnar source, specc/data/sources/columnar.py).
 
 The csv module reads CHUNK_CELLS cells at a time, and each column the source uses is
 converted as its chunk arrives: numbers into float32 matrices (kept in segments until the
@@ -13,11 +14,14 @@ import csv
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 from specc.errors import DataError
+
+if TYPE_CHECKING:
+    from specc.data.sources.columnar import RowFile
 
 CHUNK_CELLS = 1 << 18   # cells per chunk: the strings of one chunk take about 20 MB
 MIN_CHUNK_ROWS = 256
@@ -246,7 +250,7 @@ class Label:
         empty: The line of its first empty cell, or None (then it is read no further).
     """
 
-    def __init__(self, file: CsvFile, index: int) -> None:
+    def __init__(self, file: RowFile, index: int) -> None:
         self.file, self.index = file, index
         self.numbers: Optional[Growing] = Growing(np.float64, None)
         self.codes: Optional[Growing] = None
@@ -307,15 +311,16 @@ class Reading:
     Attributes:
         count: Data rows (blank lines aside).
         lines: The line of each data row (header = 1), when the columns were read.
-        ragged: (line, fields) of the first row whose field count differs from the header's.
+        ragged: (line, fields, row) of the first row whose field count differs from the
+            header's (row: its place among the data rows, from 0).
     """
 
     count: int = 0
     lines: Optional[np.ndarray] = None
-    ragged: Optional[tuple[int, int]] = None
+    ragged: Optional[tuple[int, int, int]] = None
 
 
-def read_rows(file: CsvFile, columns: Optional[dict]) -> Reading:
+def read_rows(file: RowFile, columns: Optional[dict]) -> Reading:
     """Read every row of `file`, feeding each column in `columns` (header index -> Numbers,
     Categories or Label) while no row is ragged; with None, only count and check the rows.
 
@@ -328,7 +333,7 @@ def read_rows(file: CsvFile, columns: Optional[dict]) -> Reading:
     size = max(MIN_CHUNK_ROWS, CHUNK_CELLS // max(1, width))
     for chunk_lines, rows in file.chunks(size):
         if found.ragged is None:
-            found.ragged = _ragged(chunk_lines, rows, width)
+            found.ragged = _ragged(chunk_lines, rows, width, found.count)
         if columns is not None and found.ragged is None:
             lines.put(found.count, chunk_lines)
             cells = list(zip(*rows))
@@ -340,8 +345,8 @@ def read_rows(file: CsvFile, columns: Optional[dict]) -> Reading:
     return found
 
 
-def _ragged(lines: np.ndarray, rows: list, width: int) -> Optional[tuple[int, int]]:
+def _ragged(lines: np.ndarray, rows: list, width: int, before: int) -> Optional[tuple[int, int, int]]:
     if set(map(len, rows)) == {width}:
         return None
     at = next(i for i, row in enumerate(rows) if len(row) != width)
-    return int(lines[at]), len(rows[at])
+    return int(lines[at]), len(rows[at]), before + at

@@ -1,30 +1,19 @@
 """`csv`: a CSV file with a header row, read with the csv module only.
 
-The rows are read in chunks into typed arrays (specc/data/sources/_csv_parse.py); this module
-decides which column becomes what and words the errors. Errors come in the order of a reader
-that checks the whole file first: a file that is not UTF-8 or not CSV, the header, no rows, a
-ragged row, a column the spec names but the file lacks, then the cells, feature by feature
-and then the labels, each column's first bad cell.
+A columnar source (specc/data/sources/columnar.py decides which column becomes what, reads
+the cells into typed arrays and words the errors): this module opens the file, whose rows
+the csv module reads in chunks (specc/data/sources/_csv_parse.py). A file that is not UTF-8
+or not CSV is an error wherever in the file that shows.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
-import numpy as np
-
-from specc.data.checks import did_you_mean, existing_path
-from specc.data.sources._csv_parse import (BadNumber, Categories, CsvFile, Growing, Label,
-                                           Numbers, Reading, read_rows)
+from specc.data.checks import existing_path
+from specc.data.sources._csv_parse import CsvFile
+from specc.data.sources.columnar import Columnar, checked_header, load_columns
 from specc.data.table import Table
-from specc.errors import DataError
-from specc.shown import name_like, shown_names, shown_value
-
-# A first-row cell is shown in a message only when it looks like a column name: the first
-# line of a file that is not a CSV (a key, a token) must not end up in an error message.
-_SOURCE_NEEDS = "a CSV source needs a header row and data rows"
-
-Column = Union[Numbers, Categories, Label]
 
 
 def load(spec: dict, context: Any) -> Table:
@@ -53,23 +42,22 @@ def load_csv(spec: dict, base_dir: Path, key: str) -> Table:
     path = existing_path(text, base_dir, f"{key}.csv.path")
     delimiter = spec.get("delimiter") or ","
     with CsvFile(path, text, delimiter) as file:
-        header_problem = _header_problem(file.header, text, delimiter, _SOURCE_NEEDS)
-        plan: Optional[_Plan] = None
-        plan_problem: Optional[DataError] = None
-        if header_problem is None:
-            try:
-                plan = _Plan(spec, file, key)
-            except DataError as err:
-                plan_problem = err
-        reading = read_rows(file, plan.columns if plan is not None else None)
-    for problem in (header_problem, _rows_problem(text, reading, len(file.header or ())), plan_problem):
-        if problem is not None:
-            raise problem
-    assert plan is not None and reading.lines is not None
-    return plan.table(reading)
+        return load_columns(file, spec, key, Columnar("csv", "CSV", delimiter))
 
 
-def read_header(path: Path, text: str, delimiter: str = ",") -> list[str]:
+def read_header(spec: dict, context: Any) -> list[str]:
+    """The column names of the source's file (the `read_header` of a columnar source).
+
+    Raises:
+        DataError: No such file; not UTF-8, not CSV, empty, or a header with an empty or
+            repeated name.
+    """
+    text = str(spec["path"])
+    path = existing_path(text, context.base_dir, f"{context.key}.csv.path")
+    return file_header(path, text, spec.get("delimiter") or ",")
+
+
+def file_header(path: Path, text: str, delimiter: str = ",") -> list[str]:
     """The column names of a CSV file (its first row), checked as `load_csv` checks them.
 
     Args:
@@ -81,253 +69,4 @@ def read_header(path: Path, text: str, delimiter: str = ",") -> list[str]:
         DataError: Not UTF-8, not CSV, empty, or a header with an empty or repeated name.
     """
     with CsvFile(path, text, delimiter) as file:
-        header = file.header
-    problem = _header_problem(header, text, delimiter, "a CSV needs a header row and data rows")
-    if problem is not None:
-        raise problem
-    assert header is not None
-    return header
-
-
-def spec_columns(spec: dict, header: list, key: str) -> dict:
-    """The `Table.columns` that `load_csv(spec)` gives a file with this header, without
-    reading its rows.
-
-    Raises:
-        DataError: A column the spec names is not in the header.
-    """
-    label_cols = _label_columns(spec.get("label"))
-    categorical = list(spec.get("categorical") or [])
-    groups = _feature_groups(spec.get("features", "auto"), header, label_cols, categorical,
-                             str(spec.get("path")), key)
-    return _named_columns(groups, spec.get("label"), categorical)
-
-
-def _named_columns(groups: dict, label: Any, categorical: list) -> dict:
-    """Table.columns: the columns of each feature key, the label as named, the categorical
-    columns among the features."""
-    used = {name for names in groups.values() for name in names}
-    return {"inputs": {group: list(names) for group, names in groups.items()},
-            "labels": dict(label) if isinstance(label, dict) else list(label) if isinstance(label, list) else label,
-            "categorical": [name for name in categorical if name in used]}
-
-
-class _Plan:
-    """Which column of the file becomes what, the reader of each column the spec uses, and
-    the arrays they fill; `table` checks what was read and builds the Table."""
-
-    def __init__(self, spec: dict, file: CsvFile, key: str) -> None:
-        assert file.header is not None
-        self.header, self.text, self.key = file.header, file.text, key
-        self.label = spec.get("label")
-        self.label_cols = _label_columns(self.label)
-        self.categorical = list(spec.get("categorical") or [])
-        for name in self.label_cols:
-            if name not in self.header:
-                raise _missing_column(self.text, name, self.header, f"{key}.csv.label")
-        for name in self.categorical:
-            if name not in self.header:
-                raise _missing_column(self.text, name, self.header, f"{key}.csv.categorical")
-        self.groups = _feature_groups(spec.get("features", "auto"), self.header, self.label_cols,
-                                      self.categorical, self.text, key)
-        self.file = file
-        self.index = {name: i for i, name in enumerate(self.header)}
-        self.columns: dict[int, Column] = {}   # header index -> its reader
-        self.matrices: dict[str, Growing] = {}   # numeric feature group -> its float32 matrix
-        for group, names in self.groups.items():
-            if self._kind(names) == "numbers":
-                self.matrices[group] = self._matrix(names)
-            elif self._kind(names) == "categories":
-                for name in names:
-                    self._column(name, Categories)
-        if isinstance(self.label, list):
-            self.label_matrix = self._matrix(self.label)
-        else:
-            for name in self.label_cols:
-                self._column(name, Label)
-
-    def table(self, reading: Reading) -> Table:
-        """The Table, after raising the first problem of the cells (in the whole-file
-        reader's order: feature groups in order, then the labels)."""
-        features: dict = {}
-        vocab: dict = {}   # categorical feature -> its sorted values
-        for group, names in self.groups.items():
-            features[group] = self._group_array(group, names, reading.count, vocab)
-        labels, class_names = self._labels(reading.count)
-        per_output = class_names if isinstance(class_names, dict) else None
-        return Table(features=features, labels=labels, class_names=None if per_output is not None else class_names,
-                     output_class_names=per_output,
-                     feature_names=list(self.groups["x"]) if "x" in self.groups else None,
-                     categorical=vocab, origin=self.text, rows=reading.lines, row_word="row",
-                     label_columns=self.label_cols or None,
-                     columns=_named_columns(self.groups, self.label, self.categorical))
-
-    def _kind(self, names: list) -> str:
-        kinds = {name in self.categorical for name in names}
-        return "categories" if kinds == {True} else "mixed" if len(kinds) == 2 else "numbers"
-
-    def _column(self, name: str, kind: Any) -> Any:
-        index = self.index[name]
-        if index not in self.columns:
-            self.columns[index] = Label(self.file, index) if kind is Label else kind()
-        return self.columns[index]
-
-    def _matrix(self, names: list) -> Growing:
-        matrix = Growing(np.float32, len(names))
-        for position, name in enumerate(names):
-            self._column(name, Numbers).slots.append((matrix, position))
-        return matrix
-
-    def _group_array(self, group: str, names: list, rows: int, vocab: dict) -> np.ndarray:
-        kind = self._kind(names)
-        if kind == "mixed":
-            raise DataError(f"{self.text}: input '{group}' mixes categorical and numeric columns",
-                            hint="give categorical columns their own input")
-        if kind == "numbers":
-            for name in names:
-                self._check_numbers(name)
-            return self.matrices[group].finish(rows)
-        columns: list[Categories] = []
-        for name in names:
-            column = self.columns[self.index[name]]
-            assert isinstance(column, Categories)
-            if column.empty is not None:
-                raise DataError(f"{self.text}: row {column.empty}, {self._shown(name)} is empty",
-                                hint="fill in the missing category or drop the row")
-            columns.append(column)
-        vocab[group] = sorted(set().union(*(column.seen for column in columns)))
-        values = np.array([column.values for column in columns], dtype=np.object_).T
-        return values[:, 0] if len(names) == 1 else values
-
-    def _check_numbers(self, name: str) -> None:
-        column = self.columns[self.index[name]]
-        assert isinstance(column, Numbers)
-        if column.bad is not None:
-            raise self._bad_number(name, column.bad)
-        if column.unreadable:
-            raise DataError(f"{self.text}: {self._shown(name)} cannot be read as numbers")
-
-    def _bad_number(self, name: str, bad: BadNumber) -> DataError:
-        where = f"{self.text}: row {bad.line}, {self._shown(name)}"
-        if bad.cell == "":
-            return DataError(f"{where} is empty", hint="fill in the missing value or drop the row")
-        listed = f"'{name}'" if shown_names(self.header)[self.index[name]] is not None else "the column"
-        return DataError(f"{where}: {shown_value(bad.cell)} is not a number",
-                         hint=f"fix the value, or list {listed} under {self.key}.csv.categorical "
-                              f"if the column holds categories")
-
-    def _labels(self, rows: int) -> tuple[Any, Any]:
-        """(labels, class names) for the label spec (str, list, dict or None); for a dict,
-        the class names of each output whose labels are strings (a dict, maybe empty)."""
-        if self.label is None:
-            return None, None
-        if isinstance(self.label, str):
-            return self._label_column(self.label, rows)
-        if isinstance(self.label, dict):
-            columns = {out: self._label_column(name, rows) for out, name in self.label.items()}
-            return ({out: labels for out, (labels, _) in columns.items()},
-                    {out: names for out, (_, names) in columns.items() if names is not None})
-        for name in self.label:
-            self._check_numbers(name)
-        return self.label_matrix.finish(rows), None
-
-    def _label_column(self, name: str, rows: int) -> tuple[np.ndarray, Optional[list]]:
-        column = self.columns[self.index[name]]
-        assert isinstance(column, Label)
-        if column.empty is not None:
-            raise DataError(f"{self.text}: row {column.empty}, {self._shown(name)} is empty; "
-                            f"every row needs a label")
-        return column.finish(rows)
-
-    def _shown(self, name: str) -> str:
-        """`column 'name'`, or `column N` for a name that does not look like one."""
-        index = self.index[name]
-        shown = shown_names(self.header)[index]
-        return f"column '{shown}'" if shown is not None else f"column {index + 1}"
-
-
-def _rows_problem(text: str, reading: Reading, width: int) -> Optional[DataError]:
-    if reading.count == 0:
-        return DataError(f"{text}: the file has a header but no data rows")
-    if reading.ragged is not None:
-        line, fields = reading.ragged
-        return DataError(f"{text}: row {line} has {fields} fields but the header has {width}",
-                         hint="check the delimiter and quoting of that row")
-    return None
-
-
-def _header_problem(header: Optional[list], text: str, delimiter: str, needs: str) -> Optional[DataError]:
-    """What is wrong with the first row as a header (empty, a repeated name, one column that
-    holds another delimiter), or None."""
-    if not header:
-        return DataError(f"{text}: the file is empty; {needs}")
-    shown = shown_names(header)
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header):
-        if not name:
-            return DataError(f"{text}: row 1, column {i + 1} has an empty name; every column needs a header")
-        if name in seen:
-            if shown[i] is None:
-                return DataError(f"{text}: row 1: columns {seen[name] + 1} and {i + 1} have the same name")
-            return DataError(f"{text}: row 1: the column name '{name}' appears twice")
-        seen[name] = i
-    if len(header) == 1:
-        for other in (";", "\t", "|", ","):
-            if other != delimiter and other in header[0]:
-                pieces = [piece.strip() for piece in header[0].split(other)]
-                named = all(name_like(piece) for piece in pieces if piece)
-                return DataError(f"{text}: the header has a single column" + (f" '{header[0]}'" if named else ""),
-                                 hint=f"is the delimiter {other!r}? set delimiter: {other!r}")
-    return None
-
-
-def _missing_column(text: str, name: object, header: list, key: str) -> DataError:
-    """The error for a column the spec names that the header lacks, listing the header's
-    names (only the cells that look like names)."""
-    shown = [cell for cell in shown_names(header) if cell is not None]
-    if not shown:
-        return DataError(f"{text}: no column '{name}'; the first row of the file does not look like "
-                         f"a header row (it names no columns)",
-                         hint=f"the first row of a CSV file names its columns; add one, or fix {key}")
-    hidden = len(header) - len(shown)
-    others = ""
-    if hidden:
-        others = (" (not shown: 1 cell that does not look like a column name)" if hidden == 1 else
-                  f" (not shown: {hidden} cells that do not look like column names)")
-    listed = ", ".join(repr(str(cell)) for cell in shown)
-    return DataError(f"{text}: no column '{name}'{did_you_mean(name, shown)}; available: {listed}{others}",
-                     hint=f"fix {key}")
-
-
-def _label_columns(label: Any) -> list:
-    if label is None:
-        return []
-    if isinstance(label, str):
-        return [label]
-    if isinstance(label, dict):
-        return list(label.values())
-    return list(label)
-
-
-def _feature_groups(features: Any, header: list, label_cols: list, categorical: list, text: str,
-                    key: str) -> dict:
-    """Map feature key -> list of columns."""
-    where = f"{key}.csv.features"
-    if isinstance(features, dict):
-        groups = {name: list(cols) for name, cols in features.items()}
-    else:
-        chosen = [c for c in header if c not in label_cols] if features in (None, "auto") else list(features)
-        numeric = [c for c in chosen if c not in categorical]
-        groups = {"x": numeric} if numeric else {}
-        for name in categorical:
-            if name in chosen:
-                groups[name] = [name]
-    for cols in groups.values():
-        for name in cols:
-            if name not in header:
-                raise _missing_column(text, name, header, where)
-            if name in label_cols:
-                raise DataError(f"{text}: column '{name}' is both a label and a feature", hint=f"fix {where}")
-    if not groups:
-        raise DataError(f"{text}: no feature columns are left besides the label(s)", hint=f"check {where}")
-    return groups
+        return checked_header(file.header, text, Columnar("csv", "CSV", delimiter))
