@@ -123,6 +123,7 @@ def anomaly_histogram(work: Path) -> Path:
     run = train("specs/anomaly-digits.yaml", work)
     inputs, labels = _test_split(run, work)
     scores_csv = work / "anomaly-scores.csv"
+    scores_csv.unlink(missing_ok=True)  # predict never overwrites a file
     specc("predict", str(run), "--input", str(inputs), "--output", str(scores_csv))
     with open(scores_csv, newline="") as handle:
         errors = [float(row["reconstruction_error"]) for row in csv.DictReader(handle)]
@@ -133,8 +134,8 @@ def anomaly_histogram(work: Path) -> Path:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     bins = [i * max(errors) / 40 for i in range(41)]
-    axes.hist(normal, bins=bins, alpha=0.7, label=f"digits 0-8, trained on ({len(normal)})")
-    axes.hist(nines, bins=bins, alpha=0.7, label=f"9s, held out ({len(nines)})")
+    axes.hist(normal, bins=bins, alpha=0.7, label=f"0-8, the classes trained on ({len(normal)})")
+    axes.hist(nines, bins=bins, alpha=0.7, label=f"9s, never trained on ({len(nines)})")
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f} (95th pct.)")
     axes.set_xlabel("reconstruction error (pixel units, 0..16 scale)")
     axes.set_ylabel("test samples")
