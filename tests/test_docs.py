@@ -168,6 +168,10 @@ def test_generated_outputs_are_current():
     assert outputs.main(["--check"]) == 0, "run python tools/doc_outputs.py"
 
 
+def test_the_error_catalogue_is_current():
+    assert tool("gen_error_catalogue").main(["--check"]) == 0, "run python tools/gen_error_catalogue.py"
+
+
 # --- the site -----------------------------------------------------------------------------
 
 def test_the_site_builds_strictly(tmp_path):
