@@ -25,7 +25,7 @@ def trust_option(func: Any) -> Any:
 
 WITH_HELP = ("A setting of the task type's evaluation or prediction, KEY=VALUE (repeatable): e.g. "
              "few_shot ways=5 shots=1, autoencoder normal=[0,1,2], gan classifier=lenet-digits/latest "
-             "(README, per task type).")
+             "(docs/guides/: a page per task type).")
 
 
 def with_option(func: Any) -> Any:
