@@ -13,11 +13,13 @@ the two). A generated block is marked with the name of its command in OUTPUTS:
 This script runs each command (from its folder, with this Python's specc) and rewrites the
 block below each marker; `--check` rewrites nothing and exits 1 when a block is out of date
 (the tests run it). Only commands that answer in a second or two belong here: validation,
-help, render; outputs of training are illustrative, recorded with the date.
+help, render; outputs of training are illustrative, recorded with the date. Every command's
+`--help` is here (help, help-train, help-runs-list, ...), for docs/commands.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -30,6 +32,19 @@ OUTPUTS: dict[str, tuple[str, list[str]]] = {
     "validate-typo": ("docs/examples", ["validate", "typo.yaml"]),
 }
 
+
+def _help_outputs() -> dict[str, tuple[str, list[str]]]:
+    """`specc --help` and every visible command's help (docs/commands.md): help-runs-list, ..."""
+    sys.path.insert(0, str(ROOT))
+    from specc.cli import main
+    from specc.cli.doc_pages import command_paths
+
+    return {"help" + "".join(f"-{word}" for word in path.split()): (".", [*path.split(), "--help"])
+            for path, command in command_paths(main).items() if not command.hidden}
+
+
+OUTPUTS.update(_help_outputs())
+
 MARKED = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n```console\n)(?P<body>.*?)(```)", re.S)
 
 
@@ -41,8 +56,10 @@ def pages() -> list[Path]:
 def run(name: str) -> str:
     """The block's text: the command line, then what it printed (stdout and stderr, in order)."""
     folder, args = OUTPUTS[name]
-    done = subprocess.run([sys.executable, "-m", "specc", *args], cwd=ROOT / folder,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = "import sys; from specc.cli import main; main(sys.argv[1:], prog_name='specc')"
+    done = subprocess.run([sys.executable, "-c", command, *args], cwd=ROOT / folder,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "COLUMNS": "100"})  # help wraps to the terminal's width
     printed = done.stdout if done.stdout.endswith("\n") else done.stdout + "\n"
     return f"$ specc {' '.join(args)}\n{printed}"
 
