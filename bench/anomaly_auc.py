@@ -7,7 +7,7 @@ For each spec and each digit d: `specc train SPEC --set data.split.hold_out.clas
 (trained and thresholded on the other nine digits; every d goes to the test split), then
 `specc evaluate RUN --format json` on the test split. Printed per spec: the ROC AUC of the
 reconstruction error for each left-out digit, their mean, the mean precision and recall at
-the run's threshold, and the training time. README's autoencoder figures come from here.
+the run's threshold, and the training time. docs/guides/autoencoders.md's figures come from here.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ in a fresh process, is killed with SIGKILL after a random delay (spread over sta
 training), `specc train --resume` continues it, and the resumed run's last.keras (weights and
 optimizer state) and metrics are compared with the reference's. Also counted: stray files
 left in the run folder after the resume, and kills that came before the run folder existed
-(nothing to resume). Figures go to stdout; README's reliability figures come from here.
+(nothing to resume). Figures go to stdout; docs/benchmarks.md's reliability figures come from here.
 """
 from __future__ import annotations
 

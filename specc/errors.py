@@ -1,6 +1,6 @@
 """One exception tree for specc; each class knows its exit code.
 
-Exit codes are part of the CLI contract (documented in README.md):
+Exit codes are part of the CLI contract (documented in docs/errors.md):
 
     0   success
     1   the spec is invalid (validation problems, unreadable spec file, shape errors)

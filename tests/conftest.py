@@ -9,7 +9,9 @@ processes, that parts of specc import without it.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,15 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
+
+
+def tool(name: str):
+    """The module tools/NAME.py, imported from its file (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def cli(*args):

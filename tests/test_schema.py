@@ -1,22 +1,15 @@
 """The shipped schema: valid JSON Schema 2020-12, documented everywhere, generated parts fresh."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from conftest import tool as _tool
 from specc.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_schema_is_valid_draft_2020_12_with_a_stable_id():

@@ -39,7 +39,7 @@ def with_examples() -> str:
 
 
 WITH_HELP = ("A setting of the task type's evaluation or prediction, KEY=VALUE (repeatable): e.g. "
-             f"{with_examples()} (README, per task type).")
+             f"{with_examples()} (docs/guides/: a page per task type).")
 
 
 def with_option(func: Any) -> Any:

@@ -1,6 +1,6 @@
 """What `device.jit: auto` becomes on the CPU: XLA when the run's work pays for its compile.
 
-Measured here (bench/matmul_rate.py, bench/train_bench.py; figures in README):
+Measured here (bench/matmul_rate.py, bench/train_bench.py; figures in docs/benchmarks.md):
 - XLA compiles a small convolutional model in 6-24 s on this CPU and then trains it no
   faster (LeNet on the digits by hand: slower, 11,900 against 15,000 samples/s), so a model whose
   multiply-adds are mostly in convolutions or recurrences stays without it;

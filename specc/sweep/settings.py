@@ -43,7 +43,7 @@ class Settings:
         section = resolved.get("sweep")
         if not section:
             raise UsageError(f"the spec '{resolved['name']}' has no sweep: section",
-                             "add one (README, \"Sweeps\"), or write a spec that extends this one and adds it")
+                             "add one (docs/guides/sweeps.md), or write a spec that extends this one and adds it")
         if section.get("folds") and "cross_validation" in (resolved.get("data", {}).get("split") or {}):
             raise UsageError(f"the spec '{resolved['name']}' sets data.split.cross_validation, which sweep.folds "
                              "sets for each fold of each trial", "remove it from the spec (or the --set)")

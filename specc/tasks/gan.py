@@ -79,7 +79,7 @@ GAN = GanTaskType(
     kept=("generator", "discriminator"),
     options={"classifier": "a classifier run of the same data (any run reference), e.g. classifier=lenet-digits/"
                            "latest: adds the quality figures inception_score, classes_covered and frechet_distance "
-                           "(README, GAN quality)",
+                           "(docs/guides/gans.md)",
              "samples": "how many samples the quality figures generate (default 2000; needs classifier=)",
              "seed": "the seed of their latent vectors (default 1234; needs classifier=)"},
 )

@@ -5,7 +5,7 @@ The csv module reads CHUNK_CELLS cells at a time, and each column the source use
 converted as its chunk arrives: numbers into float32 matrices (kept in segments until the
 end), category cells into a list of shared strings, a label into float64 values or class
 ids. Only one or two chunks are ever held as Python strings, so the peak stays near the size
-of the arrays themselves (README.md, Data). Each column keeps its first bad cell; `csv.py`
+of the arrays themselves (docs/guides/data.md). Each column keeps its first bad cell; `csv.py`
 words the errors, in the order a reader that checks the whole file first meets them.
 """
 from __future__ import annotations
