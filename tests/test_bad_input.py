@@ -49,3 +49,51 @@ def test_an_unlogged_early_stopping_monitor_stops_training_cleanly(tmp_path):
     assert "early stopping monitors 'val_acuracy', which this run does not log" in result.output
     assert "val_accuracy" in result.output
     assert only_run(tmp_path / "runs")["status"] == "failed"
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory) -> Path:
+    """One completed run folder of IRIS (the tests copy it before damaging it)."""
+    from conftest import train_run
+
+    folder = tmp_path_factory.mktemp("iris")
+    return train_run(spec_file(folder), folder / "runs").path
+
+
+def two_runs(tmp_path: Path, run: Path) -> tuple[Path, Path]:
+    """A runs folder with two copies of `run`: the first to damage, the second left whole."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    bad, good = runs / "bad-input" / "bad", runs / "bad-input" / "good"
+    shutil.copytree(run, bad)
+    shutil.copytree(run, good)
+    return runs, bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("file, damage", [
+    ("record.json", lambda r: r.update(best=[1])),
+    ("record.json", lambda r: r["best"].update(value="low")),
+    ("record.json", lambda r: r.update(overrides=3)),
+    ("record.json", lambda r: r.update(git="x")),
+    ("metrics.json", lambda m: m.update(test=[0.5])),
+    ("metrics.json", lambda m: m["test"].update(accuracy="high")),
+])
+def test_a_damaged_record_is_marked_in_runs_list_and_refused_by_runs_show(tmp_path, iris_run, file, damage):
+    import json
+
+    runs, bad = two_runs(tmp_path, iris_run)
+    data = read_json(bad / file)
+    damage(data)
+    (bad / file).write_text(json.dumps(data), encoding="utf-8")
+    listed = cli("runs", "list", "--runs-dir", runs)
+    no_traceback(listed)
+    assert listed.exit_code == 0, listed.output
+    assert "completed" in listed.stdout  # the whole run is listed as ever
+    assert f"is damaged ({file}: " in listed.stderr
+    shown = cli("runs", "show", "bad", "--runs-dir", runs)
+    no_traceback(shown)
+    assert shown.exit_code == 2, shown.output
+    assert f"{bad / file} is damaged" in shown.stderr
+    assert cli("runs", "show", "good", "--runs-dir", runs).exit_code == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from specc.errors import UsageError
+from specc.run.records.fields import metrics_mistake, record_mistake
 from specc.run.records.files import PathLike, read_json
 from specc.run.records.record import METRICS, RECORD, RunRecord
 
@@ -102,13 +103,20 @@ def _pid_alive(pid: Any) -> bool:
 
 def summarize(folder: Path) -> dict:
     """One row of `list_runs` for a run folder."""
+    damaged = []  # one damaged run is shown as such; the others are listed as ever
     try:
         record = read_json(folder / RECORD) or {}
     except (OSError, ValueError):
         record = {"status": "unreadable"}
+    if record_mistake(record):
+        damaged.append(f"{RECORD}: {record_mistake(record)}")
+        record = {"status": "unreadable"}
     try:
         metrics = read_json(folder / METRICS, default={}) or {}
     except (OSError, ValueError):
+        metrics = {}
+    if metrics_mistake(metrics):
+        damaged.append(f"{METRICS}: {metrics_mistake(metrics)}")
         metrics = {}
     status = record.get("status")
     host = record.get("host") or {}
@@ -129,6 +137,7 @@ def summarize(folder: Path) -> dict:
         "overrides": record.get("overrides"),
         "sweep": record.get("sweep"),
         "path": str(folder),
+        "damaged": "; ".join(damaged) or None,
     }
 
 
@@ -136,7 +145,7 @@ def list_runs(runs_dir: PathLike = "runs", name: Optional[str] = None, status: O
               sweep: Optional[str] = None) -> list:
     """Every run under runs_dir (only `name`'s when given), newest first, as summary dicts:
     id, name, status, stale, created, finished, epochs, best, test (metrics), spec_hash,
-    overrides, sweep, path. `status` and `sweep` (a sweep's id) keep only the runs that match."""
+    overrides, sweep, path, damaged (what is wrong with its record or metrics file, or None). `status` and `sweep` (a sweep's id) keep only the runs that match."""
     rows = [summarize(f) for f in _newest(_run_folders(Path(runs_dir), name))]
     if status is not None:
         rows = [r for r in rows if r["status"] == status]
