@@ -97,3 +97,30 @@ def test_a_damaged_record_is_marked_in_runs_list_and_refused_by_runs_show(tmp_pa
     assert shown.exit_code == 2, shown.output
     assert f"{bad / file} is damaged" in shown.stderr
     assert cli("runs", "show", "good", "--runs-dir", runs).exit_code == 0
+
+
+def rewrite_config(checkpoint: Path, old: str, new: str) -> None:
+    """Edit the config.json inside a `.keras` zip."""
+    import zipfile
+
+    with zipfile.ZipFile(checkpoint) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    assert old.encode() in files["config.json"]
+    files["config.json"] = files["config.json"].replace(old.encode(), new.encode())
+    with zipfile.ZipFile(checkpoint, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("old, new, named", [('"relu"', '"no_such_act"', "no_such_act"),
+                                             ('"GlorotUniform"', '"NoSuchInit"', "NoSuchInit")])
+def test_a_checkpoint_naming_an_unknown_function_is_a_usage_error(tmp_path, iris_run, old, new, named):
+    runs, bad = two_runs(tmp_path, iris_run)
+    for checkpoint in (bad / "checkpoints").glob("*.keras"):
+        rewrite_config(checkpoint, old, new)
+    result = cli("evaluate", "bad", "--runs-dir", runs)
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert "best.keras cannot be read" in result.stderr and named in result.stderr
+    assert "names a layer or function" in result.stderr
