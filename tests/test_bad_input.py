@@ -124,3 +124,16 @@ def test_a_checkpoint_naming_an_unknown_function_is_a_usage_error(tmp_path, iris
     assert result.exit_code == 2, result.output
     assert "best.keras cannot be read" in result.stderr and named in result.stderr
     assert "names a layer or function" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, message", [("object_array", "holds Python objects"),
+                                           ("truncated", "not a NumPy file or truncated")])
+def test_an_unreadable_npz_is_bad_data(tmp_path, iris_run, case, message):
+    # validate refuses these in data.source (golden cases data_npz_*); predict reads them itself
+    data = Path(__file__).parent / "cases" / "invalid" / "_data" / f"{case}.npz"
+    result = cli("predict", iris_run.name, "--runs-dir", iris_run.parent.parent, "--input", data,
+                 "--output", tmp_path / "out.csv")
+    no_traceback(result)
+    assert result.exit_code == 3, result.output
+    assert message in result.stderr
