@@ -171,6 +171,13 @@ class TrainingError(SpeccError):
     exit_code = EXIT_TRAINING
 
 
+class ResourceError(SpeccError):
+    """The machine ran out of something training needs: disk space (or the file-size limit),
+    or memory. Not a bug; the run, if one was started, is recorded as failed."""
+
+    exit_code = EXIT_TRAINING
+
+
 class ExportError(SpeccError):
     """An artifact could not be produced or failed its parity check."""
 

@@ -137,3 +137,36 @@ def test_an_unreadable_npz_is_bad_data(tmp_path, iris_run, case, message):
     no_traceback(result)
     assert result.exit_code == 3, result.output
     assert message in result.stderr
+
+
+# `specc train` with a file-size limit (ulimit -f) that a checkpoint write passes: the write
+# raises EFBIG as on a full disk (SIGXFSZ, which would kill the process, is ignored).
+LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from specc.cli import main
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.slow
+def test_a_full_disk_fails_the_run_cleanly(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", LIMITED, "20000", "train", str(spec_file(tmp_path)),
+                           "--runs-dir", str(runs), "--quiet"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 4, done.stderr
+    assert "error: the disk is full" in done.stderr and "Traceback" not in done.stderr
+    record = only_run(runs)
+    assert record["status"] == "failed" and "disk is full" in record["message"]
+    folder = next(runs.glob("*/*/"))
+    staged = [p.name for p in folder.rglob(".*") if p.name != ".lock"]
+    assert staged == []
+

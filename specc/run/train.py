@@ -11,6 +11,8 @@ whose status says which.
 """
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import threading
 import time
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from specc.errors import ClusterError, DataError, TrainingError, UsageError
+from specc.errors import ClusterError, DataError, ResourceError, TrainingError, UsageError
 from specc.report import SILENT, Reporter
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
@@ -84,6 +86,7 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         DataError: The data does not fit the spec (nothing is written).
         SpecInvalid: The model cannot be built (nothing is written).
         TrainingError: The loss became NaN (the record says `diverged`).
+        ResourceError: The disk or the memory ran out (the record, if any, says `failed`).
         KeyboardInterrupt: Ctrl-C (the record says `interrupted`; resume with `--resume`).
     """
     from specc.run import workers
@@ -105,12 +108,15 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         built = _build(resolved, prepared, where, setup=setup)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
+    except MemoryError as exc:  # a model past this machine's memory (validate's limits are generous)
+        raise resource_error(exc) from None
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
 
 
 DEFAULT_RUNS_DIR = "runs"
+FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # EFBIG: past the file-size limit (ulimit -f)
 
 
 def runs_folder(resolved: dict, spec_file: str, given: Optional[str] = None) -> str:
@@ -217,10 +223,42 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
     except TrainingError as exc:
         record.finish("diverged", exc.message)
         raise
+    except (OSError, MemoryError) as exc:
+        error = resource_error(exc)
+        if error is None:
+            record.finish("failed", f"{type(exc).__name__}: {exc}")
+            _tag(exc, record.run_id)
+            raise
+        _finish_if_possible(record, error.message)
+        raise error from None
     except BaseException as exc:
         record.finish("failed", f"{type(exc).__name__}: {exc}")
         _tag(exc, record.run_id)
         raise
+
+
+def resource_error(error: BaseException) -> Optional[ResourceError]:
+    """A full disk, a file-size limit or no memory left, as the error a user can act on."""
+    if isinstance(error, MemoryError):
+        return ResourceError("out of memory while building or training the model",
+                             "make the model or batch.size smaller (`specc validate` counts its size), "
+                             "or free memory")
+    if isinstance(error, OSError) and error.errno in FULL_DISK:
+        where = f" writing {error.filename}" if error.filename else ""
+        limit = " or past the file-size limit" if error.errno == errno.EFBIG else ""
+        return ResourceError(f"the disk is full{limit}{where} ({os.strerror(error.errno)})",
+                             "free space where the runs are written (or raise the file-size limit), then "
+                             "train again")
+    return None
+
+
+def _finish_if_possible(record: RunRecord, message: str) -> None:
+    """Mark the run failed; on a full disk even record.json may not be writable, and then the
+    dead lock holder is what tells (`specc runs list` shows the run as `running?`)."""
+    try:
+        record.finish("failed", message)
+    except OSError:
+        pass
 
 
 def placed(error: DataError, resolved: dict, where: Optional[Callable]) -> DataError:
