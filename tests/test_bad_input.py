@@ -170,3 +170,20 @@ def test_a_full_disk_fails_the_run_cleanly(tmp_path):
     staged = [p.name for p in folder.rglob(".*") if p.name != ".lock"]
     assert staged == []
 
+
+@pytest.mark.slow
+def test_a_running_run_whose_lock_is_free_is_listed_as_stale(tmp_path, iris_run):
+    # Its process died (SIGSEGV, the OOM killer) and its pid went to another process: the
+    # free lock, not the pid, tells.
+    import json
+    import os
+    import socket
+
+    runs, bad = two_runs(tmp_path, iris_run)
+    record = read_json(bad / "record.json")
+    record.update(status="running", finished=None, host={**record["host"], "hostname": socket.gethostname(),
+                                                          "pid": os.getpid()})
+    (bad / "record.json").write_text(json.dumps(record), encoding="utf-8")
+    (bad / ".lock").write_text("{}", encoding="utf-8")
+    listed = cli("runs", "list", "--runs-dir", runs, "--format", "json")
+    assert [row["stale"] for row in json.loads(listed.stdout) if row["path"] == str(bad)] == [True]

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from specc.errors import UsageError
 from specc.run.records.fields import metrics_mistake, record_mistake
 from specc.run.records.files import PathLike, read_json
+from specc.run.records.lock import held
 from specc.run.records.record import METRICS, RECORD, RunRecord
 
 # --- finding runs --------------------------------------------------------------------------
@@ -101,6 +102,12 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
+def _dead(folder: Path, pid: Any) -> bool:
+    """The process that ran a `running` run is gone: its lock is free (a pid may be reused)."""
+    locked = held(folder)
+    return not _pid_alive(pid) if locked is None else not locked
+
+
 def summarize(folder: Path) -> dict:
     """One row of `list_runs` for a run folder."""
     damaged = []  # one damaged run is shown as such; the others are listed as ever
@@ -120,8 +127,7 @@ def summarize(folder: Path) -> dict:
         metrics = {}
     status = record.get("status")
     host = record.get("host") or {}
-    stale = (status == "running" and host.get("hostname") == socket.gethostname()
-             and not _pid_alive(host.get("pid")))
+    stale = status == "running" and host.get("hostname") == socket.gethostname() and _dead(folder, host.get("pid"))
     best = record.get("best") or {}
     return {
         "id": record.get("run_id") or folder.name,
