@@ -108,8 +108,11 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         built = _build(resolved, prepared, where, setup=setup)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
-    except MemoryError as exc:  # a model past this machine's memory (validate's limits are generous)
-        raise resource_error(exc) from None
+    except Exception as exc:  # a model past this machine's memory (validate's limits are generous)
+        error = resource_error(exc)
+        if error is None:
+            raise
+        raise error from None
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
@@ -223,15 +226,11 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
     except TrainingError as exc:
         record.finish("diverged", exc.message)
         raise
-    except (OSError, MemoryError) as exc:
-        error = resource_error(exc)
-        if error is None:
-            record.finish("failed", f"{type(exc).__name__}: {exc}")
-            _tag(exc, record.run_id)
-            raise
-        _finish_if_possible(record, error.message)
-        raise error from None
     except BaseException as exc:
+        error = resource_error(exc)
+        if error is not None:
+            _finish_if_possible(record, error.message)
+            raise error from None
         record.finish("failed", f"{type(exc).__name__}: {exc}")
         _tag(exc, record.run_id)
         raise
@@ -239,7 +238,8 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
 
 def resource_error(error: BaseException) -> Optional[ResourceError]:
     """A full disk, a file-size limit or no memory left, as the error a user can act on."""
-    if isinstance(error, MemoryError):
+    # TensorFlow's allocator says ResourceExhaustedError (tested by name: no TensorFlow here)
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
         return ResourceError("out of memory while building or training the model",
                              "make the model or batch.size smaller (`specc validate` counts its size), "
                              "or free memory")
