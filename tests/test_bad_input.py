@@ -187,3 +187,31 @@ def test_a_running_run_whose_lock_is_free_is_listed_as_stale(tmp_path, iris_run)
     (bad / ".lock").write_text("{}", encoding="utf-8")
     listed = cli("runs", "list", "--runs-dir", runs, "--format", "json")
     assert [row["stale"] for row in json.loads(listed.stdout) if row["path"] == str(bad)] == [True]
+
+
+# `specc train` under an address-space limit (ulimit -v) below what the model's weights need
+LIMITED_MEMORY = """
+import resource, sys
+limit = int(sys.argv[1]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from specc.cli import main
+main(sys.argv[2:])
+"""
+HUGE_DENSE = IRIS.replace("    - dense: {units: 8, activation: relu}",
+                          "    - dense: {units: 20000}\n    - dense: {units: 20000}")  # 400 M weights
+
+
+@pytest.mark.slow
+def test_a_model_past_the_memory_is_a_clean_error_and_leaves_no_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", LIMITED_MEMORY, "5000", "train",
+                           str(spec_file(tmp_path, HUGE_DENSE)), "--runs-dir", str(runs), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 4, done.stderr
+    assert "error: out of memory while building" in done.stderr and "Traceback" not in done.stderr
+    assert not runs.exists()

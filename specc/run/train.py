@@ -11,8 +11,6 @@ whose status says which.
 """
 from __future__ import annotations
 
-import errno
-import os
 import signal
 import threading
 import time
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from specc.errors import ClusterError, DataError, ResourceError, TrainingError, UsageError
+from specc.errors import ClusterError, DataError, TrainingError, UsageError, resource_error
 from specc.report import SILENT, Reporter
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
@@ -119,7 +117,6 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
 
 
 DEFAULT_RUNS_DIR = "runs"
-FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # EFBIG: past the file-size limit (ulimit -f)
 
 
 def runs_folder(resolved: dict, spec_file: str, given: Optional[str] = None) -> str:
@@ -234,22 +231,6 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
         record.finish("failed", f"{type(exc).__name__}: {exc}")
         _tag(exc, record.run_id)
         raise
-
-
-def resource_error(error: BaseException) -> Optional[ResourceError]:
-    """A full disk, a file-size limit or no memory left, as the error a user can act on."""
-    # TensorFlow's allocator says ResourceExhaustedError (tested by name: no TensorFlow here)
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return ResourceError("out of memory while building or training the model",
-                             "make the model or batch.size smaller (`specc validate` counts its size), "
-                             "or free memory")
-    if isinstance(error, OSError) and error.errno in FULL_DISK:
-        where = f" writing {error.filename}" if error.filename else ""
-        limit = " or past the file-size limit" if error.errno == errno.EFBIG else ""
-        return ResourceError(f"the disk is full{limit}{where} ({os.strerror(error.errno)})",
-                             "free space where the runs are written (or raise the file-size limit), then "
-                             "train again")
-    return None
 
 
 def _finish_if_possible(record: RunRecord, message: str) -> None:
