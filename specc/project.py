@@ -35,3 +35,8 @@ def inside(target: Path, root: Path) -> bool:
     real = Path(os.path.realpath(target))
     root = Path(os.path.realpath(root))
     return real == root or root in real.parents
+
+
+def has_control(text: str) -> bool:
+    """A control character (NUL, newline, DEL, ...), which no file name in a spec should hold."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)

@@ -18,7 +18,9 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from specc.checks.paths import spec_paths
 from specc.errors import Problem
+from specc.project import has_control
 from specc.registries import BUILTIN_DATA_SETS, spec_task_type
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
@@ -38,6 +40,8 @@ def check_data_fits(doc: Document) -> list[Problem]:
     if len(source) != 1:
         return []
     (form, spec), = source.items()
+    if any(isinstance(value, str) and has_control(value) for _, value in spec_paths(doc.data)):
+        return []  # checks/paths.py refuses the path; the OS would refuse to open it
     base = Path(doc.files[-1]).resolve().parent if doc.files else Path(".")
     out = _classes(doc, form, spec)
     unreadable = _array_problems(doc, form, mapping(spec), base)
