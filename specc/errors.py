@@ -14,6 +14,8 @@ Exit codes are part of the CLI contract (documented in docs/errors.md):
 """
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -26,6 +28,7 @@ EXIT_EXPORT = 5
 EXIT_CLUSTER = 6
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # EFBIG: past the file-size limit (ulimit -f)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,13 @@ class TrainingError(SpeccError):
     exit_code = EXIT_TRAINING
 
 
+class ResourceError(SpeccError):
+    """The machine ran out of something training needs: disk space (or the file-size limit),
+    or memory. Not a bug; the run, if one was started, is recorded as failed."""
+
+    exit_code = EXIT_TRAINING
+
+
 class ExportError(SpeccError):
     """An artifact could not be produced or failed its parity check."""
 
@@ -181,3 +191,19 @@ class ClusterError(SpeccError):
     """A worker of a multi-worker run was lost: it died or stopped answering (the others stop)."""
 
     exit_code = EXIT_CLUSTER
+
+
+def resource_error(error: BaseException) -> Optional[ResourceError]:
+    """A full disk, a file-size limit or no memory left, as the error a user can act on."""
+    # TensorFlow's allocator says ResourceExhaustedError (tested by name: no TensorFlow here)
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return ResourceError("out of memory while building or training the model",
+                             "make the model or batch.size smaller (`specc validate` counts its size), "
+                             "or free memory")
+    if isinstance(error, OSError) and error.errno in FULL_DISK:
+        where = f" writing {error.filename}" if error.filename else ""
+        limit = " or past the file-size limit" if error.errno == errno.EFBIG else ""
+        return ResourceError(f"the disk is full{limit}{where} ({os.strerror(error.errno)})",
+                             "free space where the runs are written (or raise the file-size limit), then "
+                             "train again")
+    return None

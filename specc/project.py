@@ -67,3 +67,8 @@ def resolve_storage(url: str, spec_dir: Path) -> str:
     found = SQLITE_URL.fullmatch(url)
     assert found is not None  # storage_file matched it
     return f"{found['scheme']}{resolve_path(path, spec_dir)}{found['query'] or ''}"
+
+
+def has_control(text: str) -> bool:
+    """A control character (NUL, newline, DEL, ...), which no file name in a spec should hold."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)

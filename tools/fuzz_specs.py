@@ -443,6 +443,88 @@ def mutate_add_arg(data: dict, rng: Any) -> Optional[str]:
     return f"add {dotted(path + (arg['name'],))}: {show(value)}"
 
 
+# --- bad input that used to end in exit 70 (issue 19) ------------------------------------------
+
+def mutate_nul(data: dict, rng: Any) -> Optional[str]:
+    """A NUL byte (or another control character) in a string, or in an extends: file name."""
+    char = rng.choice(["\x00", "\x00", "\x07", "\n", "\x7f"])
+    if rng.random() < 0.3:
+        data["extends"] = rng.choice(["base", "../base", ""]) + char + ".yaml"
+        return f"extends: {show(data['extends'])}"
+    paths = [p for p in walk(data) if p and isinstance(get(data, p), str)]
+    if not paths:
+        return None
+    path = rng.choice(paths)
+    old = get(data, path)
+    at = rng.randrange(len(old) + 1)
+    replace(data, path, old[:at] + char + old[at:])
+    return f"{dotted(path)}: {show(old)} -> {show(get(data, path))}"
+
+
+GROWING = ({"conv2d_transpose": {"filters": 1, "kernel_size": 3, "strides": 2, "padding": "same"}},
+           {"up_sampling2d": {"size": 2}}, {"up_sampling1d": {"size": 2}}, {"dense": {"units": 4096}})
+
+
+def mutate_huge_repeat(data: dict, rng: Any) -> Optional[str]:
+    """`repeat:` in the hundreds or thousands on a layer item, often one that grows its input."""
+    paths = [p for p in walk(data) if is_layer_item(p) and isinstance(get(data, p), dict)
+             and isinstance(p[-1], int) and p[-2] == "layers"]
+    if not paths:
+        return None
+    path = rng.choice(paths)
+    count = rng.choice([300, 600, 1000, 1000, 5000])
+    if rng.random() < 0.6:
+        item = {**copy.deepcopy(rng.choice(GROWING)), "repeat": count}
+        get(data, path[:-1]).insert(path[-1], item)
+        return f"insert at {dotted(path)}: {show(item)}"
+    get(data, path)["repeat"] = count
+    return f"{dotted(path)}.repeat: {count}"
+
+
+MONITORS = ("val_acuracy", "val_accuracy", "accuracy", "loss", "val_f1", "välidation_loss", "val_lösś",
+            "\U0001f4a5", "val_loss\u200b", "VAL_LOSS", "", "val_auc", "val_mean_absolute_error")
+
+
+def mutate_monitor(data: dict, rng: Any) -> Optional[str]:
+    """A monitor the run may not log (unicode, a typo, another task's metric)."""
+    section = rng.choice(["early_stopping", "checkpoints"])
+    train = data.setdefault("train", {})
+    if not isinstance(train, dict):
+        return None
+    value = train.get(section)
+    value = dict(value) if isinstance(value, dict) else {}
+    value["monitor"] = rng.choice(MONITORS)
+    train[section] = value
+    return f"train.{section}.monitor: {show(value['monitor'])}"
+
+
+BAD_ARRAYS = ("fuzz-object-array.npz", "fuzz-truncated.npz")
+
+
+def mutate_npz(data: dict, rng: Any) -> Optional[str]:
+    """The data from an .npz archive that numpy cannot read safely (write_mutant writes them)."""
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return None
+    section["source"] = {"npz": {"path": rng.choice(BAD_ARRAYS)}}
+    return f"data.source: {show(section['source'])}"
+
+
+def write_bad_arrays(folder: Path) -> None:
+    """The .npz files of mutate_npz: an object array (needs a pickle), and an archive cut short."""
+    import io
+
+    import numpy as np
+
+    if (folder / BAD_ARRAYS[1]).exists():
+        return
+    labels = np.arange(60) % 3
+    np.savez(folder / BAD_ARRAYS[0], x=np.array([[1.0, "a", None, 2.0]] * 60, dtype=object), y=labels)
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.zeros((60, 4), "float32"), y=labels)
+    (folder / BAD_ARRAYS[1]).write_bytes(buffer.getvalue()[:len(buffer.getvalue()) * 2 // 3])
+
+
 MUTATIONS: dict[str, Callable[[dict, Any], Optional[str]]] = {
     "delete": mutate_delete,
     "rename": mutate_rename,
@@ -452,6 +534,10 @@ MUTATIONS: dict[str, Callable[[dict, Any], Optional[str]]] = {
     "list": mutate_list,
     "typo_value": mutate_typo_value,
     "add_arg": mutate_add_arg,
+    "nul": mutate_nul,
+    "huge_repeat": mutate_huge_repeat,
+    "monitor": mutate_monitor,
+    "npz": mutate_npz,
 }
 
 
@@ -549,6 +635,7 @@ def write_mutant(mutant: Mutant, folder: Path) -> Path:
     path = folder / mutant.filename
     path.write_text(yaml_text(mutant.data), encoding="utf-8")
     copy_plugins(mutant.source, folder)
+    write_bad_arrays(folder)
     return path
 
 
@@ -1018,6 +1105,7 @@ class Run:
         self.timing: dict[str, float] = {}
         self.restarts: dict = {}
         self.interrupted = False
+        self.train_codes: dict = {}
 
     # validation
 
@@ -1093,6 +1181,26 @@ class Run:
                                    "compile", result.outcome, result.error_type, result.message, result.where,
                                    result.problems[:5], result.oom_like, duplicate_of))
 
+    # training a sample
+
+    def train_sample(self, accepted: list[int]) -> None:
+        """Train --train-sample of the accepted (and compiled) mutants for one epoch, each in a
+        `specc train` process; an exit 70 or a death by signal is a finding."""
+        ok = [i for i in accepted if not any(c.index == i for c in self.cases)]
+        chosen = sorted(random.Random(f"{self.args.seed}:train").sample(ok, min(self.args.train_sample, len(ok))))
+        start, codes = time.monotonic(), Counter()
+        for done, index in enumerate(chosen, 1):
+            code, tail = train_one(self.paths[index], self.out / "train-runs", self.args.train_timeout)
+            codes[code] += 1
+            if code in (EXIT_INTERNAL, "timeout") or (isinstance(code, int) and code < 0):
+                mutant = self.mutants[index]
+                outcome = HANG if code == "timeout" else (DEATH if isinstance(code, int) and code < 0 else CRASH)
+                self.cases.append(Case(index, mutant.source.name, str(self.paths[index]), mutant.mutations,
+                                       "train", outcome, f"exit {code}", tail))
+            progress(done, len(chosen), "trained", start)
+        self.timing["train_s"] = round(time.monotonic() - start, 1)
+        self.train_codes = {str(k): v for k, v in sorted(codes.items(), key=str)}
+
     # output
 
     def save_examples(self, groups: list[dict], per_group: int = 3) -> None:
@@ -1126,9 +1234,26 @@ class Run:
             "per_source": {name: dict(c) for name, c in self.per_source.items()},
             "timing": {**self.timing, "total_s": round(total_s, 1)},
             "worker_restarts": self.restarts,
+            "train_exit_codes": self.train_codes,
             "groups": groups,
             "cases": [asdict(c) for c in sorted(self.cases, key=lambda c: c.index)],
         }
+
+
+def train_one(path: Path, runs: Path, timeout: float) -> tuple[Any, str]:
+    """`specc train PATH` for one epoch in its own process: (exit code or "timeout", the last
+    line of its stderr)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "specc", "train", path.name, "--runs-dir", str(runs.resolve()), "--quiet",
+               "--set", "train.epochs=1"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    try:
+        done = subprocess.run(command, cwd=path.parent, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return "timeout", f"training took more than {timeout} s"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return done.returncode, (lines[-1][:300] if lines else "")
 
 
 def renamed(result: CompileResult, old: Path, new: Path) -> CompileResult:
@@ -1256,6 +1381,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help="address-space limit of a worker (0: none); TensorFlow itself takes ~2000")
     parser.add_argument("--nice", type=int, default=10, help="lower this process's priority by this much")
     parser.add_argument("--keep-mutants", action="store_true", help="keep every mutant file in OUT/mutants")
+    parser.add_argument("--train-sample", type=int, default=0, metavar="N",
+                        help="train N of the accepted mutants for 1 epoch (`specc train`); exit 70 is a finding")
+    parser.add_argument("--train-timeout", type=float, default=600.0, help="seconds one training may take")
     parser.add_argument("--show", type=int, metavar="INDEX", help="print mutant INDEX (its edits and YAML) and exit")
     return parser.parse_args(argv)
 
@@ -1276,11 +1404,15 @@ def main(argv: Optional[list] = None) -> int:
     accepted = run.validate_all()
     if not args.no_compile and accepted:
         run.compile_all(accepted)
+    if args.train_sample and accepted:
+        run.train_sample(accepted)
     report = run.report(time.monotonic() - start)
     if not args.keep_mutants:
         shutil.rmtree(run.folder, ignore_errors=True)
     (run.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     print(summary_table(report))
+    if report["train_exit_codes"]:
+        print(f"trained 1 epoch: exit codes {report['train_exit_codes']} in {report['timing']['train_s']} s")
     if not args.no_compile:
         print()
         print(sources_table(report))

@@ -15,15 +15,18 @@ from __future__ import annotations
 import ast
 import math
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, cast
 
+from specc.checks.paths import spec_paths
 from specc.errors import DataError, Problem
+from specc.project import has_control
 from specc.registries import BUILTIN_DATA_SETS, DATA_SOURCES, DataSourceInfo, spec_task_type
 from specc.registry import load_object
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
-from specc.shown import header_text, shown_names
+from specc.shown import header_text, shown_names, shown_value
 from specc.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ def check_data_fits(doc: Document) -> list[Problem]:
     if len(source) != 1:
         return []
     (form, spec), = source.items()
+    if any(isinstance(value, str) and has_control(value) for _, value in spec_paths(doc.data)):
+        return []  # checks/paths.py refuses the path; the OS would refuse to open it
     base = Path(doc.files[-1]).resolve().parent if doc.files else Path(".")
     info = DATA_SOURCES.find(form)
     if info is None:
@@ -47,6 +52,9 @@ def check_data_fits(doc: Document) -> list[Problem]:
     if lacking:
         return lacking  # the source's own reader could not run
     out = _classes(doc, form, spec)
+    unreadable = _array_problems(doc, form, mapping(spec), base)
+    if unreadable:
+        return out + unreadable
     header = _header(info, spec, base) if info.columnar else None
     if header:
         missing = _missing_columns(doc, form, mapping(spec), header)
@@ -263,13 +271,41 @@ def _npz_shape(path: Path, key: str) -> tuple:
 
 
 def _header_shape(head: bytes) -> tuple:
-    """The shape in a .npy header (format 1.0-3.0: magic, version, length, a dict literal)."""
+    return tuple(_npy_header(head)["shape"])
+
+
+def _npy_header(head: bytes) -> dict:
+    """A .npy header (format 1.0-3.0: magic, version, length, a dict literal)."""
     if not head.startswith(b"\x93NUMPY"):
         raise ValueError("not an .npy file")
     size = 2 if head[6] == 1 else 4
     length = int.from_bytes(head[8:8 + size], "little")
-    header = ast.literal_eval(head[8 + size:8 + size + length].decode("latin1"))
-    return tuple(header["shape"])
+    return ast.literal_eval(head[8 + size:8 + size + length].decode("latin1"))
+
+
+def _array_problems(doc: Document, form: str, spec: dict, base: Path) -> list[Problem]:
+    """An .npz archive whose directory cannot be read (truncated), or an array of Python objects
+    (numpy would need a pickle to read it, which specc never loads); both from headers only."""
+    if form != "npz" or not isinstance(spec.get("path"), str):
+        return []
+    path, where = base / spec["path"], ("data", "source", "npz", "path")
+    if not path.is_file():
+        return []  # checks/paths.py reports it
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    if "O" in str(_npy_header(member.read(MAX_HEADER_BYTES)).get("descr")):
+                        return [_p(doc, where, f"array {shown_value(Path(name).stem)} of {spec['path']} holds Python objects "
+                                   "(an object array), which numpy reads only through a pickle",
+                                   "save numbers or strings (e.g. array.astype('float32')); specc loads no pickles",
+                                   code="data")]
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        return [_p(doc, where, f"{spec['path']} is not a complete .npz archive ({type(exc).__name__})",
+                   "it is truncated or damaged: write it again with numpy.savez", code="data")]
+    except (ValueError, SyntaxError, KeyError, AttributeError):
+        return []  # not an .npy member: training reports it with the file
+    return []
 
 
 def _image_counts(spec: dict) -> Optional[dict]:

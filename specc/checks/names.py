@@ -9,11 +9,13 @@ Names Keras makes up itself (`dense_1`) are not predicted. No TensorFlow here.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc.errors import Problem, json_path
 from specc.layer_items import layer_key
 from specc.registries import model_parts, task_type
+from specc.shown import shown_value
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 MAX_REPEAT = 1000  # the schema's limit of `repeat` (a larger one is reported there)
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
+SCOPE_NAME = re.compile(r"[A-Za-z0-9_.>-]+")  # TensorFlow's name scopes (tf.name_scope), without '/'
 
 
 def check_layer_names(doc: Document) -> list[Problem]:
@@ -31,7 +34,8 @@ def check_layer_names(doc: Document) -> list[Problem]:
     calls = _block_calls(model, blocks)
     out = _preprocessing_names(doc, _preprocessed_inputs(doc))
     for path, network in _networks(model):
-        out += _clashes(doc, list(_network_names(network, path, blocks, calls)))
+        named = list(_network_names(network, path, blocks, calls))
+        out += _clashes(doc, named) + _unusable(doc, named)
     out += _clashes(doc, list(_block_names(blocks, calls)))
     return out
 
@@ -148,6 +152,19 @@ def _clashes(doc: Document, named: list) -> list[Problem]:
             message = f"layer name '{name}' is already used by {json_path(first[name])}"
             hint = "give one of them another name"
         out.append(_p(doc, path, message, hint, code="name"))
+    return out
+
+
+def _unusable(doc: Document, named: list) -> list[Problem]:
+    """Names TensorFlow refuses as name scopes when it traces the training step (Keras builds
+    and compiles with them, so training ended in exit 70): 'schicht_ä', a control character."""
+    out, seen = [], set()
+    for name, path, why in named:
+        if path not in seen and not SCOPE_NAME.fullmatch(name):
+            seen.add(path)
+            out.append(_p(doc, path, f"layer name {shown_value(name)} ({why}) holds characters TensorFlow "
+                          "refuses in a layer's name", "use ASCII letters, digits and _ . - only",
+                          code="name"))
     return out
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from specc.errors import Problem
 from specc.layer_items import layer_key
-from specc.project import inside, project_root, resolve_path, storage_file
+from specc.project import has_control, inside, project_root, resolve_path, storage_file
 from specc.registries import DATA_SOURCES
 from specc.spec_data import mapping
 from specc.spec_data import problem as _p
@@ -34,7 +34,13 @@ def check_paths(doc: Document) -> list[Problem]:
     root = project_root(str(spec_dir))
     out = []
     for path, value in spec_paths(doc.data):
-        if not isinstance(value, str) or _from_command_line(doc, path):
+        if not isinstance(value, str):
+            continue
+        if has_control(value):  # the OS refuses a NUL in a path, from the command line too
+            out.append(_p(doc, path, "a path cannot hold control characters (a NUL byte, a newline, ...)",
+                          "check the quoted path for escapes such as \\0", code="path"))
+            continue
+        if _from_command_line(doc, path):
             continue
         if not inside(resolve_path(value, spec_dir), root):
             project = "the spec's folder" if root == spec_dir else "the git repository holding the spec"

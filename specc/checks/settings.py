@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from specc.registries import EXPORT_FORMATS, task_type
+from specc.shown import shown_value
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
+from specc.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from specc.load.document import Document
@@ -82,7 +84,8 @@ def _dynamic_shapes(doc, index: int, fmt: str) -> list:
 
 
 def check_train(doc: Document) -> list:
-    """Early stopping on validation metrics needs a validation split."""
+    """Early stopping on validation metrics needs a validation split; what early stopping and
+    the checkpoints monitor must be a metric the run logs."""
     stop = doc.data["train"].get("early_stopping")
     split = mapping(mapping(doc.data.get("data")).get("split"))
     monitor = text(stop.get("monitor", "val_loss")) if isinstance(stop, dict) else ("val_loss" if stop is True else None)
@@ -90,7 +93,37 @@ def check_train(doc: Document) -> list:
     if monitor and monitor.startswith("val_") and split.get("validation", 0.1) == 0 and not folded:
         return [_p(doc, ("train", "early_stopping"), f"early stopping monitors {monitor}, but there is no validation split",
                    "set data.split.validation above 0, or monitor: loss", code="train")]
-    return []
+    return _monitor_problems(doc, ("train", "early_stopping", "monitor")) + \
+        _monitor_problems(doc, ("train", "checkpoints", "monitor"))
+
+
+def logged_metrics(doc: Document) -> Optional[list[str]]:
+    """The names a run of this spec logs each epoch: loss, each metric, and val_ of each; None
+    when the spec does not say them plainly (several outputs, a task type that reports its own
+    metrics, a metric with arguments, whose name Keras makes)."""
+    task = mapping(doc.data.get("task"))
+    declared = task_type(task)
+    if declared is None or not declared.supervised:
+        return None
+    metrics = mapping(doc.data).get("metrics")
+    if metrics is None:
+        metrics = declared.auto_metrics(task)
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        return None
+    names = ["loss", *metrics]
+    return names + [f"val_{name}" for name in names]
+
+
+def _monitor_problems(doc: Document, path: tuple) -> list:
+    """A monitor the run never logs: Keras cannot tell its direction, and nothing would be kept."""
+    section = mapping(mapping(doc.data["train"]).get(path[1]))
+    monitor = section.get("monitor")
+    names = logged_metrics(doc)
+    if not isinstance(monitor, str) or names is None or monitor in names:
+        return []
+    close = did_you_mean(monitor, names)
+    return [_p(doc, path, f"{shown_value(monitor)} is not a metric this spec logs each epoch",
+               close or f"it logs: {', '.join(names)}", code="train")]
 
 
 def check_data(doc: Document) -> list:

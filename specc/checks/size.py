@@ -25,6 +25,7 @@ MAX_LAYERS = 5_000
 MAX_PARAMETERS = 1_000_000_000      # 4 GB of float32 weights, before the optimizer's copies
 MAX_ACTIVATION_BYTES = 16 * 10**9   # one batch's layer outputs, kept for the backward pass
 DEFAULT_BATCH = 32
+HUGE = 10**18                       # a count shown as a power of ten
 
 
 @dataclass
@@ -58,15 +59,15 @@ def limits(doc: Document, tally: Tally) -> list[Problem]:
                       f"expanded; specc builds at most {MAX_LAYERS:,}", "lower `repeat`, or use fewer layers",
                       code="size"))
     if tally.parameters > MAX_PARAMETERS:
-        out.append(_p(doc, tally.largest, f"the model has at least {tally.parameters:,} parameters "
-                      f"({_bytes(4 * tally.parameters)} as float32, this layer {tally.largest_parameters:,}); "
+        out.append(_p(doc, tally.largest, f"the model has at least {_count(tally.parameters)} parameters "
+                      f"({_bytes(4 * tally.parameters)} as float32, this layer {_count(tally.largest_parameters)}); "
                       f"specc refuses more than {MAX_PARAMETERS:,}",
                       _parameters_hint(tally.largest), code="size"))
     batch = _batch_size(doc)
     total = 4 * tally.activations * batch
     if total > MAX_ACTIVATION_BYTES:
         out.append(_p(doc, tally.widest, f"one batch of {batch} needs about {_bytes(total)} for the layers' "
-                      f"outputs (this layer's: {tally.widest_output:,} values per sample); the limit is "
+                      f"outputs (this layer's: {_count(tally.widest_output)} values per sample); the limit is "
                       f"{_bytes(MAX_ACTIVATION_BYTES)}", "use a smaller batch.size, or smaller layers",
                       code="size"))
     return out
@@ -85,12 +86,20 @@ def _batch_size(doc: Document) -> int:
     return integer(batch.get("size")) or DEFAULT_BATCH
 
 
-def _bytes(count: float) -> str:
+def _count(count: int) -> str:
+    """A count as a message shows it: a shape doubled 600 times has 180 digits."""
+    return f"{count:,}" if count < HUGE else f"10^{len(str(count)) - 1}"
+
+
+def _bytes(count: int) -> str:
+    if count >= HUGE:  # past what a float holds, and past any machine anyway
+        return f"{_count(count)} bytes"
+    value = float(count)
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if count < 1000 or unit == "TB":
-            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
-        count /= 1000
-    return f"{count:,.1f} TB"
+        if value < 1000 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{value:,.1f} TB"
 
 
 def _size(shape: tuple) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from specc.checks.settings import logged_metrics
 from specc.errors import Problem, UsageError, json_path
 from specc.spec_data import integer, mapping, text
 from specc.spec_data import problem as _p
@@ -55,10 +56,10 @@ def _parameter(key: str, entry: dict) -> Parameter:
 
 def _misspelled_metric(doc: Document, metric: str) -> str:
     """The logged validation metric `metric` most likely misspells ('' when it is one of them,
-    or like none): val_loss and val_ + each metric the spec names as a plain string."""
+    or like none)."""
     import difflib
 
-    names = ["val_loss"] + [f"val_{m}" for m in mapping(doc.data).get("metrics") or [] if isinstance(m, str)]
+    names = [name for name in logged_metrics(doc) or ["val_loss"] if name.startswith("val_")]
     if metric in names:
         return ""
     close = difflib.get_close_matches(metric, names, n=1, cutoff=0.8)

@@ -73,6 +73,10 @@ def list_command(runs_dir: str, name: Optional[str], status: Optional[str], swee
               _best(r["best"]), _metrics_text(r["test"])] for r in rows]
     for line in columns(lines, header):
         echo(line)
+    for row in rows:
+        if row["damaged"]:
+            echo(f"warning: run {row['id']} is damaged ({row['damaged']}); `specc runs show` refuses it",
+                 err=True)
 
 
 @runs.command()

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any, Callable, Optional, Sequence
 
-from specc.errors import Problem, SpecInvalid
+from specc.errors import Problem, SpecInvalid, resource_error
 from specc.suggest import a_or_an
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -80,6 +80,9 @@ def connect(layer: Any, inputs: Any, key: str, path: tuple, where: Optional[Call
     except SpecInvalid:
         raise
     except Exception as err:  # noqa: BLE001 - every Keras/TF error becomes a spec problem
+        exhausted = resource_error(err)
+        if exhausted is not None:  # the machine's memory, not the spec (the weights are made here)
+            raise exhausted from None
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         message, hint = explain(layer, key, tensors, err)
         position = where(tuple(path)) if where else None

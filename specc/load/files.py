@@ -10,7 +10,7 @@ from typing import Optional
 from specc.errors import Position, SpecLoadError, UsageError
 from specc.load.merge import merge
 from specc.load.yaml_tree import Node, parse_spec_tree
-from specc.project import inside, project_root
+from specc.project import has_control, inside, project_root
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_EXTENDS_FILES = 100
@@ -112,4 +112,7 @@ def _extends_entries(node: Optional[Node]) -> list:
     for item in items:
         if not isinstance(item.value, str) or not item.value.strip():
             raise SpecLoadError("extends: must be a file name or a list of file names", item.pos)
+        if has_control(item.value):  # the OS refuses a NUL in a path
+            raise SpecLoadError("extends: a file name cannot hold control characters (a NUL byte, a "
+                                "newline, ...)", item.pos, hint="check the quoted name for escapes such as \\0")
     return [(item.value, item.pos) for item in items]

@@ -9,7 +9,9 @@ from typing import Any, Callable, Optional
 
 import keras
 
+from specc.errors import Problem, SpecInvalid
 from specc.report import Reporter
+from specc.shown import shown_value
 
 BAR = 20
 
@@ -262,6 +264,16 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         self.wait = self.resume["epoch"] + 1 - self.resume["best_epoch"]
         if self.restore_best_weights and self.load_best_weights is not None:
             self.best_weights = self.load_best_weights()
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        # Validation knows the names of plain supervised specs only; Keras itself stops with a
+        # ValueError (no direction for an unknown name) or a warning (mode min/max).
+        if logs is not None and self.monitor not in logs:
+            shown = [name for name in logs if name != "learning_rate"]
+            raise SpecInvalid([Problem(("train", "early_stopping", "monitor"),
+                                       f"early stopping monitors {shown_value(self.monitor)}, which this run "
+                                       "does not log", f"it logs: {', '.join(shown)}", code="train")])
+        super().on_epoch_end(epoch, logs)
 
 
 def _is_higher_better(monitor: str) -> bool:

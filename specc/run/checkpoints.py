@@ -61,11 +61,18 @@ def commit(folder: Path, writers: dict[str, Callable[[Path], None]]) -> dict[str
         raise ValueError(f"a checkpoint commit holds only {', '.join(COMMITTED)}, not {', '.join(unknown)}")
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
-    for name, write in writers.items():
-        staged = folder / next_name(name)
-        write(staged)
-        fsync_file(staged)
-        hashes[name] = sha256(staged)
+    try:
+        for name, write in writers.items():
+            staged = folder / next_name(name)
+            write(staged)
+            fsync_file(staged)
+            hashes[name] = sha256(staged)
+    except BaseException:
+        # Before the commit point: the old files stand, so the staged ones (a full disk leaves
+        # one half-written) are of no use to anyone.
+        for name in writers:
+            (folder / next_name(name)).unlink(missing_ok=True)
+        raise
     fsync_folder(folder)
     atomic_write_json(folder / COMMIT, {"files": hashes})
     _apply(folder, hashes)

@@ -69,15 +69,14 @@ def _columnar(form: str, path_text: str, run: OpenRun) -> Table:
 
 
 def _numpy(path: Path, suffix: str) -> Table:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a NumPy file ({exc})") from None
+    from specc.data.sources._arrays import archive_array, load_npy
+
+    loaded = load_npy(path, str(path))
     if suffix == ".npy":
         features = {"x": np.asarray(loaded, dtype=np.float32)}
     else:
         keys = [k for k in loaded.files if k not in ("y", "labels")]
-        features = {k: np.asarray(loaded[k], dtype=np.float32) for k in keys}
+        features = {k: np.asarray(archive_array(loaded, k, str(path)), dtype=np.float32) for k in keys}
     return Table(features=features, origin=str(path), rows=np.arange(_count(features)))
 
 

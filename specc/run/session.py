@@ -199,6 +199,14 @@ def load_checkpoint(path: Path, run_id: str) -> Any:
     except (OSError, EOFError, KeyError) as exc:
         raise UsageError(f"run {run_id}: {path} cannot be read: {_first_line(exc)}",
                          "it is damaged or truncated; restore it from a copy, or train again") from None
+    except TypeError as exc:
+        if "deserializ" not in str(exc) and "locate" not in str(exc):
+            raise
+        # Keras's config names a class or function it cannot find (an edited config.json, a
+        # plugin that is gone): its innermost reason names it.
+        raise UsageError(f"run {run_id}: {path} cannot be read: {_innermost(exc)}",
+                         "the checkpoint names a layer or function neither Keras nor the spec's plugins "
+                         "define; restore it from a copy, or train again") from None
     except Exception as exc:  # noqa: BLE001 - zipfile, h5py and Keras raise many kinds
         if type(exc).__name__ in ("BadZipFile", "LargeZipFile"):
             raise UsageError(f"run {run_id}: {path} is not a complete .keras file ({_first_line(exc)})",
@@ -208,7 +216,19 @@ def load_checkpoint(path: Path, run_id: str) -> Any:
 
 def _first_line(error: BaseException) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
+    return f"{type(error).__name__}: {_printable(lines[0][:200]) if lines else ''}"
+
+
+def _innermost(error: BaseException) -> str:
+    """The last 'Exception encountered: ...' of Keras's nested deserialization message."""
+    reasons = [line.split(":", 1)[1].strip() for line in str(error).splitlines()
+               if line.startswith("Exception encountered:")]
+    return _printable(reasons[-1][:200]) if reasons else _first_line(error)
+
+
+def _printable(text: str) -> str:
+    """What a message may quote of a file's text: control characters become '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def parse_source(text: str) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from specc.errors import ClusterError, DataError, TrainingError, UsageError
+from specc.errors import ClusterError, DataError, TrainingError, UsageError, resource_error
 from specc.report import SILENT, Reporter, figures_text
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
@@ -85,6 +85,7 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         DataError: The data does not fit the spec (nothing is written).
         SpecInvalid: The model cannot be built (nothing is written).
         TrainingError: The loss became NaN (the record says `diverged`).
+        ResourceError: The disk or the memory ran out (the record, if any, says `failed`).
         KeyboardInterrupt: Ctrl-C (the record says `interrupted`; resume with `--resume`).
     """
     from specc.run import workers
@@ -106,6 +107,11 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
         built = _build(resolved, prepared, where, setup=setup)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
+    except Exception as exc:  # a model past this machine's memory (validate's limits are generous)
+        error = resource_error(exc)
+        if error is None:
+            raise
+        raise error from None
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
@@ -219,9 +225,22 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
         record.finish("diverged", exc.message)
         raise
     except BaseException as exc:
+        error = resource_error(exc)
+        if error is not None:
+            _finish_if_possible(record, error.message)
+            raise error from None
         record.finish("failed", f"{type(exc).__name__}: {exc}")
         _tag(exc, record.run_id)
         raise
+
+
+def _finish_if_possible(record: RunRecord, message: str) -> None:
+    """Mark the run failed; on a full disk even record.json may not be writable, and then the
+    dead lock holder is what tells (`specc runs list` shows the run as `running?`)."""
+    try:
+        record.finish("failed", message)
+    except OSError:
+        pass
 
 
 def placed(error: DataError, resolved: dict, where: Optional[Callable]) -> DataError:

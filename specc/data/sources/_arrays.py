@@ -1,12 +1,15 @@
 """Reading NumPy files safely (no pickles) and giving their arrays the models' dtypes."""
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from specc.errors import DataError
+from specc.shown import shown_value
 
 
 def feature_array(array: np.ndarray) -> np.ndarray:
@@ -39,5 +42,20 @@ def load_npy(path: Path, text: str) -> Any:
     except ValueError as err:
         raise DataError(f"{text}: cannot read the array ({err})",
                         hint="save it with numpy.save / numpy.savez without object arrays") from None
-    except (OSError, EOFError) as err:
-        raise DataError(f"{text}: not a NumPy file or truncated ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{text}: not a NumPy file or truncated ({type(err).__name__})",
+                        hint="write it again with numpy.save / numpy.savez") from None
+
+
+def archive_array(archive: Any, name: str, text: str) -> np.ndarray:
+    """One array of an .npz archive: numpy reads it only now, so a damaged member or an object
+    array shows here."""
+    try:
+        return archive[name]
+    except ValueError:
+        raise DataError(f"{text}: array {shown_value(name)} holds Python objects (an object array), which "
+                        "numpy reads only through a pickle",
+                        hint="save numbers or strings (e.g. array.astype('float32')); specc loads no pickles") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{text}: array {shown_value(name)} cannot be read ({type(err).__name__}): the archive "
+                        "is truncated or damaged", hint="write it again with numpy.savez") from None

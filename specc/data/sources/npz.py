@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from specc.data.checks import existing_path, missing_key
-from specc.data.sources._arrays import feature_array, label_array, load_npy
+from specc.data.sources._arrays import archive_array, feature_array, label_array, load_npy
 from specc.data.table import Labels, Table
 from specc.errors import DataError
 
@@ -25,7 +25,7 @@ def load(spec: dict, context: Any) -> Table:
         def get(name: object, what: str) -> np.ndarray:
             if name not in names:
                 raise missing_key(text, "array", name, names, f"{key}.npz.{what}")
-            return archive[name]
+            return archive_array(archive, str(name), text)
 
         wanted = spec.get("features") or "x"
         if isinstance(wanted, str):

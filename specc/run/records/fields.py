@@ -6,7 +6,11 @@ record that silently lacks it. `specc runs show`, `runs list` and `runs compare`
 """
 from __future__ import annotations
 
+import functools
+import typing
 from typing import Any, Optional, TypedDict
+
+from specc.shown import name_like
 
 RECORD_FORMAT = 1
 STATUSES = ("running", "completed", "failed", "interrupted", "diverged", "pruned")  # pruned: a sweep stopped it
@@ -32,7 +36,7 @@ class RecordFields(TypedDict, total=False):
     created: str                    # ISO 8601 UTC start time, milliseconds
     finished: Optional[str]         # ISO 8601 UTC end time (None while running)
     spec_file: Optional[str]        # absolute path of the spec file it was started from
-    overrides: list                 # the --set overrides it was started with, in order ("train.epochs=5");
+    overrides: list[str]            # the --set overrides it was started with, in order ("train.epochs=5");
                                     # absent in older runs
     sweep: dict                     # a sweep's trial: {"id": study name, "trial": trial number, "values":
                                     # {path: sampled value}, "storage": the study's URL, "retry_of": the
@@ -65,9 +69,9 @@ class RecordFields(TypedDict, total=False):
     best: Best                      # which epoch best.keras holds
     checkpoints: dict               # best/last -> path in the run folder
     parts: dict                     # part name (encoder, generator, ...) -> checkpoint path
-    exports: list                   # [{format, quantize, file}] written by `specc export` / export:
+    exports: list[dict]             # [{format, quantize, file}] written by `specc export` / export:
     curves_error: str               # why curves.png could not be drawn (only when it could not)
-    warnings: list                  # what may be wrong with a run that completed (a loss that grew, one class)
+    warnings: list[str]             # what may be wrong with a run that completed (a loss that grew, one class)
     paradigm: dict                  # what the task type keeps after training (an autoencoder's anomaly threshold)
     sample_grids: list              # a GAN's grids of generated samples, oldest first: [{"epoch": 10, "file":
                                     # "samples/epoch-0010.png"}] (task.samples)
@@ -81,3 +85,93 @@ def check_fields(fields: dict) -> None:
     unknown = sorted(set(fields) - FIELD_NAMES)
     if unknown:
         raise ValueError(f"record.json has no field {', '.join(unknown)} (declared in specc/run/records/fields.py)")
+
+
+def record_mistake(data: Any) -> Optional[str]:
+    """What in a record.json read back is not of its declared type ('best.value is a string, not
+    a number'), or None. A run folder is untrusted: one damaged record must not break the
+    commands that read every run."""
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    return _mistake(data, RecordFields, "")
+
+
+def metrics_mistake(data: Any) -> Optional[str]:
+    """The same for metrics.json: split -> metric name -> number (or null)."""
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    for split, values in data.items():
+        if not isinstance(values, dict):
+            return f"{_shown(split)} is {_kind(values)}, not an object of metrics"
+        for name, value in values.items():
+            if value is not None and not _is_number(value):
+                return f"{_shown(split)}.{_shown(name)} is {_kind(value)}, not a number"
+    return None
+
+
+def _shown(name: str) -> str:
+    return name if name_like(name) else "(a name not shown)"
+
+
+def _mistake(data: dict, declared: Any, prefix: str) -> Optional[str]:
+    hints = _hints(declared)
+    for key, value in data.items():
+        if key in hints and not _fits(value, hints[key]):
+            return f"{prefix}{key} is {_kind(value)}, not {_wanted(hints[key])}"
+        if key in hints and _is_typed_dict(hints[key]) and isinstance(value, dict):
+            inner = _mistake(value, hints[key], f"{prefix}{key}.")
+            if inner:
+                return inner
+    return None
+
+
+@functools.cache
+def _hints(declared: Any) -> dict:
+    return typing.get_type_hints(declared)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value is of a declared type (Optional, list[...], a TypedDict, a plain type)."""
+    if hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return any(_fits(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_fits(item, args[0]) for item in value)
+    if _is_typed_dict(hint) or hint is dict or origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return _is_number(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _is_typed_dict(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, dict) and hasattr(hint, "__annotations__")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _wanted(hint: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", dict: "an object", list: "a list",
+             type(None): "null"}
+    if typing.get_origin(hint) is typing.Union:
+        return " or ".join(_wanted(arg) for arg in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        return f"a list of {_wanted(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
+    return names.get(hint) or names.get(typing.get_origin(hint)) or ("an object" if _is_typed_dict(hint) else str(hint))
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type, never the value itself (a run folder may come from anyone)."""
+    for kind, name in ((bool, "true/false"), (str, "a string"), (int, "an integer"), (float, "a number"),
+                       (list, "a list"), (dict, "an object")):
+        if isinstance(value, kind):
+            return name
+    return "null"

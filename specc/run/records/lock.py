@@ -56,6 +56,27 @@ class RunLock:
         self.release()
 
 
+def held(path: Path) -> Optional[bool]:
+    """Whether a live process holds the run folder's lock (None: it has no lock file, an older
+    run). The lock dies with its holder, so a run left `running` by a killed process (SIGKILL,
+    SIGSEGV, the kernel's OOM killer) shows as not held."""
+    if os.name == "nt":  # pragma: no cover
+        return None
+    import fcntl
+
+    try:
+        fd = os.open(Path(path) / LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released at once, by the close below
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def _holder(handle: IO[str]) -> str:
     try:
         handle.seek(0)

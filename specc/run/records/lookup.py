@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from specc.errors import UsageError
+from specc.run.records.fields import metrics_mistake, record_mistake
 from specc.run.records.files import PathLike, read_json
+from specc.run.records.lock import held
 from specc.run.records.record import METRICS, RECORD, RunRecord
 
 # --- finding runs --------------------------------------------------------------------------
@@ -100,20 +102,32 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
+def _dead(folder: Path, pid: Any) -> bool:
+    """The process that ran a `running` run is gone: its lock is free (a pid may be reused)."""
+    locked = held(folder)
+    return not _pid_alive(pid) if locked is None else not locked
+
+
 def summarize(folder: Path) -> dict:
     """One row of `list_runs` for a run folder."""
+    damaged = []  # one damaged run is shown as such; the others are listed as ever
     try:
         record = read_json(folder / RECORD) or {}
     except (OSError, ValueError):
+        record = {"status": "unreadable"}
+    if record_mistake(record):
+        damaged.append(f"{RECORD}: {record_mistake(record)}")
         record = {"status": "unreadable"}
     try:
         metrics = read_json(folder / METRICS, default={}) or {}
     except (OSError, ValueError):
         metrics = {}
+    if metrics_mistake(metrics):
+        damaged.append(f"{METRICS}: {metrics_mistake(metrics)}")
+        metrics = {}
     status = record.get("status")
     host = record.get("host") or {}
-    stale = (status == "running" and host.get("hostname") == socket.gethostname()
-             and not _pid_alive(host.get("pid")))
+    stale = status == "running" and host.get("hostname") == socket.gethostname() and _dead(folder, host.get("pid"))
     best = record.get("best") or {}
     return {
         "id": record.get("run_id") or folder.name,
@@ -129,6 +143,7 @@ def summarize(folder: Path) -> dict:
         "overrides": record.get("overrides"),
         "sweep": record.get("sweep"),
         "path": str(folder),
+        "damaged": "; ".join(damaged) or None,
     }
 
 
@@ -136,7 +151,7 @@ def list_runs(runs_dir: PathLike = "runs", name: Optional[str] = None, status: O
               sweep: Optional[str] = None) -> list:
     """Every run under runs_dir (only `name`'s when given), newest first, as summary dicts:
     id, name, status, stale, created, finished, epochs, best, test (metrics), spec_hash,
-    overrides, sweep, path. `status` and `sweep` (a sweep's id) keep only the runs that match."""
+    overrides, sweep, path, damaged (what is wrong with its record or metrics file, or None). `status` and `sweep` (a sweep's id) keep only the runs that match."""
     rows = [summarize(f) for f in _newest(_run_folders(Path(runs_dir), name))]
     if status is not None:
         rows = [r for r in rows if r["status"] == status]

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from specc.errors import UsageError
-from specc.run.records.fields import FINAL_STATUSES, RECORD_FORMAT, RecordFields, check_fields
+from specc.run.records.fields import (FINAL_STATUSES, RECORD_FORMAT, RecordFields, check_fields, metrics_mistake,
+                                      record_mistake)
 from specc.run.records.files import (PathLike, atomic_write_bytes, atomic_write_json, atomic_write_text,
                                      is_temporary, read_json)
 from specc.run.records.history import history_csv, history_row
@@ -175,6 +176,7 @@ class RunRecord:
         data = self._json(RECORD, None)
         if not isinstance(data, dict):
             raise UsageError(f"{self.path} has no {RECORD}")
+        _refuse(self.path / RECORD, record_mistake(data))
         return data
 
     def update(self, **fields: Any) -> None:
@@ -258,7 +260,8 @@ class RunRecord:
     def metrics(self) -> dict:
         """metrics.json ({} before the run wrote any)."""
         data = self._json(METRICS, {})
-        return data if isinstance(data, dict) else {}
+        _refuse(self.path / METRICS, metrics_mistake(data))
+        return data
 
     def write_metrics(self, metrics: dict) -> None:
         """Write final metrics per split; splits already in metrics.json and not given are kept."""
@@ -372,3 +375,10 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def _refuse(path: Path, mistake: Optional[str]) -> None:
+    """A damaged record file is refused by name, not met later as a wrong type deep inside."""
+    if mistake:
+        raise UsageError(f"{path} is damaged: {mistake}",
+                         hint="it was edited or written by something else; restore it, or move the run away")
