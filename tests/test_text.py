@@ -176,3 +176,27 @@ def test_vocabulary_is_adapted_on_the_training_split_and_saved(bow_run):
     vocabulary = layer.get_vocabulary()
     assert "good" in vocabulary and "not" in vocabulary and len(vocabulary) > 20
     assert read_json(bow_run.path / "record.json")["columns"]["inputs"] == {"text": ["text"]}
+
+
+# --- sequence models -----------------------------------------------------------------------------
+
+def test_validate_follows_shapes_through_the_transformer_block():
+    result = cli("validate", SPECS / "text-transformer.yaml", "--set", "model.nodes.encoded.encoder.width=16")
+    assert result.exit_code == 1
+    assert "$.model.blocks.encoder.nodes.fed" in result.stderr and "add" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def transformer_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("transformer-runs")
+    return train_run(SPECS / "text-transformer.yaml", runs, "--set", "data.source.synthetic.samples=200",
+                     "--set", "train.epochs=1", "--no-export")
+
+
+def test_transformer_predicts_from_raw_csv_without_trusting_plugins(transformer_run, tmp_path):
+    """specc's own plugin module needs no --trust-plugins; an empty review gets a probability."""
+    (tmp_path / "in.csv").write_text('id,text\n1,"the film is not bad, i found it good"\n2,\n3,zebra\n',
+                                     encoding="utf-8")
+    rows = predictions(transformer_run, tmp_path / "in.csv", tmp_path / "out.csv")
+    assert list(rows[0]) == ["row", "predicted", "probability"]   # the `liked` output answers the task
+    assert all(0.0 <= float(row["probability"]) <= 1.0 for row in rows)
