@@ -200,3 +200,26 @@ def test_transformer_predicts_from_raw_csv_without_trusting_plugins(transformer_
     rows = predictions(transformer_run, tmp_path / "in.csv", tmp_path / "out.csv")
     assert list(rows[0]) == ["row", "predicted", "probability"]   # the `liked` output answers the task
     assert all(0.0 <= float(row["probability"]) <= 1.0 for row in rows)
+
+
+# --- exports of a model that takes raw strings ------------------------------------------------
+
+def test_keras_and_saved_model_exports_reproduce_predict_on_raw_strings(bow_run, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    out = tmp_path / "exports"
+    result = cli("export", bow_run.run_id, "--runs-dir", bow_run.runs_dir, "--format", "keras",
+                 "--format", "saved_model", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "classes agree 100.0%" in result.stdout
+    table = load_synthetic({"kind": "text", "samples": 30}, 5)
+    write_reviews(tmp_path / "in.csv", table)
+    rows = predictions(bow_run, tmp_path / "in.csv", tmp_path / "p.csv")
+    expected = np.array([float(row["probability"]) for row in rows])
+    texts = np.array(table.features["text"], dtype=object)
+    from_keras = keras.saving.load_model(out / "model.keras").predict(texts, verbose=0)[:, 0]
+    serve = tf.saved_model.load(str(out / "saved_model")).signatures["serving_default"]
+    from_saved = next(iter(serve(text=tf.constant(texts.astype(str))).values())).numpy()[:, 0]
+    np.testing.assert_allclose(from_keras, expected, atol=1e-6)
+    np.testing.assert_allclose(from_saved, expected, atol=1e-5)
