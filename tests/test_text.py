@@ -223,3 +223,10 @@ def test_keras_and_saved_model_exports_reproduce_predict_on_raw_strings(bow_run,
     from_saved = next(iter(serve(text=tf.constant(texts.astype(str))).values())).numpy()[:, 0]
     np.testing.assert_allclose(from_keras, expected, atol=1e-6)
     np.testing.assert_allclose(from_saved, expected, atol=1e-5)
+
+
+def test_export_refuses_litert_for_a_model_that_takes_strings(bow_run, tmp_path):
+    result = cli("export", bow_run.run_id, "--runs-dir", bow_run.runs_dir, "--format", "litert", "--out", tmp_path)
+    assert result.exit_code == 5
+    assert "litert export cannot take string inputs" in result.stderr
+    assert not list(tmp_path.iterdir())
