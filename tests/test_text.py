@@ -230,3 +230,16 @@ def test_export_refuses_litert_for_a_model_that_takes_strings(bow_run, tmp_path)
     assert result.exit_code == 5
     assert "litert export cannot take string inputs" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_evaluate_reads_a_labelled_text_csv_by_column_name(bow_run, tmp_path, monkeypatch):
+    table = load_synthetic({"kind": "text", "samples": 50}, 8)
+    with open(tmp_path / "labelled.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["liked", "note", "text"])
+        writer.writerows([label, "x", text] for text, label in zip(table.features["text"], table.labels))
+    monkeypatch.chdir(tmp_path)
+    result = cli("evaluate", bow_run.run_id, "--runs-dir", bow_run.runs_dir, "--data",
+                 "{csv: {path: labelled.csv, label: liked}}")
+    assert result.exit_code == 0, result.output
+    assert "binary_accuracy" in result.stdout
