@@ -103,6 +103,7 @@ class ExportFormatInfo:
         extra: The pip extra that installs them (`pip install 'specc[onnx]'`).
         fixed_shapes: Whether every input dimension must have a size.
         quantizable: Whether `quantize:` applies to it.
+        strings: Whether its runtime takes string inputs (a model with text preprocessing inside).
     """
 
     name: str
@@ -111,14 +112,16 @@ class ExportFormatInfo:
     extra: Optional[str] = None
     fixed_shapes: bool = False
     quantizable: bool = False
+    strings: bool = True
 
 
 EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
     "keras": ExportFormatInfo("keras", "specc.export.formats.keras"),
     "saved_model": ExportFormatInfo("saved_model", "specc.export.formats.saved_model"),
-    "litert": ExportFormatInfo("litert", "specc.export.formats.litert", fixed_shapes=True, quantizable=True),
+    "litert": ExportFormatInfo("litert", "specc.export.formats.litert", fixed_shapes=True, quantizable=True,
+                               strings=False),
     "onnx": ExportFormatInfo("onnx", "specc.export.formats.onnx", needs=("tf2onnx", "onnx", "onnxruntime"),
-                             extra="onnx"),
+                             extra="onnx", strings=False),
 })
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")

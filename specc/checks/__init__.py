@@ -19,6 +19,7 @@ from specc.checks.objects import check_optimizer_args
 from specc.checks.paths import check_paths
 from specc.checks.plugins import check_plugins
 from specc.checks.shapes import check_shapes
+from specc.checks.string_inputs import check_string_exports, check_string_inputs
 from specc.checks.sweep import check_sweep
 from specc.checks.trainable import check_trainable
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
@@ -52,6 +53,8 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
      check_paradigm),
     (("model",), ("batch", "task", "data"), check_shapes),
     (("data", "model"), ("task",), check_data_fits),
+    (("data", "model"), ("task",), check_string_inputs),
+    (("export", "model"), ("task",), check_string_exports),
     (("data",), ("task", "train"), check_data_select),
     ((), ("data", "train", "export", "model", "sweep"), check_paths),
     (("plugins",), (), check_plugins),

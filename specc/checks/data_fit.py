@@ -132,8 +132,8 @@ def _named_columns(spec: dict) -> list:
     return found
 
 
-def _model_inputs(data: dict) -> tuple[dict, tuple]:
-    """Input name -> values per sample (None: variable size) of the network the data feeds."""
+def fed_inputs(data: dict) -> tuple[dict, tuple]:
+    """The `inputs:` mapping of the network the data feeds, and its spec path."""
     model = mapping(data.get("model"))
     declared = spec_task_type(data)
     base: tuple = ("model", "inputs")
@@ -142,8 +142,14 @@ def _model_inputs(data: dict) -> tuple[dict, tuple]:
         if fed.get("inputs") or not model.get("inputs"):
             # a fed part that declares no inputs takes model.inputs, else a linked part's shape
             model, base = fed, path + ("inputs",)
+    return mapping(model.get("inputs")), base
+
+
+def _model_inputs(data: dict) -> tuple[dict, tuple]:
+    """Input name -> values per sample (None: variable size) of the network the data feeds."""
+    inputs, base = fed_inputs(data)
     found = {}
-    for name, value in mapping(model.get("inputs")).items():
+    for name, value in inputs.items():
         shape = value.get("shape") if isinstance(value, dict) else value
         dtype = value.get("dtype", "float32") if isinstance(value, dict) else "float32"
         if dtype == "string" or not isinstance(shape, list):

@@ -19,6 +19,7 @@ from specc.checks.shape_basics import (UNKNOWN, Out, Shape, ShapeError, Unknown,
                                        need_rank, shape_text, tensor_text, yaml_list)
 from specc.checks.spatial_shapes import (CONV, CONV_LSTM, GLOBAL_POOL, POOL, SPATIAL, conv_lstm, convolution,
                                          global_pooling, pooling, spatial)
+from specc.checks.text_shapes import multi_head_attention, string_lookup, text_vectorization
 from specc.spec_data import integer
 
 # Layers whose output has their input's shape, any rank (image augmentations included: Keras
@@ -273,7 +274,8 @@ RULES: dict[str, Callable[[str, dict, list], Out]] = {
     **{name: _merge for name in ELEMENTWISE_MERGES},
     "prelu": _prelu, "normalization": _keras_normalization, "dense": _dense, "embedding": _embedding,
     "flatten": _flatten, "reshape": _reshape, "repeat_vector": _repeat_vector, "permute": _permute,
-    "concatenate": _concatenate,
+    "concatenate": _concatenate, "text_vectorization": text_vectorization, "string_lookup": string_lookup,
+    "multi_head_attention": multi_head_attention,
 }
 PATTERN_RULES: list[tuple[re.Pattern, Callable[[str, dict, list], Out]]] = [
     (CONV, convolution), (POOL, pooling), (GLOBAL_POOL, global_pooling), (SPATIAL, spatial),

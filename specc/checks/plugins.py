@@ -93,7 +93,7 @@ def _locate(name: str, directory: str) -> Optional[str]:
         if candidate.is_file():
             return str(candidate)
     if len(parts) > 1:
-        return None
+        return _own_module(parts)
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
@@ -101,6 +101,15 @@ def _locate(name: str, directory: str) -> Optional[str]:
     if spec is None:
         return None
     return spec.origin if spec.origin and spec.origin.endswith(".py") else ""
+
+
+def _own_module(parts: list) -> Optional[str]:
+    """The file of one of specc's own plugin modules (`specc.compile.text_layers`), found in
+    specc's folder without importing its package."""
+    if parts[0] != "specc":
+        return None
+    candidate = Path(__file__).resolve().parent.parent.joinpath(*parts[1:]).with_suffix(".py")
+    return str(candidate) if candidate.is_file() else None
 
 
 def _shown(directory: str) -> str:

@@ -3,7 +3,9 @@
 Each float input gets its own copy of every preprocessing layer, named `<input>_<layer>`
 (`features_normalization`), so the model takes raw features and exports carry the
 preprocessing. `adapt_preprocessing` adapts them (Normalization's mean and variance, ...)
-on the training split before training.
+on the training split before training, and with them every adaptable layer of the model that
+takes a model input directly (a `text_vectorization` or `string_lookup` on a string input: its
+vocabulary is learnt from the training split and saved with the model).
 """
 from __future__ import annotations
 
@@ -53,6 +55,11 @@ def adapt_preprocessing(model_or_layers: Any, train_features: Any) -> list:
         The names of the layers that were adapted.
     """
     groups = _preprocessing_groups(model_or_layers)
+    if isinstance(model_or_layers, keras.Model):
+        listed = {layer.name for layers in groups.values() for layer in layers}
+        for input_name, layer in _on_inputs(model_or_layers):
+            if layer.name not in listed:
+                groups.setdefault(input_name, []).append(layer)
     adapted = []
     for input_name, layers in groups.items():
         if isinstance(train_features, dict):
@@ -68,6 +75,26 @@ def adapt_preprocessing(model_or_layers: Any, train_features: Any) -> list:
             if position + 1 < len(layers):
                 data = keras.ops.convert_to_numpy(layer(data))
     return adapted
+
+
+def _on_inputs(model: Any) -> list:
+    """(input name, layer) of each adaptable layer that takes one model input directly.
+
+    A layer after a data.preprocessing layer, or after another layer, is not one: its input
+    is not the raw feature.
+    """
+    inputs = {id(tensor): tensor.name.split(":")[0] for tensor in model.inputs}
+    found = []
+    for layer in model.layers:
+        if not callable(getattr(layer, "adapt", None)) or isinstance(layer, keras.Model):
+            continue
+        try:
+            tensor = layer.input
+        except (AttributeError, ValueError):  # shared by several calls, or not called
+            continue
+        if not isinstance(tensor, (list, tuple, dict)) and id(tensor) in inputs:
+            found.append((inputs[id(tensor)], layer))
+    return found
 
 
 def _preprocessing_groups(model_or_layers: Any) -> dict:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, cast
 
 from specc.errors import ExportError
 from specc.export.formats import check_quantize, get_format, require_packages
+from specc.registries import EXPORT_FORMATS
 from specc.report import SILENT, Reporter
 from specc.run.records.lock import RunLock
 
@@ -44,6 +45,7 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     plan = [(fmt, quantize if fmt.quantizable else "none") for fmt in chosen]
     for fmt, _ in plan:
         require_packages(fmt)
+    _refuse_strings(chosen, run.resolved)
     folder = writable_folder(Path(out_dir) if out_dir else run.record.export_dir)  # export_dir: never a link
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
     _refuse_existing([t for _, _, t in targets], force)
@@ -59,6 +61,22 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
         update_manifest(folder / "manifest.json", run.record.run_id, entries)
         _record_exports(run.record, folder, entries)
     return entries
+
+
+def _refuse_strings(chosen: list, resolved: dict) -> None:
+    """Refuse a format whose runtime cannot take strings when the model takes some (what
+    validate says of the spec's `export:`, here for --format), before anything is converted.
+
+    Raises:
+        ExportError: Such a format and a string input (exit 5, nothing written).
+    """
+    inputs = (resolved.get("model") or {}).get("inputs") or {}
+    strings = [name for name, value in inputs.items() if isinstance(value, dict) and value.get("dtype") == "string"]
+    refused = [fmt.name for fmt in chosen if not fmt.info.strings]
+    if strings and refused:
+        takers = ", ".join(name for name, info in EXPORT_FORMATS.items() if info.strings)
+        raise ExportError(f"{refused[0]} export cannot take string inputs, and model input '{strings[0]}' is a "
+                          "string (its text preprocessing lives inside the model)", f"export to {takers}")
 
 
 def writable_folder(folder: Path) -> Path:

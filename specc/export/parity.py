@@ -22,11 +22,17 @@ TIMEOUT_SECONDS = 900
 
 
 def input_dict(model: Any, x: Any) -> dict:
-    """Model inputs keyed by the spec's input names."""
+    """Model inputs keyed by the spec's input names: numbers as float32, strings (a model
+    with its text preprocessing inside) as Python strings, as Keras takes them."""
     names = [t.name.split(":")[0] for t in model.inputs]
     if isinstance(x, dict):
-        return {name: np.asarray(x[name], dtype=np.float32) for name in names}
-    return {names[0]: np.asarray(x, dtype=np.float32)}
+        return {name: _input_array(x[name]) for name in names}
+    return {names[0]: _input_array(x)}
+
+
+def _input_array(values: Any) -> np.ndarray:
+    array = np.asarray(values)
+    return array.astype(np.object_) if array.dtype.kind in "OSU" else array.astype(np.float32)
 
 
 def reference_outputs(model: Any, inputs: dict) -> dict:
@@ -66,7 +72,8 @@ class ArtifactChecker:
         """[(outputs, input signature)] of each (format, artifact path), each artifact run by
         its format's own runtime."""
         tmp = Path(self.folder.name)
-        np.savez(tmp / "inputs.npz", **inputs)
+        # strings as numpy unicode, which an .npz keeps without pickle (verify.py turns them back)
+        np.savez(tmp / "inputs.npz", **{k: v.astype(np.str_) if v.dtype == np.object_ else v for k, v in inputs.items()})
         request = {"inputs": str(tmp / "inputs.npz"), "output_names": output_names,
                    "plugins": self.run_info.resolved.get("plugins", []),
                    "spec_dir": str(self.run_info.spec_dir),

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         preload(module)
     request = json.loads(sys.stdin.read())
     with np.load(request["inputs"]) as data:
-        inputs = {k: data[k] for k in data.files}
+        inputs = {k: data[k].astype(np.object_) if data[k].dtype.kind == "U" else data[k] for k in data.files}
     for job in request["artifacts"]:
         run_job(job, inputs, request)
     return 0

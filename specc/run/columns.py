@@ -101,7 +101,7 @@ def prediction_source(form: str, path_text: str, columns: dict, options: dict) -
         DataError: The file lacks one of the columns, or has no header row.
     """
     spec = {**options, "path": path_text, "features": columns["inputs"], "label": None,
-            "categorical": list(columns.get("categorical") or [])}
+            "categorical": list(columns.get("categorical") or []), "text": list(columns.get("text") or [])}
     check_header(form, spec, Path.cwd(), "--input")
     return spec
 
@@ -124,6 +124,7 @@ def evaluation_source(form: str, given: dict, columns: Optional[dict], base_dir:
         spec["features"] = columns["inputs"]
     if columns is not None:
         spec.setdefault("categorical", list(columns.get("categorical") or []))
+        spec.setdefault("text", list(columns.get("text") or []))
         if spec.get("label") is None:
             spec["label"] = columns.get("labels")
     check_header(form, spec, base_dir, key)
@@ -191,4 +192,4 @@ def training_options(resolved: dict, form: str) -> dict:
     source = resolved["data"]["source"].get(form)
     if not isinstance(source, dict):
         return {}
-    return {k: v for k, v in source.items() if k not in ("path", "label", "features", "categorical")}
+    return {k: v for k, v in source.items() if k not in ("path", "label", "features", "categorical", "text")}

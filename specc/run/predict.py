@@ -143,7 +143,9 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
     for name, values in outputs.items():
         prefix = "" if len(outputs) == 1 else f"{name}_"
         names = (output_class_names or {}).get(name, class_names if len(outputs) == 1 else None)
-        columns.update(_columns(prefix, np.asarray(values), tasks.get(name, {}), names))
+        # one output answers the task's one (whatever a graph named it: `outputs: {liked: ...}`)
+        task = tasks.get(name) or (next(iter(tasks.values())) if len(tasks) == 1 == len(outputs) else {})
+        columns.update(_columns(prefix, np.asarray(values), task, names))
     atomic_write_text(path_text, _csv_text(columns, inputs))
 
 

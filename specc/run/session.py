@@ -78,7 +78,9 @@ class OpenRun:
         Raises:
             UsageError: The spec lists plugins and `trust_plugins` is off.
         """
-        plugins = self.resolved.get("plugins") or []
+        # specc's own plugin modules (specc.compile.text_layers) come from the installed
+        # package, already imported, never from the spec's folder: nothing to consent to
+        plugins = [name for name in self.resolved.get("plugins") or [] if not str(name).startswith("specc.")]
         if plugins and not self.trust_plugins:
             raise UsageError(f"run {self.record.run_id} imports Python modules as plugins ({', '.join(plugins)}) "
                              f"from {self.spec_dir}: importing them runs their code",

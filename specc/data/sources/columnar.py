@@ -6,7 +6,9 @@ A columnar source module has, besides `load(spec, context) -> Table`,
     read_header(spec, context) -> list[str]    # its column names, cheaply (validate calls it)
 
 and its mapping names columns alike: `path`, `label` (a column, a list, or output -> column),
-`features` (`auto`, a list, or input -> columns) and `categorical`. Everything else is shared
+`features` (`auto`, a list, or input -> columns), `categorical` and `text` (columns of
+free text, kept as strings for a `text_vectorization` layer in the model; an empty cell is
+an empty text). Everything else is shared
 here: which column becomes what (`Plan`), the typed reading of the cells (numbers, categories,
 label typing: specc/data/sources/_csv_parse.py), and the messages, which name the source's
 own form (`data.source.tsv.features`). The module only opens its file as a `RowFile`: a
@@ -130,19 +132,28 @@ def spec_columns(spec: dict, header: list, key: str, form: str) -> dict:
         DataError: A column the spec names is not in the header.
     """
     label_cols = label_columns(spec.get("label"))
-    categorical = list(spec.get("categorical") or [])
-    groups = _feature_groups(spec.get("features", "auto"), header, label_cols, categorical,
+    groups = _feature_groups(spec.get("features", "auto"), header, label_cols, string_columns(spec),
                              str(spec.get("path")), f"{key}.{form}", Columnar(form))
-    return _named_columns(groups, spec.get("label"), categorical)
+    return _named_columns(groups, spec.get("label"), spec)
 
 
-def _named_columns(groups: dict, label: Any, categorical: list) -> dict:
+def string_columns(spec: dict) -> list:
+    """The columns a source's mapping keeps as strings: its categorical, then its text columns."""
+    return list(spec.get("categorical") or []) + list(spec.get("text") or [])
+
+
+def _named_columns(groups: dict, label: Any, spec: dict) -> dict:
     """Table.columns: the columns of each feature key, the label as named, the categorical
-    columns among the features."""
+    and the text columns among the features (`text` only when the source has some, so the
+    records of runs without text stay as they were)."""
     used = {name for names in groups.values() for name in names}
-    return {"inputs": {group: list(names) for group, names in groups.items()},
-            "labels": dict(label) if isinstance(label, dict) else list(label) if isinstance(label, list) else label,
-            "categorical": [name for name in categorical if name in used]}
+    columns = {"inputs": {group: list(names) for group, names in groups.items()},
+               "labels": dict(label) if isinstance(label, dict) else list(label) if isinstance(label, list) else label,
+               "categorical": [name for name in spec.get("categorical") or [] if name in used]}
+    text = [name for name in spec.get("text") or [] if name in used]
+    if text:
+        columns["text"] = text
+    return columns
 
 
 class Plan:
@@ -155,15 +166,22 @@ class Plan:
         self.at = f"{key}.{source.form}"   # where the source's keys are, for messages
         self.label = spec.get("label")
         self.label_cols = label_columns(self.label)
+        self.spec = spec
         self.categorical = list(spec.get("categorical") or [])
+        self.text_columns = list(spec.get("text") or [])
         for name in self.label_cols:
             if name not in self.header:
                 raise _missing_column(self.text, name, self.header, f"{self.at}.label", source)
-        for name in self.categorical:
-            if name not in self.header:
-                raise _missing_column(self.text, name, self.header, f"{self.at}.categorical", source)
+        for form in ("categorical", "text"):
+            for name in spec.get(form) or []:
+                if name not in self.header:
+                    raise _missing_column(self.text, name, self.header, f"{self.at}.{form}", source)
+        both = [name for name in self.text_columns if name in self.categorical]
+        if both:
+            raise DataError(f"{self.text}: column '{both[0]}' is listed both as categorical and as text",
+                            hint=f"keep it in one of {self.at}.categorical and {self.at}.text")
         self.groups = _feature_groups(spec.get("features", "auto"), self.header, self.label_cols,
-                                      self.categorical, self.text, self.at, source)
+                                      string_columns(spec), self.text, self.at, source)
         self.file = file
         self.lines: Any = None  # the line of each data row, once read
         self.index = {name: i for i, name in enumerate(self.header)}
@@ -172,7 +190,7 @@ class Plan:
         for group, names in self.groups.items():
             if self._kind(names) == "numbers":
                 self.matrices[group] = self._matrix(names)
-            elif self._kind(names) == "categories":
+            elif self._kind(names) in ("categories", "text"):
                 for name in names:
                     self._column(name, Categories)
         if isinstance(self.label, list):
@@ -197,11 +215,12 @@ class Plan:
                      categorical=vocab, origin=self.text, rows=np.arange(reading.count, dtype=np.int64),
                      lines=reading.lines, row_word="row",
                      label_columns=self.label_cols or None,
-                     columns=_named_columns(self.groups, self.label, self.categorical))
+                     columns=_named_columns(self.groups, self.label, self.spec))
 
     def _kind(self, names: list) -> str:
-        kinds = {name in self.categorical for name in names}
-        return "categories" if kinds == {True} else "mixed" if len(kinds) == 2 else "numbers"
+        kinds = {"categories" if name in self.categorical else "text" if name in self.text_columns else "numbers"
+                 for name in names}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
 
     def _column(self, name: str, kind: Any) -> Any:
         index = self.index[name]
@@ -218,8 +237,8 @@ class Plan:
     def _group_array(self, group: str, names: list, rows: int, vocab: dict) -> np.ndarray:
         kind = self._kind(names)
         if kind == "mixed":
-            raise DataError(f"{self.text}: input '{group}' mixes categorical and numeric columns",
-                            hint="give categorical columns their own input")
+            raise DataError(f"{self.text}: input '{group}' mixes numeric, categorical or text columns",
+                            hint="give categorical and text columns their own input")
         if kind == "numbers":
             for name in names:
                 self._check_numbers(name)
@@ -228,11 +247,12 @@ class Plan:
         for name in names:
             column = self.columns[self.index[name]]
             assert isinstance(column, Categories)
-            if column.empty is not None:
+            if column.empty is not None and kind == "categories":  # an empty text is a text
                 raise DataError(f"{self.text}: {self._row(column.empty)}, {self._shown(name)} is empty",
                                 hint="fill in the missing category or drop the row")
             columns.append(column)
-        vocab[group] = sorted(set().union(*(column.seen for column in columns)))
+        if kind == "categories":
+            vocab[group] = sorted(set().union(*(column.seen for column in columns)))
         values = np.array([column.values for column in columns], dtype=np.object_).T
         return values[:, 0] if len(names) == 1 else values
 
@@ -358,7 +378,8 @@ def label_columns(label: Any) -> list:
 
 def _feature_groups(features: Any, header: list, label_cols: list, categorical: list, text: str,
                     at: str, source: Columnar) -> dict:
-    """Map feature key -> list of columns (`at`: where the source's keys are, for messages)."""
+    """Map feature key -> list of columns (`at`: where the source's keys are, for messages;
+    `categorical`: every column kept as strings, each its own input under `features: auto`)."""
     where = f"{at}.features"
     if isinstance(features, dict):
         groups = {name: list(cols) for name, cols in features.items()}

@@ -35,6 +35,13 @@ def load_synthetic(spec: dict, seed: int) -> Table:
             (one in each half of the sequence); the target is the sum of the two marked
             values. Predicting the mean scores a mean squared error of about 1/6; a model
             must carry the first marked value across the gap to do better.
+        text: short reviews, one string per sample under the feature (and CSV column) `text`,
+            class 1 positive, 0 negative. A review is one or two clauses, each an adjective
+            (5 positive, 5 negative), maybe after `not` and an intensifier, after an opener;
+            a clause's polarity is its adjective's, flipped by `not`; the review's class is the
+            sign of the sum, or the last clause's when they cancel ("good, but not great").
+            "not good, bad" and "good, not bad" hold the same words in another order: a
+            bag of words cannot tell them apart, a sequence model can.
 
     Args:
         spec: The `synthetic:` mapping (kind, samples, features | shape, classes, targets, seed).
@@ -45,8 +52,10 @@ def load_synthetic(spec: dict, seed: int) -> Table:
     rng = np.random.default_rng(spec.get("seed", seed))
     makers = {"classification": _classification, "regression": _regression,
               "sequence": _sequence, "image": _image, "adding": _adding}
-    if kind not in makers:
-        raise DataError(f"synthetic: unknown kind '{kind}'; use one of {', '.join(makers)}")
+    if kind not in makers and kind != "text":
+        raise DataError(f"synthetic: unknown kind '{kind}'; use one of {', '.join([*makers, 'text'])}")
+    if kind == "text":
+        return _text(samples, rng)
     x, y, feature_names = makers[kind](spec, samples, rng)
     return Table(features={"x": x}, labels=y, feature_names=feature_names,
                  origin=f"synthetic {kind}", rows=np.arange(samples, dtype=np.int64))
@@ -134,3 +143,46 @@ def _adding(spec, samples, rng):
     target = values[rows, first] + values[rows, second]
     x = np.stack([values, markers], axis=-1)
     return x.astype(np.float32), target.astype(np.float32), None
+
+
+POSITIVE = ("good", "great", "fine", "excellent", "lovely")
+NEGATIVE = ("bad", "awful", "poor", "boring", "terrible")
+OPENERS = ("the movie was", "the acting felt", "the plot seemed", "honestly it was", "i found it", "the film is",
+           "overall")
+INTENSIFIERS = ("really", "very", "quite")
+JOINERS = (",", " but", " and")
+TEXT_CLASSES = ["negative", "positive"]
+
+
+def _text(samples: int, rng) -> Table:
+    reviews, labels = [], []
+    for _ in range(samples):
+        clauses = [_clause(rng) for _ in range(1 if rng.random() < 0.4 else 2)]
+        labels.append(review_class([polarity for _, polarity in clauses]))
+        text = clauses[0][0]
+        for words, _ in clauses[1:]:
+            text += f"{JOINERS[rng.integers(len(JOINERS))]} {words}"
+        reviews.append(text)
+    columns = {"inputs": {"text": ["text"]}, "labels": None, "categorical": [], "text": ["text"]}
+    return Table(features={"text": np.array(reviews, dtype=np.object_)}, labels=np.array(labels, dtype=np.int64),
+                 class_names=list(TEXT_CLASSES), origin="synthetic text", rows=np.arange(samples, dtype=np.int64),
+                 columns=columns)
+
+
+def review_class(polarities: list) -> int:
+    """1 (positive) or 0: the sign of the clauses' polarities, the last one's when they cancel."""
+    total = sum(polarities)
+    return int((total if total else polarities[-1]) > 0)
+
+
+def _clause(rng) -> tuple[str, int]:
+    """One clause's words and polarity (+1 or -1)."""
+    positive = bool(rng.random() < 0.5)
+    words = [str(rng.choice(OPENERS))]
+    negated = bool(rng.random() < 0.45)
+    if negated:
+        words.append("not")
+    if rng.random() < 0.3:
+        words.append(str(rng.choice(INTENSIFIERS)))
+    words.append(str(rng.choice(POSITIVE if positive else NEGATIVE)))
+    return " ".join(words), (1 if positive else -1) * (-1 if negated else 1)

@@ -50,7 +50,8 @@ class RecordFields(TypedDict, total=False):
     columns: Optional[dict]         # the training data's column names, so other CSV files are read
                                     # by name: {"inputs": {feature key: [column, ...]}, "labels":
                                     # a column, [columns] or {output: column} (or None),
-                                    # "categorical": [column, ...]}; None when the data had no
+                                    # "categorical": [column, ...], "text": [column, ...] when
+                                    # some}; None when the data had no
                                     # column names (images, arrays); absent in older runs
     git: dict                       # {commit, dirty, root} of the spec's repository
     packages: dict                  # distribution -> version (python included)
