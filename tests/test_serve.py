@@ -1,0 +1,214 @@
+"""`specc serve`: the real server on 127.0.0.1 (a free port), real HTTP requests, answers
+compared with `specc predict` on the same rows, and bad requests refused with a 4xx while the
+server keeps serving.
+
+The runs are tiny 1-epoch runs on a small CSV file (numbers, a category, a class name and a
+value), trained once per module. Most tests serve them from a uvicorn server in a thread of
+this process (TensorFlow is imported once); the command line itself, SIGTERM and the ONNX
+server (which must not import TensorFlow) run in processes of their own.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import cli, train_run
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+COLORS = ["red", "green", "blue"]
+SPECS = {
+    "classifier": "task: {type: multiclass, classes: 2}\n"
+                  "data: {source: {csv: {path: t.csv, label: kind, features: [a, b, c]}}, "
+                  "split: {validation: 0.2, test: 0.2}}\n"
+                  "model: {inputs: {x: [3]}, layers: [{dense: {units: 4, activation: relu}}]}\n",
+    "regression": "task: {type: regression}\n"
+                  "data: {source: {csv: {path: t.csv, label: y, features: [a, b, c]}}, "
+                  "split: {validation: 0.2, test: 0.2}}\n"
+                  "model: {inputs: {x: [3]}, layers: [{dense: {units: 4, activation: relu}}]}\n",
+    "categorical": "task: {type: multiclass, classes: 2}\n"
+                   "data: {source: {csv: {path: t.csv, label: kind, features: {x: [a, b], color: [color]}, "
+                   "categorical: [color]}}, split: {validation: 0.2, test: 0.2}}\n"
+                   "model:\n  inputs: {x: [2], color: {shape: [1], dtype: string}}\n  nodes:\n"
+                   "    ids: {string_lookup: {vocabulary: [red, green, blue], output_mode: one_hot}, from: color}\n"
+                   "    flat: {flatten: {}, from: ids}\n    joined: {concatenate: {}, from: [x, flat]}\n"
+                   "    out: {dense: {units: 4, activation: relu}, from: joined}\n"
+                   "  outputs: {output: out}\n  head: auto\n",
+    "autoencoder": "task: {type: autoencoder}\n"
+                   "data: {source: {csv: {path: t.csv, label: kind, features: [a, b, c]}}, "
+                   "split: {validation: 0.2, test: 0.2}}\n"
+                   "model:\n  encoder: {inputs: {x: [3]}, layers: [{dense: {units: 2}}]}\n"
+                   "  decoder: {layers: [{dense: {units: 3}}]}\n",
+}
+
+
+def table_rows(count: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        a, b, c = (round(float(v), 4) for v in rng.uniform(size=3))
+        rows.append({"a": a, "b": b, "c": c, "color": str(rng.choice(COLORS)),
+                     "kind": "yes" if a + b > 1 else "no", "y": round(2 * a + b - c, 4)})
+    return rows
+
+
+def write_rows(path: Path, rows: list, columns: list) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([[row[name] for name in columns] for row in rows])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """kind -> its trained run (1 epoch each)."""
+    folder = tmp_path_factory.mktemp("serve-runs")
+    write_rows(folder / "t.csv", table_rows(60, 0), ["a", "b", "c", "color", "kind", "y"])
+    trained = {}
+    for kind, body in SPECS.items():
+        (folder / f"{kind}.yaml").write_text(f"specc: 1\nname: serve-{kind}\nseed: 1\n{body}train: {{epochs: 1}}\n",
+                                             encoding="utf-8")
+        trained[kind] = train_run(folder / f"{kind}.yaml", folder / "runs", "--no-export")
+    return trained
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served(run, **settings):
+    """The run served by uvicorn in a thread of this process, on a free port; its base URL."""
+    import uvicorn
+
+    from specc.serve.app import Settings, make_app
+    from specc.serve.predictors import open_predictor, warm_up
+
+    predictor = open_predictor(str(run.path))
+    warm_up(predictor)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, 30)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def wait_ready(url: str, seconds: float, process=None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server ended: {process.stderr.read()}")
+        try:
+            if request(url + "/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"no server at {url} after {seconds} s")
+
+
+def request(url: str, body=None, raw: bytes = None, timeout: float = 30) -> tuple:
+    """(status, parsed JSON or text) of a GET, or of a POST of `body` as JSON (or `raw` bytes)."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def specc_predict(run, rows: list, columns: list, folder: Path) -> list:
+    """`specc predict` on a CSV file of the rows: one dict per row, numbers as numbers."""
+    given, out = folder / "given.csv", folder / "predicted.csv"
+    write_rows(given, rows, columns)
+    result = cli("predict", run.path, "--input", given, "--output", out, "--force")
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8") as handle:
+        return [{k: _number(v) for k, v in row.items() if k != "row"} for row in csv.DictReader(handle)]
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+INPUTS = {"classifier": ["a", "b", "c"], "regression": ["a", "b", "c"], "categorical": ["a", "b", "color"],
+          "autoencoder": ["a", "b", "c"]}
+
+
+# --- answers are specc predict's ------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", list(SPECS))
+def test_answers_are_those_of_specc_predict(runs, kind, tmp_path):
+    rows = table_rows(12, 1)
+    columns = INPUTS[kind]
+    sent = [{name: row[name] for name in columns} for row in rows]
+    expected = specc_predict(runs[kind], rows, columns, tmp_path)
+    with served(runs[kind]) as url:
+        status, batch = request(url + "/predict", sent)
+        assert status == 200, batch
+        singles = [request(url + "/predict", row)[1]["predictions"][0] for row in sent[:3]]
+    assert batch["run_id"] == runs[kind].run_id
+    got = batch["predictions"]
+    assert [list(row) for row in got] == [list(row) for row in expected]
+    for answer, wanted in zip(got + singles, expected + expected[:3]):
+        for name, value in wanted.items():
+            if isinstance(value, float):
+                assert math.isclose(answer[name], value, rel_tol=1e-5, abs_tol=1e-6), (name, answer, wanted)
+            else:
+                assert answer[name] == value, (name, answer, wanted)
+
+
+def test_the_families_answer_with_their_own_columns(runs):
+    with served(runs["autoencoder"]) as url:
+        status, answer = request(url + "/predict", {"a": 0.1, "b": 0.2, "c": 0.3})
+    assert status == 200 and set(answer["predictions"][0]) == {"reconstruction_error", "anomaly"}
+
+
+def test_health_and_metadata(runs):
+    with served(runs["categorical"]) as url:
+        assert request(url + "/health") == (200, {"status": "ok"})
+        status, meta = request(url + "/metadata")
+    assert status == 200
+    assert meta["spec"] == "serve-categorical" and meta["run_id"] == runs["categorical"].run_id
+    assert meta["inputs"] == [{"name": "a", "type": "number"}, {"name": "b", "type": "number"},
+                              {"name": "color", "type": "string"}]
+    assert meta["outputs"] == ["predicted", "probability_0", "probability_1"]
+    assert {"specc", "python", "tensorflow", "keras", "starlette", "uvicorn"} <= set(meta["versions"])
+    assert meta["format"] == "keras" and meta["artifact"] == "best.keras"
