@@ -212,3 +212,79 @@ def test_health_and_metadata(runs):
     assert meta["outputs"] == ["predicted", "probability_0", "probability_1"]
     assert {"specc", "python", "tensorflow", "keras", "starlette", "uvicorn"} <= set(meta["versions"])
     assert meta["format"] == "keras" and meta["artifact"] == "best.keras"
+
+
+# --- bad requests -------------------------------------------------------------------------
+
+GOOD = {"a": 0.5, "b": 0.25, "color": "red"}
+BAD = [
+    ("malformed JSON", b'{"a": 0.5, "b":', 400, "the body is not JSON: "),
+    ("not rows", b'"hello"', 422, "the body is the string 'hello': send one row as a JSON object"),
+    ("no rows", b"[]", 422, "the body is an empty list: send at least one row"),
+    ("a row not an object", b"[1, 2]", 422, "row 0 is a number, not an object of column name -> value"),
+    ("a missing column", b'{"a": 0.5, "colour": "red"}', 422, "row 0: no columns 'b', 'color' (did you mean 'colour'?)"),
+    ("an extra column", b'{"a": 0.5, "b": 0.25, "color": "red", "kind": "yes"}', 422,
+     "row 0: column 'kind' is not an input of the model"),
+    ("a string in a numeric field", b'[{"a": 0.5, "b": 0.25, "color": "red"}, {"a": "0.5x", "b": 1, "color": "red"}]',
+     422, "row 1, column 'a': the string '0.5x', expected a number"),
+    ("a number in a categorical field", b'{"a": 0.5, "b": 0.25, "color": 3}', 422,
+     "row 0, column 'color': a number, expected a string (the column holds categories)"),
+    ("a list where a number goes", b'{"a": [0.5, 1], "b": 0.25, "color": "red"}', 422,
+     "row 0, column 'a': a list, expected a number"),
+    ("null", b'{"a": null, "b": 0.25, "color": "red"}', 422, "row 0, column 'a': null, expected a number"),
+    ("a boolean", b'{"a": true, "b": 0.25, "color": "red"}', 422, "row 0, column 'a': a boolean, expected a number"),
+    ("NaN", b'{"a": NaN, "b": 0.25, "color": "red"}', 422, "row 0, column 'a': nan is not a finite number"),
+    ("infinity", b'{"a": 0.5, "b": -Infinity, "color": "red"}', 422, "row 0, column 'b': -inf is not a finite number"),
+    ("an overflowing number", b'{"a": 1e999, "b": 0.25, "color": "red"}', 422, "row 0, column 'a': inf is not a finite"),
+    ("an empty category", b'{"a": 0.5, "b": 0.25, "color": " "}', 422, "row 0, column 'color': is empty"),
+    ("a control character in a name", b'{"a": 0.5, "b": 0.25, "color": "red", "\\u001b[2J": 1}', 422,
+     "row 0: column a name of 4 characters is not an input of the model"),
+]
+
+
+def batches_predicted(url: str) -> int:
+    text = request(url + "/metrics")[1]
+    return int(next(line.split()[-1] for line in text.splitlines() if line.startswith("specc_batch_rows_count")))
+
+
+def test_bad_requests_get_a_4xx_that_names_the_column_and_the_server_goes_on(runs):
+    with served(runs["categorical"]) as url:
+        before = batches_predicted(url)
+        for what, body, status, message in BAD:
+            got, answer = request(url + "/predict", raw=body)
+            assert got == status, (what, answer)
+            assert answer["error"].startswith(message), (what, answer)
+        assert batches_predicted(url) == before   # nothing the schema refuses reached the model
+        status, answer = request(url + "/predict", GOOD)
+        assert status == 200 and answer["predictions"][0]["predicted"] in ("no", "yes")
+        _, metrics = request(url + "/metrics")
+    assert f'specc_requests_total{{route="/predict",status="422"}} {sum(s == 422 for *_, s, _ in BAD)}' in metrics
+    assert "specc_request_errors_total" in metrics and 'specc_predict_latency_seconds_bucket{le="+Inf"}' in metrics
+
+
+def test_a_body_over_the_limit_is_refused_unread(runs):
+    rows = json.dumps([GOOD] * 270_000).encode()
+    assert len(rows) > 10_000_000
+    with served(runs["categorical"]) as url:
+        status, answer = request(url + "/predict", raw=rows)
+        assert status == 413 and answer["error"] == f"the body is larger than {1 << 20} bytes"
+        assert chunked(url + "/predict", rows) == 413   # no Content-Length: counted as it comes
+        assert request(url + "/predict", GOOD)[0] == 200
+
+
+def chunked(url: str, body: bytes) -> int:
+    """The status of a POST of `body` in 64 kB chunks, without a Content-Length."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    parts = (body[i:i + 65536] for i in range(0, len(body), 65536))
+    try:
+        connection.request("POST", where.path, body=parts, encode_chunked=True,
+                           headers={"Content-Type": "application/json"})
+    except (BrokenPipeError, ConnectionResetError):
+        pass   # the server answered and closed before the whole body was sent
+    status = connection.getresponse().status
+    connection.close()
+    return status

@@ -27,6 +27,7 @@ from specc.serve.metrics import Metrics
 from specc.serve.predictors import Predictor
 
 MEGABYTE = 1 << 20
+DRAIN_LIMIT = 64 * MEGABYTE   # bytes of a refused body read and dropped before answering 413
 
 
 @dataclass
@@ -123,17 +124,23 @@ def make_app(predictor: Predictor, settings: Settings, reporter: Reporter = SILE
 
 
 async def _body(request: Any, limit: int) -> Any:
-    """The body's bytes, or None when it is longer than `limit` (read no further)."""
+    """The body's bytes, or None when it is longer than `limit`.
+
+    The rest of a body over the limit is read and dropped (up to DRAIN_LIMIT bytes), never
+    kept: a server that answers and closes while the client is still sending resets the
+    connection, and the client never sees the 413.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
         return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
+        if size > DRAIN_LIMIT:
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
 
 
 def _first_line(error: BaseException) -> str:
