@@ -288,3 +288,97 @@ def chunked(url: str, body: bytes) -> int:
     status = connection.getresponse().status
     connection.close()
     return status
+
+
+# --- micro-batching, the bounded queue, graceful shutdown ---------------------------------
+
+class Slow:
+    """A predictor that takes `seconds` more per model call (a busy model)."""
+
+    def __init__(self, predictor, seconds: float) -> None:
+        self.inner, self.seconds, self.schema = predictor, seconds, predictor.schema
+
+    def predict(self, rows: list) -> list:
+        time.sleep(self.seconds)
+        return self.inner.predict(rows)
+
+    def metadata(self) -> dict:
+        return self.inner.metadata()
+
+
+@contextmanager
+def served_predictor(predictor, **settings):
+    import uvicorn
+
+    from specc.serve.app import Settings, make_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, 30)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def concurrently(url: str, bodies: list) -> list:
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(lambda body: request(url + "/predict", body), bodies))
+
+
+def test_concurrent_requests_share_model_calls_with_the_same_answers(runs):
+    from specc.serve.predictors import open_predictor
+
+    predictor = open_predictor(str(runs["regression"].path))
+    rows = [{k: row[k] for k in ("a", "b", "c")} for row in table_rows(16, 2)]
+    alone = predictor.predict(rows)
+    with served_predictor(predictor, max_batch=64, max_wait_ms=200) as url:
+        answers = concurrently(url, rows)
+        calls = batches_predicted(url)
+    assert [status for status, _ in answers] == [200] * len(rows)
+    for (_, answer), wanted in zip(answers, alone):
+        assert math.isclose(answer["predictions"][0]["prediction"], wanted["prediction"], rel_tol=1e-5, abs_tol=1e-6)
+    assert calls < len(rows)   # some requests shared a call
+
+
+def test_a_full_queue_answers_503_and_below_it_nothing_fails(runs):
+    from specc.serve.predictors import open_predictor
+
+    slow = Slow(open_predictor(str(runs["regression"].path)), 0.3)
+    row = {"a": 0.1, "b": 0.2, "c": 0.3}
+    with served_predictor(slow, max_batch=1, max_queue=2) as url:
+        over = concurrently(url, [row] * 10)
+        under = concurrently(url, [row] * 2)
+        after = request(url + "/predict", row)
+    statuses = [status for status, _ in over]
+    assert set(statuses) == {200, 503} and statuses.count(200) >= 2
+    assert next(a for s, a in over if s == 503)["error"] == "the server is busy: 2 requests are waiting"
+    assert [status for status, _ in under] == [200, 200] and after[0] == 200
+
+
+def test_sigterm_finishes_the_requests_in_flight(runs):
+    """`specc serve` itself: a request waiting for its batch when SIGTERM comes is answered."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "specc", "serve", str(runs["regression"].path),
+                                "--port", str(port), "--max-wait-ms", "1000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, 60, process)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(request, url + "/predict", {"a": 0.1, "b": 0.2, "c": 0.3})
+            time.sleep(0.4)   # the request waits up to 1 s for others to join its batch
+            process.send_signal(signal.SIGTERM)
+            status, answer = pending.result(30)
+        assert status == 200 and len(answer["predictions"]) == 1
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert process.stderr.read().splitlines()[-1] == f"serving on http://127.0.0.1:{port}"
