@@ -382,3 +382,52 @@ def test_sigterm_finishes_the_requests_in_flight(runs):
             process.kill()
     assert process.returncode in (0, -signal.SIGTERM)
     assert process.stderr.read().splitlines()[-1] == f"serving on http://127.0.0.1:{port}"
+
+
+# --- an ONNX export, served by ONNX Runtime alone ----------------------------------------
+
+NO_TENSORFLOW = ("import sys\n"
+                 "sys.modules['tensorflow'] = None  # importing it now fails: the server must not\n"
+                 "sys.modules['keras'] = None\n"
+                 "from specc.cli import main\n"
+                 "main(sys.argv[1:])\n")
+
+
+def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
+    run = runs["classifier"]
+    missing = cli("serve", run.path, "--format", "onnx")
+    assert missing.exit_code == 2 and f"run {run.run_id} has no ONNX export" in missing.stderr
+    exported = cli("export", run.path, "--format", "onnx")
+    assert exported.exit_code == 0, exported.output
+    rows = table_rows(8, 3)
+    sent = [{name: row[name] for name in ("a", "b", "c")} for row in rows]
+    expected = specc_predict(run, rows, ["a", "b", "c"], tmp_path)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", NO_TENSORFLOW, "serve", str(run.path / "exports"),
+                                "--format", "onnx", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, 60, process)
+        status, answer = request(url + "/predict", sent)
+        meta = request(url + "/metadata")[1]
+        refused = request(url + "/predict", {"a": "x", "b": 1, "c": 2})
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert status == 200, answer
+    assert meta["format"] == "onnx" and "onnxruntime" in meta["versions"] and "tensorflow" not in meta["versions"]
+    assert refused[0] == 422 and refused[1]["error"] == "row 0, column 'a': the string 'x', expected a number"
+    for got, wanted in zip(answer["predictions"], expected):
+        assert got["predicted"] == wanted["predicted"]
+        for name in ("probability_0", "probability_1"):
+            assert math.isclose(got[name], wanted[name], abs_tol=1e-4)
+
+
+def test_onnx_serves_supervised_runs_only(runs):
+    result = cli("serve", runs["autoencoder"].path, "--format", "onnx")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: run {runs['autoencoder'].run_id} is an autoencoder run: serving its ONNX export answers "
+        "supervised task types only",
+        "    hint: serve the run itself (--format keras): its answers come from the Keras model"]

@@ -154,7 +154,7 @@ class OnnxPredictor:
 
         declared = task_type(run.resolved.get("task") or {})
         if declared is None or declared.table_row is None:
-            raise UsageError(f"run {run.record.run_id} is {declared.name if declared else 'a run'} run: serving its "
+            raise UsageError(f"run {run.record.run_id} is {_a_run(declared)}: serving its "
                              "ONNX export answers supervised task types only",
                              "serve the run itself (--format keras): its answers come from the Keras model")
         folder = Path(ref) if (Path(ref) / "manifest.json").is_file() else Path(run.record.export_dir)
@@ -187,6 +187,12 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         return self.served.describe({"onnxruntime": ort.__version__})
+
+
+def _a_run(declared: Any) -> str:
+    from specc.suggest import a_or_an
+
+    return f"{a_or_an(declared.name)} run" if declared is not None else "a run of no task type"
 
 
 def _session(path: Path) -> Any:
