@@ -431,3 +431,25 @@ def test_onnx_serves_supervised_runs_only(runs):
         f"error: run {runs['autoencoder'].run_id} is an autoencoder run: serving its ONNX export answers "
         "supervised task types only",
         "    hint: serve the run itself (--format keras): its answers come from the Keras model"]
+
+
+def test_a_received_run_is_served_only_with_consent_to_its_plugins(runs, tmp_path):
+    """No code from the run folder runs: a spec that imports a plugin is refused (exit 2), with
+    the Keras model and with its ONNX export, unless --trust-plugins is given."""
+    import shutil
+
+    run = tmp_path / "received" / "serve-classifier" / runs["classifier"].run_id
+    shutil.copytree(runs["classifier"].path, run)
+    marker = tmp_path / "code-ran"
+    (run / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    spec = (run / "spec.yaml").read_text()
+    assert "plugins: []" in spec
+    (run / "spec.yaml").write_text(spec.replace("plugins: []", "plugins: [evil]"))
+    record = json.loads((run / "record.json").read_text())
+    record.update(spec_file=str(run / "spec.yaml"))
+    (run / "record.json").write_text(json.dumps(record))
+    for fmt in ("keras", "onnx"):
+        result = cli("serve", run, "--format", fmt)
+        assert result.exit_code == 2, result.output
+        assert "imports Python modules as plugins (evil)" in result.stderr and "--trust-plugins" in result.stderr
+    assert not marker.exists()
