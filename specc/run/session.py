@@ -333,22 +333,12 @@ def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, r
     return len(inputs.table)
 
 
-PREDICT_BATCH = 256
-
-
 def model_predict(model: Any, table: Table) -> Any:
-    """What the Keras model predicts for the features of `table` (its outputs, raw).
-
-    Up to one batch of samples is predicted with `predict_on_batch`: the same computation as
-    `predict`'s single batch (the same numbers), without the data pipeline `predict` builds
-    on every call (about 150 ms, which a server answering single rows pays per request).
-    """
-    from specc.data.feed import model_arrays
+    """What the Keras model predicts for the features of `table` (its outputs, raw)."""
+    from specc.data.feed import model_arrays, predict_arrays
 
     x, _ = model_arrays(table, model)
-    if len(table) <= PREDICT_BATCH:
-        return model.predict_on_batch(x)
-    return model.predict(x, verbose=0, batch_size=PREDICT_BATCH)
+    return predict_arrays(model, x)
 
 
 def prediction_columns(run: OpenRun, model: Any, table: Table, context: Any) -> dict:
