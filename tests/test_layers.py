@@ -9,7 +9,8 @@ may only reach its own layer or the layers below it.
     run        train / evaluate / predict, run records
     export     artifacts and their parity checks
     workflows  train, then export
-    sweep      hyperparameter sweeps: Optuna studies, trial processes (each trial a run)
+    sweep      hyperparameter sweeps: Optuna studies, trial processes (each trial a run)  } peers
+    serve      the prediction server (Starlette on uvicorn)                              }
     cli        the command line
 
 docs/design.md states the same table; a change to one is a change to both.
@@ -24,9 +25,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "specc"
 
-ORDER = ["core", "compile|data", "paradigms", "run", "export", "workflows", "sweep", "cli"]
+ORDER = ["core", "compile|data", "paradigms", "run", "export", "workflows", "sweep|serve", "cli"]
 LAYER_OF_PACKAGE = {"compile": "compile", "data": "data", "paradigms": "paradigms", "run": "run",
-                    "export": "export", "workflows": "workflows", "sweep": "sweep", "cli": "cli"}
+                    "export": "export", "workflows": "workflows", "sweep": "sweep", "serve": "serve",
+                    "cli": "cli"}
 # The lazy public facade (`specc.__init__` names the public functions of every layer by string)
 # and the `python -m specc` entry point stand above the layers.
 FACADE = {"specc", "specc.__main__"}  # `python -m specc` is the command line

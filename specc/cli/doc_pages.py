@@ -18,6 +18,7 @@ DOC_PAGES = {
     "train": "docs/guides/training.md",
     "evaluate": "docs/guides/training.md",
     "predict": "docs/guides/training.md",
+    "serve": "docs/guides/serving.md",
     "export": "docs/guides/export.md",
     "sweep": "docs/guides/sweeps.md",
     "sweep-trial": "docs/guides/sweeps.md",

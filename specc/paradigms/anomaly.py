@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from specc.data.feed import predict_arrays
 from specc.data.table import Table
 from specc.errors import DataError, UsageError
 from specc.paradigms._common import PREPROCESS, input_array
@@ -29,7 +30,7 @@ DEFAULT_PERCENTILE = 95.0
 def errors(model: Any, table: Table) -> tuple[np.ndarray, str]:
     """Per-sample reconstruction errors of a table, and the units they are in."""
     x = input_array(table, model.inputs[0])
-    reconstruction = np.asarray(model.predict(x, verbose=0, batch_size=256), dtype=np.float64)
+    reconstruction = np.asarray(predict_arrays(model, x), dtype=np.float64)
     undo = _inverse(model)
     if undo is None:
         target = _preprocessed(model, x)

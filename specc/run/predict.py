@@ -123,12 +123,9 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
     kind of input: the data rows of a CSV, the first axis of an array, the sorted files of an
     image folder, whose path follows in an `input` column).
     """
-    from specc.render import output_tasks
-    from specc.run.records import atomic_write_bytes, atomic_write_text
+    from specc.run.records import atomic_write_bytes
 
-    outputs = predictions if isinstance(predictions, dict) else (
-        dict(zip(model.output_names, predictions)) if isinstance(predictions, list)
-        else {model.output_names[0]: predictions})
+    outputs = named_outputs(predictions, list(model.output_names))
     if path_text.lower().endswith(".npz"):
         buffer = io.BytesIO()
         # Any: numpy's stub checks **arrays against savez's own allow_pickle keyword too
@@ -136,8 +133,25 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
         np.savez(buffer, **arrays)
         atomic_write_bytes(path_text, buffer.getvalue())
         return
-    if not path_text.lower().endswith(".csv"):
-        raise UsageError(f"{path_text}: predictions are written as .csv or .npz")
+    write_columns(path_text, task_columns(outputs, resolved, class_names, output_class_names), inputs)
+
+
+def named_outputs(predictions: Any, output_names: list) -> dict:
+    """Output name -> array, of what a model's predict returns (a dict, a list or one array)."""
+    if isinstance(predictions, dict):
+        return predictions
+    if isinstance(predictions, list):
+        return dict(zip(output_names, predictions))
+    return {output_names[0]: predictions}
+
+
+def task_columns(outputs: dict, resolved: dict, class_names: Optional[list] = None,
+                 output_class_names: Optional[dict] = None) -> dict:
+    """The prediction columns of a model's outputs, as the task table reads them: the
+    predicted class (by name when the run knows the names) and the probabilities, or the
+    values; prefixed with the output's name when the model has several."""
+    from specc.render import output_tasks
+
     tasks = output_tasks(resolved["task"])
     columns = {}
     for name, values in outputs.items():
@@ -146,7 +160,7 @@ def write_predictions(path_text: str, predictions: Any, model: Any, resolved: di
         # one output answers the task's one (whatever a graph named it: `outputs: {liked: ...}`)
         task = tasks.get(name) or (next(iter(tasks.values())) if len(tasks) == 1 == len(outputs) else {})
         columns.update(_columns(prefix, np.asarray(values), task, names))
-    atomic_write_text(path_text, _csv_text(columns, inputs))
+    return columns
 
 
 def _columns(prefix: str, values: np.ndarray, task: dict, class_names) -> dict:
@@ -168,6 +182,21 @@ def _columns(prefix: str, values: np.ndarray, task: dict, class_names) -> dict:
     if values.shape[1] == 1:
         return {f"{prefix}prediction": values[:, 0]}
     return {f"{prefix}prediction_{i}": values[:, i] for i in range(values.shape[1])}
+
+
+def json_rows(columns: dict) -> list:
+    """The prediction columns as one JSON object per sample (numbers as the CSV writes them)."""
+    arrays = {name: np.asarray(values) for name, values in columns.items()}
+    count = len(next(iter(arrays.values()))) if arrays else 0
+    return [{name: _json_value(values[i]) for name, values in arrays.items()} for i in range(count)]
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    if isinstance(value, (np.integer, int, np.bool_)):
+        return int(value)
+    return float(value)
 
 
 def _csv_text(columns: dict, inputs: Inputs) -> str:

@@ -339,7 +339,6 @@ def predict_run(ref: str, input_path: str, output_path: str, checkpoint: str = "
 
 def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, runs_dir: Optional[str],
              options: Optional[dict]) -> int:
-    from specc.data.feed import model_arrays
     from specc.run.predict import read_inputs, write_columns, write_predictions
 
     context = run.context(None, options, runs_dir)
@@ -350,12 +349,31 @@ def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, r
     if columns is not None:
         write_columns(output_path, columns, inputs)
         return len(inputs.table)
-    x, _ = model_arrays(inputs.table, model)
-    predictions = model.predict(x, verbose=0, batch_size=256)
     record = run.record.read()
-    write_predictions(output_path, predictions, model, run.resolved, inputs,
+    write_predictions(output_path, model_predict(model, inputs.table), model, run.resolved, inputs,
                       class_names=record.get("class_names"), output_class_names=record.get("output_class_names"))
     return len(inputs.table)
+
+
+def model_predict(model: Any, table: Table) -> Any:
+    """What the Keras model predicts for the features of `table` (its outputs, raw)."""
+    from specc.data.feed import model_arrays, predict_arrays
+
+    x, _ = model_arrays(table, model)
+    return predict_arrays(model, x)
+
+
+def prediction_columns(run: OpenRun, model: Any, table: Table, context: Any) -> dict:
+    """Column name -> one value per sample: what `specc predict` writes to a CSV file for
+    these samples (the paradigm's own columns, else the task table's reading of the outputs)."""
+    from specc.run.predict import named_outputs, task_columns
+
+    columns = run.paradigm.predict(model, table, context)
+    if columns is not None:
+        return columns
+    record = context.record  # read once with the context, not per call
+    return task_columns(named_outputs(model_predict(model, table), list(model.output_names)), run.resolved,
+                        record.get("class_names"), record.get("output_class_names"))
 
 
 __all__ = ["OpenRun", "open_run", "evaluate_run", "predict_run", "parse_source", "DataError"]
