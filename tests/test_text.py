@@ -83,6 +83,11 @@ STRING_CASES = [
     ("string_lookup", {"output_mode": "one_hot", "max_tokens": 6, "pad_to_max_tokens": True}, [()]),
     ("string_lookup", {"output_mode": "one_hot", "max_tokens": 6, "pad_to_max_tokens": True}, [(1,)]),
     ("string_lookup", {"output_mode": "multi_hot", "max_tokens": 6, "pad_to_max_tokens": True}, [(3,)]),
+    # a vocabulary written in the spec: its width is known (terms + out-of-vocabulary ids)
+    ("string_lookup", {"output_mode": "one_hot", "vocabulary": ["red", "green", "blue"]}, [(1,)]),
+    ("string_lookup", {"output_mode": "one_hot", "vocabulary": ["red", "green", "blue"]}, [()]),
+    ("string_lookup", {"output_mode": "multi_hot", "vocabulary": ["a", "b"], "num_oov_indices": 2}, [(3,)]),
+    ("string_lookup", {"output_mode": "count", "vocabulary": ["a", "b"]}, [(3,)]),
 ]
 
 

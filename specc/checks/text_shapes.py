@@ -6,6 +6,8 @@ tests/test_shape_rules.py holds the others (Keras's inputs there are float, thes
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from specc.checks.shape_basics import Out, Shape, ShapeError, Unknown, int_arg
 from specc.spec_data import integer
 
@@ -48,10 +50,18 @@ def string_lookup(key: str, args: dict, ins: list) -> Out:
         return Out(shape)
     if mode not in ("one_hot", "multi_hot", "count", "tf_idf"):
         raise Unknown("output_mode")
-    width = int_arg(args, "max_tokens", 0) if args.get("pad_to_max_tokens") else None
+    width = int_arg(args, "max_tokens", 0) if args.get("pad_to_max_tokens") else _listed_width(args)
     if mode == "one_hot" and shape and shape[-1] != 1:
         return Out(shape + (width or None,))
     return Out((shape[:-1] if shape else ()) + (width or None,))
+
+
+def _listed_width(args: dict) -> Optional[int]:
+    """A vocabulary written in the spec is known: its terms and the out-of-vocabulary ids."""
+    vocabulary = args.get("vocabulary")
+    if not isinstance(vocabulary, list) or args.get("mask_token") is not None:
+        return None
+    return len(vocabulary) + int_arg(args, "num_oov_indices", 1)
 
 
 def multi_head_attention(key: str, args: dict, ins: list) -> Out:
