@@ -69,12 +69,19 @@ def adapt_preprocessing(model_or_layers: Any, train_features: Any) -> list:
         else:
             data = train_features
         for position, layer in enumerate(layers):
-            if hasattr(layer, "adapt") and callable(layer.adapt):
+            if hasattr(layer, "adapt") and callable(layer.adapt) and not _given_vocabulary(layer):
                 layer.adapt(data)
                 adapted.append(layer.name)
             if position + 1 < len(layers):
                 data = keras.ops.convert_to_numpy(layer(data))
     return adapted
+
+
+def _given_vocabulary(layer: Any) -> bool:
+    """A lookup or text layer whose vocabulary the spec writes out: it needs no adapting, and
+    Keras refuses to adapt it ("Cannot adapt layer ... after setting a static vocabulary")."""
+    return getattr(layer, "input_vocabulary", None) is not None or \
+        bool(getattr(layer, "_has_input_vocabulary", False))
 
 
 def _on_inputs(model: Any) -> list:
