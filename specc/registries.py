@@ -103,6 +103,10 @@ class ExportFormatInfo:
         extra: The pip extra that installs them (`pip install 'specc[onnx]'`).
         fixed_shapes: Whether every input dimension must have a size.
         quantizable: Whether `quantize:` applies to it.
+        kinds: The model kinds it takes: `network` (a Keras model), `trees` (a booster of
+            `model: {trees: ...}`).
+        trees_needs: The packages it needs for a trees model instead of `needs` (installed by
+            the `trees` extra).
     """
 
     name: str
@@ -111,6 +115,16 @@ class ExportFormatInfo:
     extra: Optional[str] = None
     fixed_shapes: bool = False
     quantizable: bool = False
+    kinds: tuple[str, ...] = ("network",)
+    trees_needs: tuple[str, ...] = ()
+
+    def needs_for(self, kind: str) -> tuple[str, ...]:
+        """The optional packages it needs to write and check a model of this kind."""
+        return self.trees_needs if kind == "trees" else self.needs
+
+    def extra_for(self, kind: str) -> Optional[str]:
+        """The pip extra that installs them."""
+        return "trees" if kind == "trees" else self.extra
 
 
 EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
@@ -118,7 +132,12 @@ EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
     "saved_model": ExportFormatInfo("saved_model", "specc.export.formats.saved_model"),
     "litert": ExportFormatInfo("litert", "specc.export.formats.litert", fixed_shapes=True, quantizable=True),
     "onnx": ExportFormatInfo("onnx", "specc.export.formats.onnx", needs=("tf2onnx", "onnx", "onnxruntime"),
-                             extra="onnx"),
+                             extra="onnx", kinds=("network", "trees"),
+                             trees_needs=("xgboost", "onnxmltools", "onnx", "onnxruntime")),
+    "xgboost_json": ExportFormatInfo("xgboost_json", "specc.export.formats.xgboost_json", kinds=("trees",),
+                                     trees_needs=("xgboost",)),
+    "xgboost_ubj": ExportFormatInfo("xgboost_ubj", "specc.export.formats.xgboost_ubj", kinds=("trees",),
+                                    trees_needs=("xgboost",)),
 })
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")

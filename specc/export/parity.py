@@ -23,7 +23,7 @@ TIMEOUT_SECONDS = 900
 
 def input_dict(model: Any, x: Any) -> dict:
     """Model inputs keyed by the spec's input names."""
-    names = [t.name.split(":")[0] for t in model.inputs]
+    names = [t.name.split(":")[0] for t in model.inputs] if hasattr(model, "inputs") else list(model.input_names)
     if isinstance(x, dict):
         return {name: np.asarray(x[name], dtype=np.float32) for name in names}
     return {names[0]: np.asarray(x, dtype=np.float32)}

@@ -60,6 +60,14 @@ def defaults() -> dict:
     return {name: default for name, (_, default) in PARAMS.items()}
 
 
+KIND_WORDS = {"network": "a network", "trees": "trees"}  # a model kind in a sentence
+
+
+def model_kind(spec: Any) -> str:
+    """`trees` or `network`: which export formats can take the spec's model."""
+    return "trees" if is_trees(spec) else "network"
+
+
 def is_trees(spec: Any) -> bool:
     """Whether a spec's (or resolved spec's) model is trees."""
     model = spec.get("model") if isinstance(spec, dict) else None
