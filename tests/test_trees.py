@@ -85,6 +85,8 @@ def test_a_trees_run_records_what_a_network_run_does(iris_trees):
     assert record["trees"]["importances"] and all(v > 0 for v in record["trees"]["importances"].values())
     assert set(iris_trees.metrics()["test"]) == {"loss", "accuracy", "baseline_accuracy"}
     assert (iris_trees.path / "checkpoints" / "best.ubj").exists()
+    assert (iris_trees.path / "curves.png").stat().st_size > 0
+    assert (iris_trees.path / "importances.png").stat().st_size > 0
 
 
 def test_the_same_seed_gives_the_split_of_the_network_spec(tmp_path):
@@ -216,3 +218,33 @@ def test_a_network_format_is_refused_for_trees(iris_trees):
     assert result.exit_code == 2
     assert "keras export takes a network, not trees" in result.stderr
 
+
+# --- the verdict ----------------------------------------------------------------------------------
+
+NETWORK = IRIS.replace("name: trees-iris", "name: net-iris").replace(
+    "  trees: {rounds: 12, max_depth: 2, learning_rate: 0.3, early_stopping_rounds: 3}",
+    "  inputs: {x: [4]}\n  layers: [{dense: {units: 8, activation: relu}}]\noptimizer: {adam: {learning_rate: 0.05}}"
+).replace("train: {checkpoints: {every_seconds: 0}}", "train: {epochs: 3}")
+
+
+def test_the_verdict_compares_both_on_the_same_split_over_seeds(tmp_path):
+    runs = tmp_path / "runs"
+    result = cli("verdict", _spec(tmp_path, NETWORK), "--seeds", "2", "--runs-dir", runs, "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "verdict on the test split (30 samples; seeds 3, 4; the same split for both)"
+    assert any(line.split()[0] == "accuracy" and "±" in line for line in lines)
+    assert any(line.split() == ["baseline_accuracy", line.split()[1]] for line in lines)
+    for seed in (3, 4):
+        records = [json.loads(p.read_text()) for p in runs.glob("*/*/record.json")]
+        pair = [r for r in records if r["seed"] == seed]
+        assert sorted(r["name"] for r in pair) == ["net-iris", "net-iris-trees"]
+        assert pair[0]["data"] == pair[1]["data"] and pair[0]["data_fingerprint"] == pair[1]["data_fingerprint"]
+
+
+def test_the_verdict_refuses_a_trees_spec(tmp_path):
+    result = cli("verdict", _spec(tmp_path, IRIS))
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert "this spec's model is trees already" in result.stderr

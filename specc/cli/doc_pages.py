@@ -19,6 +19,7 @@ DOC_PAGES = {
     "evaluate": "docs/guides/training.md",
     "predict": "docs/guides/training.md",
     "export": "docs/guides/export.md",
+    "verdict": "docs/guides/trees.md",
     "sweep": "docs/guides/sweeps.md",
     "sweep-trial": "docs/guides/sweeps.md",
     "runs": "docs/guides/training.md",

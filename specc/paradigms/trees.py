@@ -190,6 +190,9 @@ class TreesModel:
         return dict(sorted(((k, float(v)) for k, v in scores.items()), key=lambda kv: -kv[1]))
 
 
+_SCORERS: dict = {}  # one per width, loss and metrics: a new model per split would retrace its step
+
+
 def scorer(width: int, resolved: dict) -> Any:
     """An identity Keras model compiled with the spec's loss and metrics: `evaluate(outputs,
     labels)` gives the figures a network of the same spec would report for those outputs."""
@@ -197,9 +200,12 @@ def scorer(width: int, resolved: dict) -> Any:
 
     from specc.compile.training import compile_model
 
-    inputs = keras.Input(shape=(width,), name="output_values")
-    model = keras.Model(inputs, keras.layers.Identity(name="output")(inputs))
-    return compile_model(model, {**resolved, "optimizer": "sgd", "schedule": None}, total_steps=1)
+    key = json.dumps([width, resolved.get("loss"), resolved.get("metrics")], sort_keys=True, default=str)
+    if key not in _SCORERS:
+        inputs = keras.Input(shape=(width,), name="output_values")
+        model = keras.Model(inputs, keras.layers.Identity(name="output")(inputs))
+        _SCORERS[key] = compile_model(model, {**resolved, "optimizer": "sgd", "schedule": None}, total_steps=1)
+    return _SCORERS[key]
 
 
 def figures(model: TreesModel, table: Table, resolved: dict, train: Optional[Table] = None) -> dict:
