@@ -23,6 +23,7 @@ from specc.run.records import RunRecord, atomic_write_bytes
 
 LAST = "last.ubj"
 BEST = "best.ubj"
+IMPORTANCES = "importances.png"
 
 
 @dataclass
@@ -174,6 +175,7 @@ def _finish(resolved: dict, prepared: Prepared, record: RunRecord, built: Booste
                   checkpoints={"best": f"checkpoints/{BEST}", "last": f"checkpoints/{LAST}"},
                   trees={"rounds": progress.rounds, "kept_rounds": progress.best_round or progress.rounds,
                          "importances": model.importances()})
+    _plot_importances(record, model.importances())
     warnings = class_warnings(splits.train) + baseline_warnings(metrics)
     if warnings:
         record.update(warnings=warnings)
@@ -182,3 +184,13 @@ def _finish(resolved: dict, prepared: Prepared, record: RunRecord, built: Booste
     return Outcome(record, metrics, seconds, samples / seconds if seconds else 0.0, progress.rounds,
                    kept_epoch=kept_epoch, unit="round")
 
+
+
+def _plot_importances(record: RunRecord, importances: dict) -> None:
+    """importances.png beside curves.png (a plot is not worth failing a finished run for)."""
+    from specc.run.records.plots import plot_importances
+
+    try:
+        plot_importances(importances, record.path / IMPORTANCES)
+    except Exception as exc:  # noqa: BLE001
+        record.update(curves_error=f"importances.png: {type(exc).__name__}: {exc}")
