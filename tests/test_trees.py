@@ -156,6 +156,28 @@ model:
     assert test["mean_absolute_error"] < 0.5 * test["baseline_mean_absolute_error"]
 
 
+def test_multilabel_trees_learn_one_output_per_label(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 4))
+    with (tmp_path / "m.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "b", "c", "d", "l1", "l2", "l3"])
+        for row in x:
+            writer.writerow([f"{v:.4f}" for v in row] + [int(v > 0) for v in row[:3]])
+    spec = _spec(tmp_path, """
+specc: 1
+name: trees-multilabel
+data:
+  source: {csv: {path: m.csv, label: [l1, l2, l3]}}
+  split: {validation: 0.2, test: 0.2}
+task: {type: multilabel, labels: 3}
+model:
+  trees: {rounds: 20}
+""")
+    run = train_run(spec, tmp_path / "runs")
+    assert run.metrics()["test"]["binary_accuracy"] > 0.9
+
+
 # --- kill -9 and resume --------------------------------------------------------------------------
 
 def _booster_json(path: Path) -> dict:
@@ -248,3 +270,41 @@ def test_the_verdict_refuses_a_trees_spec(tmp_path):
     no_traceback(result)
     assert result.exit_code == 2
     assert "this spec's model is trees already" in result.stderr
+
+
+# --- sweeps and MLflow ------------------------------------------------------------------------------
+
+def test_a_sweep_searches_tree_hyperparameters(tmp_path):
+    """Each trial is a trees run; the sweep scores it by its per-round validation loss."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    _spec(tmp_path, IRIS)
+    sweep = _spec(tmp_path, """
+specc: 1
+extends: spec.yaml
+name: trees-iris-sweep
+sweep:
+  metric: val_loss
+  sampler: grid
+  trials: 2
+  space:
+    model.trees.max_depth: {choice: [1, 3]}
+""", "sweep.yaml")
+    result = cli("sweep", sweep, "--runs-dir", tmp_path / "runs")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "trees-iris-sweep").glob("*/record.json")]
+    assert sorted(r["sweep"]["values"]["model.trees.max_depth"] for r in records) == [1, 3]
+    assert all(r["status"] == "completed" and "trees" in r for r in records)
+
+
+def test_runs_export_to_mlflow_has_the_per_round_metrics(iris_trees, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = cli("runs", "export", iris_trees.run_id, "--runs-dir", iris_trees.runs_dir, "--mlflow", uri)
+    no_traceback(done)
+    assert done.exit_code == 0, done.output
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    [run] = client.search_runs([client.get_experiment_by_name("trees-iris").experiment_id])
+    assert run.data.params["model.trees.max_depth"] == "2"
+    rounds = iris_trees.record()["epochs_completed"]
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == rounds
