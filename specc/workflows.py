@@ -39,6 +39,7 @@ class Trial:
     network: Outcome
     trees: Outcome
     split: str
+    fold: Optional[int] = None  # with folds: the fold of train + validation that validated
 
     def figures(self, which: str) -> dict:
         return dict((getattr(self, which).metrics or {}).get(self.split) or {})
@@ -73,24 +74,31 @@ def trees_twin(resolved: dict) -> dict:
 
 
 def verdict(resolved: dict, spec_file: str, seeds: int = 1, options: Optional[TrainOptions] = None,
-            source_files: tuple = ()) -> list[Trial]:
+            source_files: tuple = (), folds: Optional[int] = None) -> list[Trial]:
     """Train the network spec and its trees twin (`trees_twin`) on the same split, for `seeds`
-    seeds (the spec's seed, then the next ones: each seed its own split), and return both
-    runs' figures on the test split (the validation split when the spec has no test split).
-    Every run is an ordinary run in the runs folder (`specc runs compare` shows any two)."""
+    seeds (the spec's seed, then the next ones: each seed its own split) or, with `folds`, on
+    each fold of train + validation (`data.split.cross_validation`: the test split stays), and
+    return both runs' figures on the test split (the validation split when the spec has no
+    test split). Every run is an ordinary run in the runs folder (`specc runs compare`)."""
+    import copy
     from dataclasses import replace
 
     options = replace(options or TrainOptions(), export=False)
     trials = []
-    for offset in range(max(1, seeds)):
-        seed = int(resolved.get("seed", 0)) + offset
-        network = {**resolved, "seed": seed}
-        options.reporter.line(f"seed {seed}: the network")
+    first = int(resolved.get("seed", 0))
+    variants = [(first, fold) for fold in range(folds)] if folds else \
+        [(first + offset, None) for offset in range(max(1, seeds))]
+    for seed, fold in variants:
+        network = {**copy.deepcopy(resolved), "seed": seed}
+        if fold is not None:
+            network["data"]["split"]["cross_validation"] = {"folds": folds, "fold": fold}
+        what = f"seed {seed}" + (f", fold {fold}" if fold is not None else "")
+        options.reporter.line(f"{what}: the network")
         net = train(network, spec_file, options=options, source_files=source_files)
-        options.reporter.line(f"seed {seed}: the trees")
+        options.reporter.line(f"{what}: the trees")
         boosted = train(trees_twin(network), spec_file, options=options, source_files=source_files)
         split = "test" if "test" in net.metrics else "validation"
-        trials.append(Trial(seed, net, boosted, split))
+        trials.append(Trial(seed, net, boosted, split, fold))
     return trials
 
 

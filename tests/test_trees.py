@@ -265,6 +265,17 @@ def test_the_verdict_compares_both_on_the_same_split_over_seeds(tmp_path):
         assert pair[0]["data"] == pair[1]["data"] and pair[0]["data_fingerprint"] == pair[1]["data_fingerprint"]
 
 
+def test_the_verdict_over_folds_keeps_the_test_split(tmp_path):
+    runs = tmp_path / "runs"
+    result = cli("verdict", _spec(tmp_path, NETWORK), "--folds", "2", "--runs-dir", runs, "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "verdict on the test split (30 samples; seed 3, 2 folds; the same split " \
+                                           "for both)"
+    records = [json.loads(p.read_text()) for p in runs.glob("*/*/record.json")]
+    assert len(records) == 4 and all(r["data"] == {"train": 60, "validation": 60, "test": 30} for r in records)
+
+
 def test_the_verdict_refuses_a_trees_spec(tmp_path):
     result = cli("verdict", _spec(tmp_path, IRIS))
     no_traceback(result)
