@@ -69,6 +69,7 @@ def trees_twin(resolved: dict) -> dict:
     twin = copy.deepcopy(resolved)
     twin["name"] = f"{resolved['name']}-trees"
     twin["model"] = {trees.FORM: trees.defaults()}
+    twin["data"]["preprocessing"] = []  # a network's layers: trees split on raw values
     twin["export"] = {**twin["export"], "formats": []}
     return twin
 

@@ -34,6 +34,11 @@ def check_trees_form(doc: Document) -> list[Problem]:
         out.append(_p(doc, ("task", "outputs"), "a trees model learns one task, not several outputs",
                       "give one task type, or use a network for several outputs", key=True))
         return out
+    preprocessing = mapping(doc.data.get("data")).get("preprocessing")
+    if preprocessing:
+        out.append(_p(doc, ("data", "preprocessing"), "a trees model takes no data.preprocessing: its layers "
+                      "belong to a network", "remove it: trees split on raw values, so scaling changes nothing",
+                      key=True))
     declared = task_type(task)
     if declared is not None and declared.trees is None:
         able = [name for name in TASK_TYPES if TASK_TYPES.get(name).trees]
