@@ -104,6 +104,10 @@ class ExportFormatInfo:
         fixed_shapes: Whether every input dimension must have a size.
         quantizable: Whether `quantize:` applies to it.
         strings: Whether its runtime takes string inputs (a model with text preprocessing inside).
+        kinds: The model kinds it takes: `network` (a Keras model), `trees` (a booster of
+            `model: {trees: ...}`).
+        trees_needs: The packages it needs for a trees model instead of `needs` (installed by
+            the `trees` extra).
     """
 
     name: str
@@ -113,6 +117,16 @@ class ExportFormatInfo:
     fixed_shapes: bool = False
     quantizable: bool = False
     strings: bool = True
+    kinds: tuple[str, ...] = ("network",)
+    trees_needs: tuple[str, ...] = ()
+
+    def needs_for(self, kind: str) -> tuple[str, ...]:
+        """The optional packages it needs to write and check a model of this kind."""
+        return self.trees_needs if kind == "trees" else self.needs
+
+    def extra_for(self, kind: str) -> Optional[str]:
+        """The pip extra that installs them."""
+        return "trees" if kind == "trees" else self.extra
 
 
 EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
@@ -121,7 +135,12 @@ EXPORT_FORMATS: Registry[ExportFormatInfo] = Registry("export format", {
     "litert": ExportFormatInfo("litert", "specc.export.formats.litert", fixed_shapes=True, quantizable=True,
                                strings=False),
     "onnx": ExportFormatInfo("onnx", "specc.export.formats.onnx", needs=("tf2onnx", "onnx", "onnxruntime"),
-                             extra="onnx", strings=False),
+                             extra="onnx", strings=False, kinds=("network", "trees"),
+                             trees_needs=("xgboost", "onnxmltools", "onnx", "onnxruntime")),
+    "xgboost_json": ExportFormatInfo("xgboost_json", "specc.export.formats.xgboost_json", kinds=("trees",),
+                                     trees_needs=("xgboost",)),
+    "xgboost_ubj": ExportFormatInfo("xgboost_ubj", "specc.export.formats.xgboost_ubj", kinds=("trees",),
+                                    trees_needs=("xgboost",)),
 })
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")

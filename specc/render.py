@@ -19,7 +19,7 @@ import yaml
 from specc.layer_items import normalize_item
 from specc.registries import is_optimizer_set, model_parts, task_type
 from specc.sweep_space import resolve_section
-from specc.tasks import supervised
+from specc.tasks import supervised, trees
 
 DEFAULT_OUTPUT = "output"
 
@@ -136,6 +136,8 @@ def split_fractions(split: dict) -> dict:
 
 def resolve_model(model: dict, task: dict) -> dict:
     model = copy.deepcopy(model)
+    if trees.FORM in model:  # no network: the hyperparameters with XGBoost-free defaults
+        return {trees.FORM: {**trees.defaults(), **(model[trees.FORM] or {})}}
     if "inputs" in model:  # composite parts may take theirs from another part
         model["inputs"] = {name: _input(value) for name, value in model["inputs"].items()}
     if "blocks" in model:

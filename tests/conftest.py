@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,29 @@ class Run:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+# `python -c CHECKPOINT_KILLER KILL_AT SPEC RUNS`: trains SPEC in that process and kills it
+# (SIGKILL, no clean-up at all) on entering the KILL_AT-th os.replace into the run's
+# checkpoints folder: a kill -9 at a chosen step of the checkpoint writes.
+CHECKPOINT_KILLER = textwrap.dedent("""
+    import os, signal, sys
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    kill_at, spec_file, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    real_replace, seen = os.replace, [0]
+
+    def replace(src, dst, *args, **kwargs):
+        if "checkpoints" in str(dst):
+            seen[0] += 1
+            if seen[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(src, dst, *args, **kwargs)
+
+    os.replace = replace
+    import specc
+    doc, _ = specc.load_and_check(spec_file)
+    specc.train(specc.resolved_spec(doc), spec_file, options=specc.TrainOptions(runs_dir=runs))
+""")
 
 
 def train_run(spec, runs_dir, *extra) -> Run:

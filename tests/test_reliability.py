@@ -11,14 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import cli, no_traceback, read_json
+from conftest import CHECKPOINT_KILLER, cli, no_traceback, read_json
 
 keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.slow
@@ -40,27 +39,9 @@ optimizer: {adam: {learning_rate: 0.01}}
 batch: {size: 16}
 """
 
-# Runs one training in this process and kills it (SIGKILL, no clean-up at all) on entering
-# the KILL_AT-th os.replace into the run's checkpoints folder: every step of a checkpoint
-# commit is a rename there (commit.json, then best, last and state).
-KILLER = textwrap.dedent("""
-    import os, signal, sys
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    kill_at, spec_file, runs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    real_replace, seen = os.replace, [0]
-
-    def replace(src, dst, *args, **kwargs):
-        if "checkpoints" in str(dst):
-            seen[0] += 1
-            if seen[0] == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-        return real_replace(src, dst, *args, **kwargs)
-
-    os.replace = replace
-    import specc
-    doc, _ = specc.load_and_check(spec_file)
-    specc.train(specc.resolved_spec(doc), spec_file, options=specc.TrainOptions(runs_dir=runs))
-""")
+# One training in a process killed on the KILL_AT-th rename into the checkpoints folder: every
+# step of a checkpoint commit is a rename there (commit.json, then best, last and state).
+KILLER = CHECKPOINT_KILLER
 
 
 @pytest.fixture(scope="module")

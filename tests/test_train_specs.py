@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from conftest import SPEC_FILES, train_run
+from specc.load import load_spec
+from specc.tasks.trees import is_trees
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.stem)
 def test_every_spec_trains_one_epoch(spec, tmp_path):
-    run = train_run(spec, tmp_path, "--set", "train.epochs=1", "--no-export")
+    one = "model.trees.rounds=1" if is_trees(load_spec(spec).data) else "train.epochs=1"  # a round of trees
+    run = train_run(spec, tmp_path, "--set", one, "--no-export")
     record = run.record()
     assert record["status"] == "completed", record["message"]
     assert record["epochs_completed"] == 1

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from specc.layer_items import META_KEYS as META  # noqa: E402
+from specc.tasks import trees  # noqa: E402
 from specc.registries import (BUILTIN_DATA_SETS, DATA_SOURCES, EXPORT_FORMATS, QUANTIZE_MODES,  # noqa: E402
                               TASK_TYPES, optimizer_parts)
 
@@ -88,6 +89,8 @@ def from_registries(schema: dict) -> dict:
     defs["model"]["properties"] = {**{k: others[k] for k in before},
                                    **{part: {"$ref": "#/$defs/network"} for part in parts},
                                    **{k: v for k, v in others.items() if k not in before}}
+    defs["model"]["properties"][trees.FORM] = {"$ref": "#/$defs/trees"}
+    defs["trees"] = trees.schema()
     export = defs["export"]["properties"]
     export["formats"]["items"]["enum"] = EXPORT_FORMATS.names()
     export["quantize"]["enum"] = list(QUANTIZE_MODES)

@@ -33,7 +33,7 @@ Check = Callable[[Any], list]
 
 # (sections needed, other sections read, check)
 CHECKS: list[tuple[tuple, tuple, Check]] = [
-    (("model", "task"), (), check_model_form),
+    (("model", "task"), ("data",), check_model_form),
     (("model",), ("data", "plugins"), check_layer_items),
     (("model",), (), check_graphs),
     (("model",), (), check_blocks),

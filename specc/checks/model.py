@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 from specc import catalog
 from specc.registries import TASK_TYPES, model_parts, task_type
 from specc.spec_data import items, mapping
+from specc.tasks import trees
 from specc.spec_data import problem as _p
 from specc.errors import Problem
 from specc.suggest import a_or_an, did_you_mean, one_of
@@ -22,9 +23,35 @@ if TYPE_CHECKING:
 
 # --- model structure -------------------------------------------------------------------------
 
+def check_trees_form(doc: Document) -> list[Problem]:
+    """A `trees:` model: nothing of a network beside it, and a task type trees can learn (its
+    declaration's `trees` objective)."""
+    model, task = doc.data["model"], mapping(doc.data["task"])
+    out = [_p(doc, ("model", key), f"`{key}:` belongs to a network; a trees model has only `trees:`",
+              "remove it, or remove `trees:` to train a network", key=True)
+           for key in model if key != trees.FORM]
+    if "outputs" in task:
+        out.append(_p(doc, ("task", "outputs"), "a trees model learns one task, not several outputs",
+                      "give one task type, or use a network for several outputs", key=True))
+        return out
+    preprocessing = mapping(doc.data.get("data")).get("preprocessing")
+    if preprocessing:
+        out.append(_p(doc, ("data", "preprocessing"), "a trees model takes no data.preprocessing: its layers "
+                      "belong to a network", "remove it: trees split on raw values, so scaling changes nothing",
+                      key=True))
+    declared = task_type(task)
+    if declared is not None and declared.trees is None:
+        able = [name for name in TASK_TYPES if TASK_TYPES.get(name).trees]
+        out.append(_p(doc, ("model", trees.FORM), f"gradient-boosted trees cannot learn {a_or_an(declared.name)} "
+                      f"task", f"trees learn {one_of(able)}; use a network for {declared.name}", key=True))
+    return out
+
+
 def check_model_form(doc: Document) -> list[Problem]:
     """Exactly one architecture form, and the one the task needs."""
     model, task = doc.data["model"], mapping(doc.data["task"])
+    if trees.FORM in model:
+        return check_trees_form(doc)
     forms = [k for k in ("layers", "nodes") if k in model]
     owners = {part: name for name in TASK_TYPES for part in TASK_TYPES.get(name).parts}
     parts = [k for k in owners if k in model]

@@ -9,6 +9,7 @@ from specc.shown import shown_value
 from specc.spec_data import integer, items, mapping, text
 from specc.spec_data import problem as _p
 from specc.suggest import did_you_mean
+from specc.tasks.trees import KIND_WORDS, model_kind
 
 if TYPE_CHECKING:
     from specc.load.document import Document
@@ -57,14 +58,21 @@ def check_export(doc: Document) -> list:
         names = " or ".join(quantizable)
         out.append(_p(doc, ("export", "quantize"), f"quantize applies to the {names} format, which is not listed",
                       f"add {names} to export.formats", code="export"))
+    kind = model_kind(doc.data)
     for index, name in enumerate(formats):
         info = EXPORT_FORMATS.find(name)
         if info is None:
             continue  # the schema reports an unknown format
-        missing = [package for package in info.needs if importlib.util.find_spec(package) is None]
+        if kind not in info.kinds:
+            able = [n for n, other in EXPORT_FORMATS.items() if kind in other.kinds]
+            out.append(_p(doc, ("export", "formats", index), f"{name} export takes "
+                          f"{' or '.join(KIND_WORDS[k] for k in info.kinds)}, not {KIND_WORDS[kind]}",
+                          f"{KIND_WORDS[kind]} exports as {', '.join(able)}", code="export"))
+            continue
+        missing = [package for package in info.needs_for(kind) if importlib.util.find_spec(package) is None]
         if missing:
             out.append(_p(doc, ("export", "formats", index), f"{name} export needs {', '.join(missing)}, "
-                          "not installed", f"pip install 'specc[{info.extra}]'", code="export-preflight"))
+                          "not installed", f"pip install 'specc[{info.extra_for(kind)}]'", code="export-preflight"))
         if info.fixed_shapes:
             out += _dynamic_shapes(doc, index, name)
     return out

@@ -58,7 +58,7 @@ def check_string_exports(doc: Document) -> list[Problem]:
     for index, name in enumerate(items(mapping(doc.data.get("export")).get("formats"))):
         info = EXPORT_FORMATS.find(name) if isinstance(name, str) else None
         if info is not None and not info.strings:
-            takers = ", ".join(n for n, i in EXPORT_FORMATS.items() if i.strings)
+            takers = ", ".join(n for n, i in EXPORT_FORMATS.items() if i.strings and "network" in i.kinds)
             out.append(_p(doc, ("export", "formats", index), f"{name} export cannot take string inputs, and "
                           f"model input '{strings[0]}' is a string (its text preprocessing lives inside the model)",
                           f"export to {takers}, which take raw strings; or drop {name}", code="export-preflight"))

@@ -20,6 +20,7 @@ DOC_PAGES = {
     "predict": "docs/guides/training.md",
     "serve": "docs/guides/serving.md",
     "export": "docs/guides/export.md",
+    "verdict": "docs/guides/trees.md",
     "sweep": "docs/guides/sweeps.md",
     "sweep-trial": "docs/guides/sweeps.md",
     "runs": "docs/guides/training.md",

@@ -235,3 +235,63 @@ def export(run: str, formats: tuple, quantize: Optional[str], out_dir: Optional[
     export_run(opened.record, chosen, quantize=quantize or settings.get("quantize", "none"),
                out_dir=out_dir, force=force, checkpoint=checkpoint, reporter=reporter(False),
                trust_plugins=trust_plugins)
+
+
+@main.command()
+@click.argument("file")
+@spec_options
+@click.option("--seeds", type=click.IntRange(1, 30), default=1, show_default=True,
+              help="Train both on this many seeds (the spec's, then the next: each its own split) and give "
+                   "the difference a 95% interval.")
+@click.option("--folds", type=click.IntRange(2, 30), default=None,
+              help="Instead of seeds: train both on each of K folds of train + validation (the test split "
+                   "stays) and give the difference a 95% interval.")
+@click.option("--runs-dir", help=RUNS_DIR_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the table.")
+def verdict(file: str, overrides: tuple, seeds: int, folds: Optional[int], runs_dir: Optional[str],
+            quiet: bool) -> None:
+    """Train a network spec and gradient-boosted trees (XGBoost, default hyperparameters) on the
+    same split; print both on the test split, side by side, with the difference."""
+    from specc.api import resolved_spec
+    from specc.errors import UsageError
+    from specc.workflows import trees_twin
+
+    if folds and seeds != 1:
+        raise UsageError("give --seeds or --folds, not both", "folds keep the spec's seed and its test split")
+    doc = load_checked(file, overrides)
+    resolved = resolved_spec(doc)
+    trees_twin(resolved)  # refused before TensorFlow's start-up: a trees spec, a task trees cannot learn
+    _quiet_tensorflow()
+    from specc.run.train import TrainOptions
+    from specc.workflows import verdict as run_verdict
+
+    options = TrainOptions(runs_dir=runs_dir, reporter=reporter(True), overrides=tuple(overrides))
+    say = reporter(quiet)
+    say.line(f"training the network and the trees on {f'{folds} folds' if folds else f'{seeds} seed(s)'} ...")
+    trials = run_verdict(resolved, file, seeds, options, tuple(doc.files), folds=folds)
+    click.echo(verdict_text(trials))
+
+
+def verdict_text(trials: list) -> str:
+    """The verdict's table: each figure of the network and the trees, the difference (trees -
+    network) and, over several seeds, its 95% interval; then the runs."""
+    from specc.workflows import verdict_table
+
+    first = trials[0]
+    samples = first.network.record.read()["data"][first.split] if first.network.record else "?"
+    seeds = ", ".join(str(t.seed) for t in trials)
+    over = f"seed {first.seed}, {len(trials)} folds" if first.fold is not None else \
+        f"seed{'s' if len(trials) > 1 else ''} {seeds}"
+    lines = [f"verdict on the {first.split} split ({samples} samples; {over}; the same split for both)",
+             f"  {'figure':<28} {'network':>10} {'trees':>10} {'trees - network':>18}"]
+    for name, net, boosted, diff, half in verdict_table(trials):
+        if boosted is None:
+            lines.append(f"  {name:<28} {net:>10.4f}")
+            continue
+        shown = f"{diff:+.4f}" + (f" ± {half:.4f}" if half is not None else "")
+        lines.append(f"  {name:<28} {net:>10.4f} {boosted:>10.4f} {shown:>18}")
+    for trial in trials:
+        which = f"fold {trial.fold}" if trial.fold is not None else f"seed {trial.seed}"
+        lines.append(f"  {which}: network {trial.network.record.run_id if trial.network.record else '-'}, "
+                     f"trees {trial.trees.record.run_id if trial.trees.record else '-'}")
+    return "\n".join(lines)

@@ -53,7 +53,7 @@ def predict_arrays(model: Any, x: Any, batch_size: int = PREDICT_BATCH) -> Any:
     on every call (about 150 ms, which a server answering single rows pays per request).
     """
     first = next(iter(x.values())) if isinstance(x, dict) else x[0] if isinstance(x, (list, tuple)) else x
-    if len(first) <= batch_size:
+    if len(first) <= batch_size and hasattr(model, "predict_on_batch"):  # trees have no batches
         return model.predict_on_batch(x)
     return model.predict(x, verbose=0, batch_size=batch_size)
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, cast
 
 from specc.errors import ExportError
-from specc.export.formats import check_quantize, get_format, require_packages
+from specc.export.formats import check_quantize, get_format, require_kind, require_packages
 from specc.registries import EXPORT_FORMATS
 from specc.report import SILENT, Reporter
 from specc.run.records.lock import RunLock
+from specc.tasks.trees import model_kind
 
 if TYPE_CHECKING:
     from specc.data.table import Table
@@ -43,8 +44,10 @@ def export_run(record: Any, formats: list, quantize: str = "none", out_dir: Opti
     chosen = [get_format(name) for name in dict.fromkeys(formats)]
     _check_quantize(chosen, quantize)
     plan = [(fmt, quantize if fmt.quantizable else "none") for fmt in chosen]
+    kind = model_kind(run.resolved)
     for fmt, _ in plan:
-        require_packages(fmt)
+        require_kind(fmt, kind)
+        require_packages(fmt, kind)
     _refuse_strings(chosen, run.resolved)
     folder = writable_folder(Path(out_dir) if out_dir else run.record.export_dir)  # export_dir: never a link
     targets = [(fmt, mode, folder / artifact_name(fmt, mode)) for fmt, mode in plan]
@@ -178,12 +181,13 @@ def _first(x):
 def _parity_samples(run, model):
     """Held-out samples (test split, else validation, else train) as model-ready arrays."""
     from specc.run.data import prepare_data
-    from specc.data.feed import model_arrays, take_sample
+    from specc.data.feed import take_sample
+    from specc.data.pipeline import to_arrays
 
     splits = prepare_data(run.resolved, run.spec_dir).splits
     table = splits.test or splits.validation or splits.train
-    sample = take_sample(table, PARITY_SAMPLES, run.resolved["seed"])
-    return model_arrays(cast("Table", sample), model)  # loading refused empty data: there is a sample
+    sample = cast("Table", take_sample(table, PARITY_SAMPLES, run.resolved["seed"]))  # loading refused empty data
+    return run.paradigm.inputs(model, sample), to_arrays(sample, None, None, list(model.output_names))[1]
 
 
 def _calibration(run, model):

@@ -24,7 +24,7 @@ TIMEOUT_SECONDS = 900
 def input_dict(model: Any, x: Any) -> dict:
     """Model inputs keyed by the spec's input names: numbers as float32, strings (a model
     with its text preprocessing inside) as Python strings, as Keras takes them."""
-    names = [t.name.split(":")[0] for t in model.inputs]
+    names = [t.name.split(":")[0] for t in model.inputs] if hasattr(model, "inputs") else list(model.input_names)
     if isinstance(x, dict):
         return {name: _input_array(x[name]) for name in names}
     return {names[0]: _input_array(x)}

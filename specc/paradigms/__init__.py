@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from specc.registries import TASK_TYPES, spec_task_type
 from specc.registry import load_conforming
 from specc.tasks.base import TaskType
+from specc.tasks.trees import is_trees
 
 if TYPE_CHECKING:
     from specc.paradigms.base import Paradigm
@@ -30,8 +31,13 @@ def declaration_of(resolved: dict) -> TaskType:
 
 
 def paradigm_of(resolved: dict) -> Paradigm:
-    """The `Paradigm` that builds, trains, evaluates and keeps the spec's model."""
+    """The `Paradigm` that builds, trains, evaluates and keeps the spec's model (a trees
+    model's, for `model: {trees: ...}`: its task type learned by a booster)."""
     declared = declaration_of(resolved)
+    if is_trees(resolved):
+        from specc.paradigms.trees import TreesParadigm
+
+        return TreesParadigm(declared)
     return implementation_of(declared)(declared)
 
 

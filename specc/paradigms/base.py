@@ -147,6 +147,10 @@ class Paradigm:
         task table reads them (classes, probabilities, values)."""
         return None
 
+    def inputs(self, model: Any, table: Table) -> Any:
+        """The samples of a table as the model's `predict` takes them (its inputs, by name)."""
+        return model_arrays(table, model)[0]
+
     def parts(self, model: Any) -> dict:
         """Name -> standalone functional model to keep beside the checkpoints ({}: none)."""
         return {}

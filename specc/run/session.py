@@ -12,6 +12,7 @@ from specc.errors import DataError, UsageError
 from specc.registries import DATA_SOURCES
 from specc.report import SILENT, Reporter
 from specc.run.records import RunRecord, find_run
+from specc.tasks.trees import is_trees
 
 if TYPE_CHECKING:
     from specc.data.table import Table
@@ -44,9 +45,10 @@ class OpenRun:
 
         if which == "best" and declaration_of(self.resolved).best == "last":
             which = "last"
-        path = Path(self.record.checkpoint_dir) / f"{which}.keras"
+        suffix = ".ubj" if is_trees(self.resolved) else ".keras"  # a trees run keeps boosters
+        path = Path(self.record.checkpoint_dir) / f"{which}{suffix}"
         if which == "best" and not path.exists():
-            path = Path(self.record.checkpoint_dir) / "last.keras"
+            path = Path(self.record.checkpoint_dir) / f"last{suffix}"
         if not path.exists():
             raise UsageError(f"run {self.record.run_id} has no {which} checkpoint",
                              "it stopped before its first epoch ended; train it again")
@@ -57,7 +59,7 @@ class OpenRun:
         (checkpoint best.keras, epoch 12)": NAME/latest moves with every new run."""
         path = self.checkpoint(which)
         record = self.record.read()
-        epoch = (record.get("best") or {}).get("epoch") if path.name == "best.keras" \
+        epoch = (record.get("best") or {}).get("epoch") if path.stem == "best" \
             else record.get("epochs_completed")
         return f"using run {self.record.run_id} (checkpoint {path.name}" + (f", epoch {epoch})" if epoch else ")")
 
@@ -66,6 +68,10 @@ class OpenRun:
         first (they register the classes the file names)."""
         from specc.compile import load_plugins
 
+        if is_trees(self.resolved):
+            from specc.paradigms.trees import TreesModel
+
+            return TreesModel.load(self.checkpoint(which))
         self.paradigm  # noqa: B018  (imports the paradigm's model classes)
         self.check_plugins()
         load_plugins(self.resolved.get("plugins", []), self.spec_dir)
@@ -350,17 +356,17 @@ def _predict(run: OpenRun, input_path: str, output_path: str, checkpoint: str, r
         write_columns(output_path, columns, inputs)
         return len(inputs.table)
     record = run.record.read()
-    write_predictions(output_path, model_predict(model, inputs.table), model, run.resolved, inputs,
+    write_predictions(output_path, model_predict(run, model, inputs.table), model, run.resolved, inputs,
                       class_names=record.get("class_names"), output_class_names=record.get("output_class_names"))
     return len(inputs.table)
 
 
-def model_predict(model: Any, table: Table) -> Any:
-    """What the Keras model predicts for the features of `table` (its outputs, raw)."""
-    from specc.data.feed import model_arrays, predict_arrays
+def model_predict(run: OpenRun, model: Any, table: Table) -> Any:
+    """What the run's model predicts for the features of `table` (its outputs, raw), fed as
+    its paradigm feeds it (a Keras network its inputs by name, trees their feature matrix)."""
+    from specc.data.feed import predict_arrays
 
-    x, _ = model_arrays(table, model)
-    return predict_arrays(model, x)
+    return predict_arrays(model, run.paradigm.inputs(model, table))
 
 
 def prediction_columns(run: OpenRun, model: Any, table: Table, context: Any) -> dict:
@@ -372,7 +378,7 @@ def prediction_columns(run: OpenRun, model: Any, table: Table, context: Any) -> 
     if columns is not None:
         return columns
     record = context.record  # read once with the context, not per call
-    return task_columns(named_outputs(model_predict(model, table), list(model.output_names)), run.resolved,
+    return task_columns(named_outputs(model_predict(run, model, table), list(model.output_names)), run.resolved,
                         record.get("class_names"), record.get("output_class_names"))
 
 

@@ -27,6 +27,7 @@ from specc.run.data import Prepared, prepare_data
 from specc.run.checkpoints import read_state
 from specc.run.records import RunRecord, find_run
 from specc.run.records.lock import RunLock
+from specc.tasks.trees import is_trees
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Outcome:
     samples_per_second: float
     epochs: int
     kept_epoch: Optional[int] = None  # an earlier best epoch whose weights the run keeps (and measured)
+    unit: str = "epoch"  # what `epochs` counts: epochs, or a trees run's boosting rounds
 
 
 def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
@@ -96,6 +98,8 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     runs_dir = runs_folder(resolved, spec_file, options.runs_dir)
     if setup is not None and not setup.cluster.is_chief:
         return _follow(resolved, prepared, runs_dir, setup, where, options)
+    if is_trees(resolved):
+        return _train_trees(resolved, prepared, runs_dir, spec_file, where, options, source_files)
     if options.resume:
         record = find_run(options.resume, runs_dir)
         with RunLock(record.path, record.run_id, "resuming"):
@@ -115,6 +119,29 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
+
+
+def _train_trees(resolved: dict, prepared: Prepared, runs_dir: str, spec_file: str, where: Optional[Callable],
+                 options: TrainOptions, source_files: tuple) -> Outcome:
+    """A trees spec: a booster instead of a network, in the same record and statuses."""
+    from specc.run import trees
+
+    if options.resume:
+        record = find_run(options.resume, runs_dir)
+        with RunLock(record.path, record.run_id, "resuming"):
+            _check_resumable(record, prepared.fingerprint)
+            record.remove_temporaries(resuming=True)
+            record.update(status="running", finished=None)
+            checkpoint = record.checkpoint_dir / trees.LAST
+            return _recorded(resolved, prepared, record, options, lambda: trees.build(resolved, prepared, checkpoint),
+                             body=trees.boost_in_record)
+    try:
+        built = trees.build(resolved, prepared)
+    except DataError as exc:
+        raise placed(exc, resolved, where) from None
+    record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
+    with RunLock(record.path, record.run_id, "training"):
+        return _recorded(resolved, prepared, record, options, lambda: built, body=trees.boost_in_record)
 
 
 DEFAULT_RUNS_DIR = "runs"
@@ -204,8 +231,9 @@ def _follow(resolved: dict, prepared: Prepared, runs_dir: str, setup: Any, where
 
 
 def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: TrainOptions,
-              build: Callable[[], _Built]) -> Outcome:
-    """Train in a run folder: every way out from here on is recorded in it."""
+              build: Callable[[], Any], body: Optional[Callable[..., Outcome]] = None) -> Outcome:
+    """Train in a run folder: every way out from here on is recorded in it (`body` trains what
+    `build` made: a network by default, a booster for a trees spec)."""
     options.reporter.line(prepared.splits.train.description.replace(":", " (train):", 1))
     record.update(data_fingerprint=prepared.fingerprint, seed=resolved["seed"],
                   data={name: len(t) for name, t in prepared.splits.items()},
@@ -216,7 +244,7 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
         with terminate_as_interrupt():
             if options.on_record:
                 options.on_record(record)
-            return _train_in_record(resolved, prepared, record, build(), options)
+            return (body or _train_in_record)(resolved, prepared, record, build(), options)
     except KeyboardInterrupt:
         resume = _resume_text(record)
         record.finish("interrupted", f"stopped by Ctrl-C or a stop signal; {resume}")
@@ -284,8 +312,10 @@ def _resume_text(record: RunRecord) -> str:
     """What `--resume` will do: continue after the last checkpoint, or start again."""
     from specc.run.checkpoints import STATE
 
+    from specc.run.trees import LAST
+
     command = f"`{resume_command(record)}`"
-    if (record.checkpoint_dir / STATE).exists():
+    if (record.checkpoint_dir / STATE).exists() or (record.checkpoint_dir / LAST).exists():
         return f"{command} continues from the last checkpoint"
     return f"no epoch was saved yet: {command} starts it again from the first epoch, in the same folder"
 
@@ -414,14 +444,14 @@ def _early_stopping(stop: dict, record: RunRecord, state: dict) -> Any:
 
 def summary_text(outcome: Outcome) -> str:
     """The one-screen summary the command line prints at the end of training."""
-    lines = [f"trained {outcome.epochs} epoch(s) in {outcome.seconds:.1f}s "
+    lines = [f"trained {outcome.epochs} {outcome.unit}(s) in {outcome.seconds:.1f}s "
              f"({outcome.samples_per_second:,.0f} samples/s)"]
     if outcome.record is None:
         return lines[0] + "; the chief writes the record"
     if outcome.kept_epoch is not None:
         best = outcome.record.read().get("best") or {}
         value = f" ({best['monitor']} {best['value']:.4g})" if best.get("value") is not None else ""
-        lines.append(f"  the best epoch, {outcome.kept_epoch}{value}, is the model the run keeps:")
+        lines.append(f"  the best {outcome.unit}, {outcome.kept_epoch}{value}, is the model the run keeps:")
     for split, values in outcome.metrics.items():
         lines.append(f"  {split:<10} {figures_text(values)}")
     lines += [f"warning: {text}" for text in outcome.record.read().get("warnings") or []]

@@ -100,6 +100,8 @@ class TaskType:
             specc's own step then runs its `train_step` on every replica).
         checks: Semantic checks of its own (beyond what the fields above imply).
         options: Settings `specc evaluate/predict --with KEY=VALUE` takes -> what each means.
+        trees: The XGBoost objective that learns this task with `model: {trees: ...}`
+            (specc/tasks/trees.py); None: trees cannot learn it (validate says so).
     """
 
     name: str
@@ -129,6 +131,7 @@ class TaskType:
     distributed: Optional[str] = None
     checks: tuple[Check, ...] = ()
     options: Mapping[str, str] = field(default_factory=dict)
+    trees: Optional[str] = None
 
     @property
     def supervised(self) -> bool:

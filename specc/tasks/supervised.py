@@ -130,7 +130,8 @@ IMPLEMENTATION = "specc.paradigms.supervised:Supervised"
 
 BINARY = TaskType(
     name="binary", description="two classes; labels 0/1", implementation=IMPLEMENTATION,
-    table_row=TABLE_ROWS["binary"], labels="zero_one", class_labels=True, auto_loss=auto_loss, auto_metrics=auto_metrics)
+    table_row=TABLE_ROWS["binary"], labels="zero_one", class_labels=True, auto_loss=auto_loss, auto_metrics=auto_metrics,
+    trees="binary:logistic")
 
 MULTICLASS = TaskType(
     name="multiclass", description="one of N classes; labels are class ids (or one-hot rows)",
@@ -140,13 +141,15 @@ MULTICLASS = TaskType(
         "encoding": {"description": "multiclass labels: sparse (class ids) or one_hot.",
                      "enum": ["sparse", "one_hot"]},
     },
-    required=("classes",), defaults={"encoding": "sparse"}, auto_loss=auto_loss, auto_metrics=auto_metrics)
+    required=("classes",), defaults={"encoding": "sparse"}, auto_loss=auto_loss, auto_metrics=auto_metrics,
+    trees="multi:softprob")
 
 MULTILABEL = TaskType(
     name="multilabel", description="any of N labels; one 0/1 per label", implementation=IMPLEMENTATION,
     table_row=TABLE_ROWS["multilabel"], labels="zero_one_rows", class_labels=True,
     fields={"labels": {"description": "multilabel: number of labels.", "type": "integer", "minimum": 1}},
-    required=("labels",), auto_loss=auto_loss, auto_metrics=auto_metrics)
+    required=("labels",), auto_loss=auto_loss, auto_metrics=auto_metrics,
+    trees="binary:logistic")  # one logistic output per label (XGBoost's multi-output trees)
 
 REGRESSION = TaskType(
     name="regression", description="one or more numbers", implementation=IMPLEMENTATION,
@@ -160,6 +163,7 @@ REGRESSION = TaskType(
         "outliers": {"description": "regression: are there outliers? (true picks Huber loss for loss: auto).",
                      "type": "boolean"},
     },
-    defaults={"targets": 1, "range": "any", "outliers": False}, auto_loss=auto_loss, auto_metrics=auto_metrics)
+    defaults={"targets": 1, "range": "any", "outliers": False}, auto_loss=auto_loss, auto_metrics=auto_metrics,
+    trees="reg:squarederror")
 
 TYPES = (BINARY, MULTILABEL, MULTICLASS, REGRESSION)

@@ -23,6 +23,7 @@ from specc.errors import ExportError, UsageError
 from specc.export.formats.protocol import ExportContext, ExportFormat, RuntimeContext
 from specc.registries import EXPORT_FORMATS, QUANTIZE_MODES, ExportFormatInfo
 from specc.registry import load_conforming
+from specc.tasks.trees import KIND_WORDS
 
 # Quantized models must still predict most classes as Keras does.
 MIN_AGREEMENT = {"none": 1.0, "float16": 0.99, "dynamic": 0.95, "int8": 0.9}
@@ -76,15 +77,23 @@ def check_quantize(fmt: Format, quantize: str) -> None:
                          f"quantization applies to the {' and '.join(quantizable)} format")
 
 
-def missing_packages(info: ExportFormatInfo) -> list[str]:
-    return [name for name in info.needs if importlib.util.find_spec(name) is None]
+def missing_packages(info: ExportFormatInfo, kind: str = "network") -> list[str]:
+    return [name for name in info.needs_for(kind) if importlib.util.find_spec(name) is None]
 
 
-def require_packages(fmt: Format) -> None:
-    missing = missing_packages(fmt.info)
+def require_packages(fmt: Format, kind: str = "network") -> None:
+    missing = missing_packages(fmt.info, kind)
     if missing:
         raise ExportError(f"{fmt.name} export needs {', '.join(missing)}, not installed",
-                          f"pip install 'specc[{fmt.info.extra}]'")
+                          f"pip install 'specc[{fmt.info.extra_for(kind)}]'")
+
+
+def require_kind(fmt: Format, kind: str) -> None:
+    """Refuse a format that cannot take the run's kind of model (`network`, `trees`)."""
+    if kind not in fmt.info.kinds:
+        able = [name for name, info in EXPORT_FORMATS.items() if kind in info.kinds]
+        raise UsageError(f"{fmt.name} export takes {' or '.join(KIND_WORDS[k] for k in fmt.info.kinds)}, not "
+                         f"{KIND_WORDS[kind]}", f"{KIND_WORDS[kind]} exports as {', '.join(able)}")
 
 
 def tolerance(fmt: Format, quantize: str) -> float:

@@ -74,6 +74,8 @@ class RecordFields(TypedDict, total=False):
     curves_error: str               # why curves.png could not be drawn (only when it could not)
     warnings: list[str]             # what may be wrong with a run that completed (a loss that grew, one class)
     paradigm: dict                  # what the task type keeps after training (an autoencoder's anomaly threshold)
+    trees: dict                     # a trees run (model: {trees: ...}): {"rounds": boosted, "kept_rounds": the
+                                    # rounds best.ubj keeps, "importances": {feature: total gain}}
     sample_grids: list              # a GAN's grids of generated samples, oldest first: [{"epoch": 10, "file":
                                     # "samples/epoch-0010.png"}] (task.samples)
 

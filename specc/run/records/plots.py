@@ -59,3 +59,25 @@ def _plot_value(value: Any) -> float:
         return float(value) if value is not None else math.nan
     except (TypeError, ValueError):
         return math.nan
+
+
+def plot_importances(importances: dict, path: PathLike, most: int = 20) -> None:
+    """A trees run's feature importances (total gain) to a PNG: the `most` largest, as bars,
+    largest on top. Does nothing without any."""
+    if not importances:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    shown = sorted(importances.items(), key=lambda kv: -kv[1])[:most]
+    figure = Figure(figsize=(6.4, 0.8 + 0.28 * len(shown)), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.barh([name for name, _ in reversed(shown)], [value for _, value in reversed(shown)])
+    axes.set_xlabel("total gain of the feature's splits")
+    axes.set_title(f"feature importances ({len(shown)} of {len(importances)})")
+    axes.grid(True, axis="x", alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())

@@ -20,7 +20,8 @@ from specc.run.records.files import PathLike
 
 # distributions whose versions go into every record (None when not installed)
 PACKAGES = ("specc", "tensorflow", "keras", "numpy", "scikit-learn", "pyyaml", "click",
-            "jsonschema", "matplotlib", "tf2onnx", "onnx", "onnxruntime", "optuna")
+            "jsonschema", "matplotlib", "tf2onnx", "onnx", "onnxruntime", "optuna", "xgboost",
+            "onnxmltools")
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel",
                             "tf-nightly")
 

@@ -354,7 +354,7 @@ class RunRecord:
     def files(self) -> dict:
         """What is in the run folder: {label: path} of the files and folders that exist."""
         names = [RECORD, SPEC, SPEC_SOURCE, SOURCES, HISTORY_CSV, HISTORY_JSON, METRICS, CURVES,
-                 SAMPLES, "checkpoints", "tensorboard", "exports"]
+                 "importances.png", SAMPLES, "checkpoints", "tensorboard", "exports"]  # importances: trees
         return {n: self.path / n for n in names if (self.path / n).exists()}
 
 
