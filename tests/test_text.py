@@ -248,3 +248,45 @@ def test_evaluate_reads_a_labelled_text_csv_by_column_name(bow_run, tmp_path, mo
                  "{csv: {path: labelled.csv, label: liked}}")
     assert result.exit_code == 0, result.output
     assert "binary_accuracy" in result.stdout
+
+
+CATEGORY_EMBEDDING = """\
+specc: 1
+name: category-embedding
+seed: 3
+data:
+  source:
+    csv: {path: listings.csv, label: recommend, features: {price: [price], condition: [condition]},
+          categorical: [condition]}
+  split: {validation: 0.2, test: 0.2}
+task: {type: binary}
+model:
+  inputs: {price: [1], condition: {shape: [], dtype: string}}
+  nodes:
+    ids:    {string_lookup: {output_mode: int}, from: condition}
+    vector: {embedding: {input_dim: 8, output_dim: 3}, from: ids}
+    joined: {concatenate: {}, from: [price, vector]}
+  outputs: {recommend: joined}
+  head: auto
+train: {epochs: 1}
+"""
+
+
+def test_a_categorical_column_feeds_an_embedding_of_a_chosen_size(tmp_path):
+    """Categories as ids (string_lookup adapted on the training split) into an embedding of
+    the spec's size, beside a number: validated, trained, and predicted from raw rows."""
+    rows = (SPECS / "data" / "listings.csv").read_text(encoding="utf-8").splitlines()[:201]
+    (tmp_path / "listings.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(CATEGORY_EMBEDDING, encoding="utf-8")
+    assert cli("validate", spec).exit_code == 0
+    run = train_run(spec, tmp_path / "runs", "--no-export")
+    import keras
+
+    model = keras.saving.load_model(run.path / "checkpoints" / "best.keras")
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    assert tuple(embedding.embeddings.shape) == (8, 3)
+    (tmp_path / "in.csv").write_text("condition,price\nnew,10\nbroken-unseen,90\n", encoding="utf-8")
+    result = cli("predict", run.path, "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()) == 3
