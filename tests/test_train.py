@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SPECS, Run, cli, load_weights, no_traceback, read_json, resolved, train_run
+from specc.errors import TrainingError
 from specc.run.records import spec_hash
 from specc.run.train import TrainOptions, train
 
@@ -270,6 +271,22 @@ def test_nan_loss_stops_with_exit_4_and_a_diverged_record(tmp_path):
     assert record["status"] == "diverged" and record["message"] == lines[0].removeprefix("error: ")
     assert record["finished"] is not None
     assert not (folder / "checkpoints" / "last.keras").exists()  # no weights full of NaN
+
+
+@pytest.mark.slow
+def test_labels_a_metric_cannot_take_stop_with_exit_4_not_an_internal_error(tmp_path):
+    # Validation refuses binary_crossentropy on class ids; a spec it lets through that Keras
+    # refuses at the first step (here the check is bypassed) still ends as a training error.
+    spec = tmp_path / "mismatch.yaml"
+    spec.write_text(NOT_LEARNING.replace("name: not-learning", "name: mismatch"))
+    data = resolved(spec)
+    data["metrics"] = ["binary_crossentropy"]
+    with pytest.raises(TrainingError) as caught:
+        train(data, str(spec), options=TrainOptions(runs_dir=str(tmp_path / "runs")))
+    assert caught.value.exit_code == 4
+    assert "the labels do not fit" in caught.value.message and "same rank" in caught.value.message
+    (folder,) = (tmp_path / "runs" / "mismatch").iterdir()
+    assert read_json(folder / "record.json")["status"] == "failed"
 
 
 # A classifier whose head starts at zero answers class 0 for every sample, and a rate of 1e-9

@@ -123,6 +123,26 @@ def test_set_values_go_through_the_training_checks():
     assert warned.exit_code == 0 and "clipnorm 0: Keras ignores a clip of 0 or less" in warned.stderr
 
 
+def test_metrics_are_checked_against_each_label_form():
+    """Class ids take the sparse metrics; one label per sample or a row per sample do not (the
+    per-output metrics of several outputs are checked per output); the auto metrics fit."""
+    from specc.tasks import supervised
+
+    def refused(*overrides: str) -> list:
+        result = run("validate", "specs/multi-io-wine.yaml", *[f"--set={o}" for o in overrides])
+        return re.findall(r"\$\.(metrics\S*): metric '(\w+)' does not fit", result.stderr)
+
+    assert refused("metrics.cultivar=[sparse_top_k_categorical_accuracy]") == []
+    assert refused("metrics.cultivar=[categorical_accuracy]", "metrics.alcohol=[mae, bce]") == [
+        ("metrics.cultivar[0]", "categorical_accuracy"), ("metrics.alcohol[1]", "bce")]
+    assert refused("task.outputs.cultivar.encoding=one_hot", "loss=categorical_crossentropy",
+                   "metrics.cultivar=[sparse_categorical_accuracy, f1_score]") == [
+        ("metrics.cultivar[0]", "sparse_categorical_accuracy")]
+    for declared in supervised.TYPES:
+        task = {"type": declared.name, "classes": 3, "labels": 2}
+        assert all(supervised.metric_fits(task, m) for m in declared.auto_metrics(task)), declared.name
+
+
 def test_update_goldens_check_passes():
     """tools/update_goldens.py --check agrees with the files on disk (in a fresh process)."""
     proc = subprocess.run([sys.executable, "tools/update_goldens.py", "--check"], cwd=ROOT,

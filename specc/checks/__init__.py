@@ -23,7 +23,8 @@ from specc.checks.string_inputs import check_string_exports, check_string_inputs
 from specc.checks.sweep import check_sweep
 from specc.checks.trainable import check_trainable
 from specc.checks.settings import check_batch, check_data, check_device, check_export, check_train
-from specc.checks.task import check_head_and_loss, check_names, check_task, check_task_outputs
+from specc.checks.task import (check_head_and_loss, check_metric_labels, check_names, check_task,
+                               check_task_outputs)
 from specc.errors import Problem
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("task", "model"), ("loss",), check_head_and_loss),
     (("task", "model"), (), check_task_outputs),
     (("task",), ("loss", "metrics", "optimizer", "schedule"), check_names),
+    (("task", "metrics"), (), check_metric_labels),
     (("optimizer",), (), check_optimizer_args),
     ((), ("optimizer", "schedule", "model", "data"), check_trainable),
     (("batch",), (), check_batch),

@@ -114,6 +114,50 @@ def _check_loss(doc, path, task, loss) -> list:
     return [_p(doc, path, f"loss '{loss}' does not fit {a_or_an(kind)} task", hint, code="task-table")]
 
 
+# Per label form (tasks/supervised.py label_form): the labels, and the metrics that take them.
+LABEL_FORMS = {
+    "class_ids": ("class ids (task.encoding: sparse)",
+                  "class ids take accuracy, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy or "
+                  "sparse_categorical_crossentropy; for other metrics give one-hot labels (task.encoding: one_hot)"),
+    "one_per_sample": ("one label per sample", "these take one label per sample: {examples} (the loss is "
+                                               "reported as `loss` already)"),
+    "rows": ("a row of labels per sample",
+             "sparse_ metrics take class ids: use the one without sparse_ (e.g. categorical_accuracy)"),
+}
+
+ONE_PER_SAMPLE = {"binary": "binary_accuracy, auc, precision, recall",
+                  "regression": "mean_absolute_error, mean_squared_error, root_mean_squared_error"}
+
+
+def check_metric_labels(doc: Document) -> list:
+    """Each metric can take the labels its output trains on (a class id, one value or a row per
+    sample): Keras finds out only at the first training step."""
+    task, metrics = doc.data["task"], doc.data.get("metrics")
+    outputs = mapping(task.get("outputs"))
+    out = []
+    for name, sub in (outputs or {"": task}).items():
+        # Several outputs take a metrics list per output; a flat list is not this check's to judge.
+        listed, path = (metrics.get(name), ("metrics", name)) if outputs and isinstance(metrics, dict) \
+            else (None if outputs else metrics, ("metrics",))
+        declared = task_type(sub) if isinstance(sub, dict) else None
+        if declared is None or not declared.table_row or not isinstance(listed, list):
+            continue
+        for index, item in enumerate(listed):
+            metric, _ = _split(item)
+            known = metric in catalog.names("metrics") or metric in table.CLASS_ID_METRICS  # else check_names
+            if isinstance(metric, str) and known and not table.metric_fits(sub, metric):
+                out.append(_metric_problem(doc, path + (index,), sub, metric, name))
+    return out
+
+
+def _metric_problem(doc, path, task, metric, output) -> Any:
+    labels, hint = LABEL_FORMS[table.label_form(task) or "rows"]
+    hint = hint.format(examples=ONE_PER_SAMPLE.get(task["type"], ""))
+    whose = f"output '{output}', {a_or_an(task['type'])} task" if output else a_or_an(task["type"]) + " task"
+    return _p(doc, path, f"metric '{metric}' does not fit the labels of {whose}: {labels}; training "
+              "would fail at its first step", hint, code="task-table")
+
+
 def _check_head(doc, task, model) -> list:
     head = model.get("head", "auto")
     if head == "auto":

@@ -11,6 +11,7 @@ whose status says which.
 """
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 import threading
@@ -253,13 +254,32 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
         record.finish("diverged", exc.message)
         raise
     except BaseException as exc:
-        error = resource_error(exc)
+        error = resource_error(exc) or shape_mismatch(exc)
         if error is not None:
             _finish_if_possible(record, error.message)
             raise error from None
         record.finish("failed", f"{type(exc).__name__}: {exc}")
         _tag(exc, record.run_id)
         raise
+
+
+# What Keras and TensorFlow say when labels, outputs, the loss or a metric disagree in shape
+# (found only when the first step runs; validation catches the cases it knows of first).
+SHAPE_MISMATCH = re.compile(r"must have the same rank|must have rank|Dimensions must be equal|expects \d+D inputs|"
+                            r"Shape must be rank|[Ii]ncompatible shapes|must have the same shape|are incompatible|"
+                            r"outside the valid range")
+
+
+def shape_mismatch(error: BaseException) -> Optional[TrainingError]:
+    """A training step Keras refused because labels and outputs do not fit, as a TrainingError
+    (exit 4) rather than an internal error; None for any other error."""
+    from specc.compile.shapes import clean_message
+
+    if type(error).__name__ not in ("ValueError", "InvalidArgumentError") or not SHAPE_MISMATCH.search(str(error)):
+        return None
+    return TrainingError(f"the labels do not fit the model's output, its loss or a metric: {clean_message(error)}",
+                         "check task: (classes, encoding, targets), loss: and metrics: against the task table "
+                         "(docs/guides/classifiers.md); the run is recorded as failed")
 
 
 def _finish_if_possible(record: RunRecord, message: str) -> None:

@@ -39,6 +39,18 @@ COMPATIBLE_ACTIVATIONS: dict[str, set[Optional[str]]] = {
     "regression": {"linear", None, "relu", "softplus", "sigmoid", "tanh", "exponential"},
 }
 
+# What a metric needs of the labels (Keras names and aliases). The labels specc feeds are
+# one class id per sample (multiclass, encoding: sparse), one value per sample (binary;
+# regression with one target) or a row per sample of the output's width (one-hot,
+# multilabel, regression with several targets). Metrics left out of these sets take all three.
+CLASS_ID_METRICS = {"accuracy", "acc", "crossentropy", "ce", "sparse_categorical_accuracy",
+                    "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy", "io_u", "mean_io_u"}
+SPARSE_METRICS = {"sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+                  "sparse_top_k_categorical_accuracy"}  # class ids, against one output unit per class
+# Keras compares these with labels of the output's rank, without reshaping one value per sample.
+SAME_RANK_METRICS = {"binary_crossentropy", "bce", "categorical_crossentropy", "f1_score", "f_beta_score",
+                     "top_k_categorical_accuracy"}
+
 TABLE_ROWS = {
     "binary": "binary: 1 unit, sigmoid, binary_crossentropy",
     "multilabel": "multilabel: 1 unit per label, sigmoid, binary_crossentropy",
@@ -122,6 +134,30 @@ def loss_fits(task: dict, loss: str) -> bool:
         if not sparse and loss == "sparse_categorical_crossentropy":
             return False
     return loss in allowed
+
+
+def label_form(task: dict) -> Optional[str]:
+    """The labels training feeds for this task: `class_ids` (one class id per sample),
+    `one_per_sample` (one value per sample) or `rows` (a row per sample as wide as the output);
+    None for a task kind outside the table."""
+    kind = task.get("type")
+    if kind == "multiclass":
+        return "class_ids" if task.get("encoding", "sparse") == "sparse" else "rows"
+    if kind == "binary" or (kind == "regression" and task.get("targets", 1) == 1):
+        return "one_per_sample"
+    if kind in ("multilabel", "regression"):
+        return "rows"
+    return None
+
+
+def metric_fits(task: dict, metric: str) -> bool:
+    """Whether Keras's metric of this name can take the task's labels (see label_form)."""
+    form = label_form(task)
+    if form == "class_ids":
+        return metric in CLASS_ID_METRICS
+    if form == "one_per_sample":
+        return metric not in SPARSE_METRICS | SAME_RANK_METRICS
+    return form is None or metric not in SPARSE_METRICS
 
 
 # --- the declarations -----------------------------------------------------------------------
