@@ -96,14 +96,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(run, **settings):
+def served(run, fmt: str = "keras", options: dict = None, **settings):
     """The run served by uvicorn in a thread of this process, on a free port; its base URL."""
     import uvicorn
 
     from specc.serve.app import Settings, make_app
     from specc.serve.predictors import open_predictor, warm_up
 
-    predictor = open_predictor(str(run.path))
+    predictor = open_predictor(str(run.path), fmt, options=options)
     warm_up(predictor)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
@@ -393,15 +393,21 @@ NO_TENSORFLOW = ("import sys\n"
                  "main(sys.argv[1:])\n")
 
 
-def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
-    run = runs["classifier"]
-    missing = cli("serve", run.path, "--format", "onnx")
-    assert missing.exit_code == 2 and f"run {run.run_id} has no ONNX export" in missing.stderr
-    exported = cli("export", run.path, "--format", "onnx")
-    assert exported.exit_code == 0, exported.output
+def exported(run, fmt: str, label: str, folder: Path) -> tuple:
+    """Serving the run's `fmt` export is refused until it is exported; then the rows sent and
+    `specc predict`'s answers for them."""
+    missing = cli("serve", run.path, "--format", fmt)
+    assert missing.exit_code == 2 and f"run {run.run_id} has no {label} export" in missing.stderr
+    result = cli("export", run.path, "--format", fmt)
+    assert result.exit_code == 0, result.output
     rows = table_rows(8, 3)
     sent = [{name: row[name] for name in ("a", "b", "c")} for row in rows]
-    expected = specc_predict(run, rows, ["a", "b", "c"], tmp_path)
+    return sent, specc_predict(run, rows, ["a", "b", "c"], folder)
+
+
+def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
+    run = runs["classifier"]
+    sent, expected = exported(run, "onnx", "ONNX", tmp_path)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", NO_TENSORFLOW, "serve", str(run.path / "exports"),
                                 "--format", "onnx", "--port", str(port)],
@@ -422,6 +428,26 @@ def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
         assert got["predicted"] == wanted["predicted"]
         for name in ("probability_0", "probability_1"):
             assert math.isclose(got[name], wanted[name], abs_tol=1e-4)
+
+
+def test_a_saved_model_export_answers_as_specc_predict(runs, tmp_path):
+    """The SavedModel export, called through its serving signature, answers as the run does,
+    within the export's own parity tolerance."""
+    from specc.export.formats.saved_model import TOLERANCE
+
+    run = runs["classifier"]
+    sent, expected = exported(run, "saved_model", "SavedModel", tmp_path)
+    with served(run, "saved_model") as url:
+        status, answer = request(url + "/predict", sent)
+        meta = request(url + "/metadata")[1]
+    assert status == 200, answer
+    assert meta["format"] == "saved_model" and meta["artifact"] == "saved_model" and "tensorflow" in meta["versions"]
+    got = answer["predictions"]
+    assert [row["predicted"] for row in got] == [row["predicted"] for row in expected]
+    names = ["probability_0", "probability_1"]
+    assert list(got[0]) == list(expected[0])
+    assert np.allclose([[row[n] for n in names] for row in got], [[row[n] for n in names] for row in expected],
+                       rtol=0, atol=TOLERANCE)
 
 
 def test_onnx_serves_supervised_runs_only(runs):
