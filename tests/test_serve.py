@@ -195,6 +195,43 @@ def test_answers_are_those_of_specc_predict(runs, kind, tmp_path):
                 assert answer[name] == value, (name, answer, wanted)
 
 
+def test_a_few_shot_run_answers_with_its_support_set_as_specc_predict(tmp_path):
+    """`--with support=FILE`: the support classes nearest each row, as `specc predict` names
+    them with the same support set (a 1-epoch run of the shipped few-shot spec); the support
+    set is read once, when the server starts."""
+    from sklearn.datasets import load_digits
+
+    from tests.conftest import ROOT
+
+    run = train_run(ROOT / "specs" / "protonet-digits.yaml", tmp_path / "runs", "--no-export", "--set",
+                    "train.epochs=1", "--set", "task.episodes=5", "--set", "train.checkpoints.every_seconds=0")
+    digits = load_digits()
+    x, y = digits.data.astype("float32"), digits.target
+    support = np.concatenate([np.flatnonzero(y == d)[:3] for d in (5, 6, 7)])
+    np.savez(tmp_path / "support.npz", x=x[support].reshape(-1, 8, 8, 1), y=np.array(["five", "six", "seven"])[
+        y[support] - 5])
+    columns = [f"pixel_{i}_{j}" for i in range(8) for j in range(8)]
+    rows = [dict(zip(columns, map(float, x[i]))) for i in np.flatnonzero(y >= 5)[20:30]]
+    given, out = tmp_path / "given.csv", tmp_path / "predicted.csv"
+    write_rows(given, rows, columns)
+    result = cli("predict", run.path, "--input", given, "--output", out, "--with", f"support={tmp_path / 'support.npz'}")
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8") as handle:
+        expected = [{k: _number(v) for k, v in row.items() if k != "row"} for row in csv.DictReader(handle)]
+    with served(run, options={"support": str(tmp_path / "support.npz")}) as url:
+        (tmp_path / "support.npz").unlink()  # read once at start-up, not per batch
+        status, answer = request(url + "/predict", rows)
+    assert status == 200, answer
+    got = answer["predictions"]
+    assert [list(row) for row in got] == [list(row) for row in expected]
+    assert list(got[0])[:2] == ["predicted", "distance_five"]
+    for answered, wanted in zip(got, expected):
+        assert answered["predicted"] == wanted["predicted"]
+        for name, value in wanted.items():
+            if name != "predicted":
+                assert math.isclose(answered[name], value, rel_tol=1e-5, abs_tol=1e-6), (name, answered, wanted)
+
+
 def test_the_families_answer_with_their_own_columns(runs):
     with served(runs["autoencoder"]) as url:
         status, answer = request(url + "/predict", {"a": 0.1, "b": 0.2, "c": 0.3})
