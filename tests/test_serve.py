@@ -96,14 +96,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(run, **settings):
+def served(run, fmt: str = "keras", options: dict = None, **settings):
     """The run served by uvicorn in a thread of this process, on a free port; its base URL."""
     import uvicorn
 
     from specc.serve.app import Settings, make_app
     from specc.serve.predictors import open_predictor, warm_up
 
-    predictor = open_predictor(str(run.path))
+    predictor = open_predictor(str(run.path), fmt, options=options)
     warm_up(predictor)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
@@ -193,6 +193,43 @@ def test_answers_are_those_of_specc_predict(runs, kind, tmp_path):
                 assert math.isclose(answer[name], value, rel_tol=1e-5, abs_tol=1e-6), (name, answer, wanted)
             else:
                 assert answer[name] == value, (name, answer, wanted)
+
+
+def test_a_few_shot_run_answers_with_its_support_set_as_specc_predict(tmp_path):
+    """`--with support=FILE`: the support classes nearest each row, as `specc predict` names
+    them with the same support set (a 1-epoch run of the shipped few-shot spec); the support
+    set is read once, when the server starts."""
+    from sklearn.datasets import load_digits
+
+    from tests.conftest import ROOT
+
+    run = train_run(ROOT / "specs" / "protonet-digits.yaml", tmp_path / "runs", "--no-export", "--set",
+                    "train.epochs=1", "--set", "task.episodes=5", "--set", "train.checkpoints.every_seconds=0")
+    digits = load_digits()
+    x, y = digits.data.astype("float32"), digits.target
+    support = np.concatenate([np.flatnonzero(y == d)[:3] for d in (5, 6, 7)])
+    np.savez(tmp_path / "support.npz", x=x[support].reshape(-1, 8, 8, 1), y=np.array(["five", "six", "seven"])[
+        y[support] - 5])
+    columns = [f"pixel_{i}_{j}" for i in range(8) for j in range(8)]
+    rows = [dict(zip(columns, map(float, x[i]))) for i in np.flatnonzero(y >= 5)[20:30]]
+    given, out = tmp_path / "given.csv", tmp_path / "predicted.csv"
+    write_rows(given, rows, columns)
+    result = cli("predict", run.path, "--input", given, "--output", out, "--with", f"support={tmp_path / 'support.npz'}")
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8") as handle:
+        expected = [{k: _number(v) for k, v in row.items() if k != "row"} for row in csv.DictReader(handle)]
+    with served(run, options={"support": str(tmp_path / "support.npz")}) as url:
+        (tmp_path / "support.npz").unlink()  # read once at start-up, not per batch
+        status, answer = request(url + "/predict", rows)
+    assert status == 200, answer
+    got = answer["predictions"]
+    assert [list(row) for row in got] == [list(row) for row in expected]
+    assert list(got[0])[:2] == ["predicted", "distance_five"]
+    for answered, wanted in zip(got, expected):
+        assert answered["predicted"] == wanted["predicted"]
+        for name, value in wanted.items():
+            if name != "predicted":
+                assert math.isclose(answered[name], value, rel_tol=1e-5, abs_tol=1e-6), (name, answered, wanted)
 
 
 def test_the_families_answer_with_their_own_columns(runs):
@@ -393,15 +430,21 @@ NO_TENSORFLOW = ("import sys\n"
                  "main(sys.argv[1:])\n")
 
 
-def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
-    run = runs["classifier"]
-    missing = cli("serve", run.path, "--format", "onnx")
-    assert missing.exit_code == 2 and f"run {run.run_id} has no ONNX export" in missing.stderr
-    exported = cli("export", run.path, "--format", "onnx")
-    assert exported.exit_code == 0, exported.output
+def exported(run, fmt: str, label: str, folder: Path) -> tuple:
+    """Serving the run's `fmt` export is refused until it is exported; then the rows sent and
+    `specc predict`'s answers for them."""
+    missing = cli("serve", run.path, "--format", fmt)
+    assert missing.exit_code == 2 and f"run {run.run_id} has no {label} export" in missing.stderr
+    result = cli("export", run.path, "--format", fmt)
+    assert result.exit_code == 0, result.output
     rows = table_rows(8, 3)
     sent = [{name: row[name] for name in ("a", "b", "c")} for row in rows]
-    expected = specc_predict(run, rows, ["a", "b", "c"], tmp_path)
+    return sent, specc_predict(run, rows, ["a", "b", "c"], folder)
+
+
+def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
+    run = runs["classifier"]
+    sent, expected = exported(run, "onnx", "ONNX", tmp_path)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", NO_TENSORFLOW, "serve", str(run.path / "exports"),
                                 "--format", "onnx", "--port", str(port)],
@@ -422,6 +465,26 @@ def test_an_onnx_export_is_served_without_tensorflow(runs, tmp_path):
         assert got["predicted"] == wanted["predicted"]
         for name in ("probability_0", "probability_1"):
             assert math.isclose(got[name], wanted[name], abs_tol=1e-4)
+
+
+def test_a_saved_model_export_answers_as_specc_predict(runs, tmp_path):
+    """The SavedModel export, called through its serving signature, answers as the run does,
+    within the export's own parity tolerance."""
+    from specc.export.formats.saved_model import TOLERANCE
+
+    run = runs["classifier"]
+    sent, expected = exported(run, "saved_model", "SavedModel", tmp_path)
+    with served(run, "saved_model") as url:
+        status, answer = request(url + "/predict", sent)
+        meta = request(url + "/metadata")[1]
+    assert status == 200, answer
+    assert meta["format"] == "saved_model" and meta["artifact"] == "saved_model" and "tensorflow" in meta["versions"]
+    got = answer["predictions"]
+    assert [row["predicted"] for row in got] == [row["predicted"] for row in expected]
+    names = ["probability_0", "probability_1"]
+    assert list(got[0]) == list(expected[0])
+    assert np.allclose([[row[n] for n in names] for row in got], [[row[n] for n in names] for row in expected],
+                       rtol=0, atol=TOLERANCE)
 
 
 def test_onnx_serves_supervised_runs_only(runs):

@@ -1,4 +1,4 @@
-"""`specc serve`: a prediction server for a run (its Keras checkpoint or its ONNX export)."""
+"""`specc serve`: a prediction server for a run (its Keras checkpoint, SavedModel or ONNX export)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -8,6 +8,7 @@ import click
 from specc.cli.common import Echo
 from specc.cli.group import main
 from specc.cli.run_commands import CHECKPOINT_HELP, RUNS_DIR_HELP, parse_settings, trust_option, with_option
+from specc.serve.formats import SERVED_FORMATS, formats_help
 
 DEFAULTS = {"max_batch": 64, "max_wait_ms": 2.0, "max_queue": 256, "max_body": 1 << 20}
 
@@ -17,8 +18,8 @@ DEFAULTS = {"max_batch": 64, "max_wait_ms": 2.0, "max_queue": 256, "max_body": 1
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (another than 127.0.0.1 lets other machines call it).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--format", "fmt", type=click.Choice(["keras", "onnx"]), default="keras", show_default=True,
-              help="keras: the run's checkpoint (TensorFlow); onnx: its ONNX export (ONNX Runtime only).")
+@click.option("--format", "fmt", type=click.Choice(list(SERVED_FORMATS)), default="keras", show_default=True,
+              help=formats_help())
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", help=CHECKPOINT_HELP)
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--max-batch", default=DEFAULTS["max_batch"], show_default=True, type=click.IntRange(1, 1 << 16),
@@ -43,7 +44,7 @@ def serve(run: str, host: str, port: int, fmt: str, checkpoint: str, runs_dir: O
     from specc.serve.predictors import open_predictor
 
     _require_server()
-    if fmt == "keras":
+    if SERVED_FORMATS[fmt].tensorflow:
         from specc.run.quiet import import_tensorflow
 
         import_tensorflow()

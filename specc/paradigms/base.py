@@ -37,6 +37,8 @@ class Context:
             classifier a GAN is measured with. What it returns has `resolved`, `record`
             (`read()`, `run_id`) and `load_model(which)`. None outside such a command.
             (Paradigms may not import specc.run: the run layer hands this down.)
+        loaded: What a paradigm read from the options once for this context (a few-shot
+            support set), so a context that predicts many times (specc serve's) reads it once.
     """
 
     resolved: dict
@@ -46,6 +48,7 @@ class Context:
     options: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict)
     open_run: Optional[Callable[[str], Any]] = None
+    loaded: dict = field(default_factory=dict)
 
 
 class Paradigm:

@@ -85,7 +85,9 @@ class FewShotParadigm(EncoderParadigm):
         if "support" not in context.options:
             return None
         shape = [int(d) if d is not None else 0 for d in tuple(model.inputs[0].shape)[1:]]
-        support, ids, names = load_support(context.options["support"], shape)
+        if "support" not in context.loaded:  # read once per context: a server predicts many batches
+            context.loaded["support"] = load_support(context.options["support"], shape)
+        support, ids, names = context.loaded["support"]
         index, distances, probabilities = nearest_prototype(
             embed(model, input_array(table, model.inputs[0])), embed(model, input_array(support, model.inputs[0])),
             ids)

@@ -1,5 +1,6 @@
 """What answers a request: a run's Keras checkpoint through `specc predict`'s own code path,
-or its ONNX export through ONNX Runtime alone (no TensorFlow imported).
+its SavedModel export through TensorFlow's serving signature, or its ONNX export through ONNX
+Runtime alone (no TensorFlow imported).
 
 Either one reads checked JSON rows into a Table as `specc predict` reads a CSV file
 (specc/run/rows.py) and returns one JSON object per row with the columns `specc predict`
@@ -15,8 +16,7 @@ from typing import Any, Optional, Protocol
 
 from specc.errors import UsageError
 from specc.run.rows import InputSchema, rows_table
-
-SERVABLE = ("keras", "onnx")
+from specc.serve.formats import SERVED_FORMATS
 
 
 class Predictor(Protocol):
@@ -38,7 +38,7 @@ class Served:
     Attributes:
         run_id: The run's id.
         spec_name: The spec's `name`.
-        fmt: What is served: keras or onnx.
+        fmt: What is served (a key of SERVED_FORMATS).
         artifact: The file the model was read from.
         schema: The input columns (record.json `columns`).
         outputs: The prediction columns (known after the first prediction).
@@ -83,12 +83,12 @@ def open_predictor(ref: str, fmt: str = "keras", checkpoint: str = "best", runs_
     """
     from specc.run.session import open_run
 
-    if fmt not in SERVABLE:
-        raise UsageError(f"--format {fmt}: serve reads {', '.join(SERVABLE)}")
+    if fmt not in SERVED_FORMATS:
+        raise UsageError(f"--format {fmt}: serve reads {', '.join(SERVED_FORMATS)}")
     run = open_run(_run_of(ref), runs_dir, trust_plugins)
     schema = InputSchema.of(run.columns())
-    if fmt == "onnx":
-        return OnnxPredictor(run, schema, ref)
+    if fmt in EXPORTED:
+        return EXPORTED[fmt](run, schema, ref)
     return KerasPredictor(run, schema, checkpoint, options or {})
 
 
@@ -140,35 +140,46 @@ class KerasPredictor:
         return self.served.describe({"tensorflow": tf.__version__, "keras": keras.__version__})
 
 
-class OnnxPredictor:
-    """A run's ONNX export (export/model.onnx, as `specc export --format onnx` wrote and
-    checked it), run by ONNX Runtime; the outputs read as the task table reads them.
+class ExportPredictor:
+    """A run's export (as `specc export --format FORMAT` wrote and checked it) run by the
+    format's own runtime; the outputs read as the task table reads them.
 
     Only supervised task types: the other families compute their answers (reconstruction
     error, distances to prototypes) with the Keras model.
+
+    Attributes:
+        FORMAT: The export format served (a key of SERVED_FORMATS).
+        LABEL: Its name in messages.
     """
 
+    FORMAT = ""
+    LABEL = ""
+
     def __init__(self, run: Any, schema: InputSchema, ref: str) -> None:
+        from specc.export.formats import get_format
         from specc.registries import task_type
-        from specc.export.formats.onnx import ARTIFACT
 
         declared = task_type(run.resolved.get("task") or {})
         if declared is None or declared.table_row is None:
             raise UsageError(f"run {run.record.run_id} is {_a_run(declared)}: serving its "
-                             "ONNX export answers supervised task types only",
+                             f"{self.LABEL} export answers supervised task types only",
                              "serve the run itself (--format keras): its answers come from the Keras model")
         folder = Path(ref) if (Path(ref) / "manifest.json").is_file() else Path(run.record.export_dir)
-        path = folder / ARTIFACT
-        if not path.is_file():
-            raise UsageError(f"run {run.record.run_id} has no ONNX export ({path} not found)",
-                             f"export it first: specc export {run.record.run_id} --format onnx")
+        path = folder / get_format(self.FORMAT).artifact
+        if not path.exists():
+            raise UsageError(f"run {run.record.run_id} has no {self.LABEL} export ({path} not found)",
+                             f"export it first: specc export {run.record.run_id} --format {self.FORMAT}")
         self.run, self.schema, self.record = run, schema, run.record.read()
-        self.session = _session(path)
-        self.output_names = _output_names(folder, [o.name for o in self.session.get_outputs()])
-        inputs = self.session.get_inputs()
-        self.input_names = [i.name for i in inputs]
-        self.shapes = {i.name: [d if isinstance(d, int) else None for d in i.shape[1:]] for i in inputs}
-        self.served = Served(run.record.run_id, str(run.resolved.get("name", "")), "onnx", str(path), schema)
+        self.input_names, self.shapes = self.load(folder, path)
+        self.served = Served(run.record.run_id, str(run.resolved.get("name", "")), self.FORMAT, str(path), schema)
+
+    def load(self, folder: Path, path: Path) -> tuple:
+        """Load the artifact: (its input names, their shapes by name without the batch axis)."""
+        raise NotImplementedError
+
+    def call(self, given: dict) -> dict:
+        """The artifact's outputs by the Keras output names, for inputs by name."""
+        raise NotImplementedError
 
     def predict(self, rows: list) -> list:
         from specc.data.pipeline import to_arrays
@@ -177,16 +188,63 @@ class OnnxPredictor:
 
         x, _ = to_arrays(rows_table(rows, self.schema), self.input_names, self.shapes)
         given = x if isinstance(x, dict) else {self.input_names[0]: x}
-        values = self.session.run(None, feed(self.input_names, given))
-        columns = task_columns(dict(zip(self.output_names, values)), self.run.resolved,
+        columns = task_columns(self.call(feed(self.input_names, given)), self.run.resolved,
                                self.record.get("class_names"), self.record.get("output_class_names"))
         self.served.outputs = self.served.outputs or list(columns)
         return json_rows(columns)
+
+
+class OnnxPredictor(ExportPredictor):
+    """A run's ONNX export (export/model.onnx), run by ONNX Runtime without TensorFlow."""
+
+    FORMAT = "onnx"
+    LABEL = "ONNX"
+
+    def load(self, folder: Path, path: Path) -> tuple:
+        self.session = _session(path)
+        self.output_names = _output_names(folder, [o.name for o in self.session.get_outputs()])
+        inputs = self.session.get_inputs()
+        shapes = {i.name: [d if isinstance(d, int) else None for d in i.shape[1:]] for i in inputs}
+        return [i.name for i in inputs], shapes
+
+    def call(self, given: dict) -> dict:
+        return dict(zip(self.output_names, self.session.run(None, given)))
 
     def metadata(self) -> dict:
         import onnxruntime as ort
 
         return self.served.describe({"onnxruntime": ort.__version__})
+
+
+class SavedModelPredictor(ExportPredictor):
+    """A run's SavedModel export (exports/saved_model), called through its serving signature
+    (`serving_default`, as TensorFlow Serving calls it)."""
+
+    FORMAT = "saved_model"
+    LABEL = "SavedModel"
+
+    def load(self, folder: Path, path: Path) -> tuple:
+        import tensorflow as tf
+
+        # The signature's outputs are keyed by the Keras output names (export's named_outputs).
+        self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        specs = self.signature.structured_input_signature[1]
+        shapes = {name: [None if d is None else int(d) for d in s.shape[1:]] for name, s in specs.items()}
+        return list(specs), shapes
+
+    def call(self, given: dict) -> dict:
+        import tensorflow as tf
+
+        outputs = self.signature(**{name: tf.constant(value) for name, value in given.items()})
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    def metadata(self) -> dict:
+        import tensorflow as tf
+
+        return self.served.describe({"tensorflow": tf.__version__})
+
+
+EXPORTED = {predictor.FORMAT: predictor for predictor in (OnnxPredictor, SavedModelPredictor)}
 
 
 def _a_run(declared: Any) -> str:
