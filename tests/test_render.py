@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from specc.cli import main
 from specc.load import Document, load_spec, parse_text
 from specc.render import render, resolve
+from specc.tasks.trees import is_trees
 from specc.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +84,10 @@ def test_resolved_spec_has_every_default(spec):
     for section in ("specc", "name", "description", "seed", "plugins", "data", "task", "model", "loss",
                     "metrics", "optimizer", "schedule", "batch", "train", "device", "export"):
         assert section in out
-    assert out["model"]["head"] == "none"
+    if is_trees(out):
+        assert set(out["model"]) == {"trees"}  # no network keys beside the trees
+    else:
+        assert out["model"]["head"] == "none"
     assert "extends" not in out and "$schema" not in out
 
 
