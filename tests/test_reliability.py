@@ -255,6 +255,39 @@ def test_sigterm_is_handled_like_ctrl_c(spec_file, tmp_path):
     assert "specc train --resume" in stderr
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_swallowed_by_library_code_still_stops(spec_file, tmp_path, signum):
+    """Keras's saving catches everything (a bare `except:`) around opening its staged weights
+    file: a SIGTERM that landed there during a checkpoint write was lost and training ran to
+    its last epoch (a flaky CI failure of the test above). The stop is remembered and raised
+    again at the next batch end."""
+    from specc.run.train import TrainOptions, train
+
+    class SwallowAStop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                try:  # as library code that catches everything would
+                    signal.raise_signal(signum)
+                    time.sleep(0.01)
+                except BaseException:
+                    pass
+
+    import specc
+
+    doc, _ = specc.load_and_check(str(spec_file))
+    runs = tmp_path / "runs"
+    long = specc.resolved_spec(doc)
+    long["train"]["epochs"] = 200
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(long, str(spec_file), options=TrainOptions(runs_dir=str(runs), callbacks=[SwallowAStop()]))
+    (run,) = (runs / "sturdy").iterdir()
+    record = read_json(run / "record.json")
+    assert record["status"] == "interrupted"
+    assert len(read_json(run / "history.json")) <= 3
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers
+
+
 def test_the_resume_command_of_an_interrupt_runs_as_printed(spec_file, tmp_path, monkeypatch):
     """The command left out --runs-dir, so it failed as printed (no such run under runs/); it
     names the runs folder whenever it is not the default, quoted for the shell."""

@@ -11,9 +11,22 @@ import keras
 
 from specc.errors import Problem, SpecInvalid
 from specc.report import Reporter
+from specc.run.stop_signals import raise_if_stopped
 from specc.shown import shown_value
 
 BAR = 20
+
+
+class StopCheck(keras.callbacks.Callback):
+    """Raises a stop signal again at every training batch and epoch end, in case library code
+    caught the KeyboardInterrupt its handler raised (specc/run/stop_signals.py). No test-batch
+    hook: one would turn off Keras's asynchronous dispatch of validation batches."""
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        raise_if_stopped()
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        raise_if_stopped()
 
 
 class RecordCallback(keras.callbacks.Callback):

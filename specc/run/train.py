@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 from specc.errors import ClusterError, DataError, TrainingError, UsageError, resource_error
 from specc.report import SILENT, Reporter, figures_text
@@ -28,6 +25,7 @@ from specc.run.data import Prepared, prepare_data
 from specc.run.checkpoints import read_state
 from specc.run.records import RunRecord, find_run
 from specc.run.records.lock import RunLock
+from specc.run.stop_signals import terminate_as_interrupt
 from specc.tasks.trees import is_trees
 
 
@@ -350,25 +348,6 @@ def resume_command(record: RunRecord) -> str:
     return shlex.join(words)
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler, `kill`, a container stopping) ends training as Ctrl-C does: the
-    epoch's checkpoint is kept and the record says interrupted. Only the main thread can
-    handle signals; elsewhere nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
     """A completed run has nothing left to do; a run whose data changed cannot be continued."""
     data = record.read()
@@ -426,7 +405,7 @@ def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, buil
 def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOptions,
                trainable: Any) -> tuple[list, Any]:
     from specc.paradigms import declaration_of
-    from specc.run.callbacks import ProgressLine, RecordCallback
+    from specc.run.callbacks import ProgressLine, RecordCallback, StopCheck
     from specc.run.tensorboard import ScalarWriter
 
     train = resolved["train"]
@@ -438,7 +417,7 @@ def _callbacks(resolved: dict, record: RunRecord, state: dict, options: TrainOpt
                               min_delta=stop["min_delta"] if stop else 0.0,
                               best=declaration_of(resolved).best,
                               optimizers=trainable.paradigm.optimizers, max_loss=train.get("max_loss"))
-    callbacks = [recorder]
+    callbacks = [recorder, StopCheck()]
     if stop:
         callbacks.append(_early_stopping(stop, record, state))
     callbacks.append(ScalarWriter(record.tensorboard_dir))

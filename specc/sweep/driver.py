@@ -111,7 +111,7 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
         KeyboardInterrupt: Ctrl-C or SIGTERM: the refit process is stopped (its run keeps its
             last epoch; the same command continues it).
     """
-    from specc.run.train import terminate_as_interrupt
+    from specc.run.stop_signals import terminate_as_interrupt
     from specc.sweep.trial import REFIT
 
     best = best_trial(study.get_trials(deepcopy=False), settings.direction)
@@ -180,7 +180,7 @@ class _Driver:
         self.stale_checked = 0.0
 
     def run(self) -> None:
-        from specc.run.train import terminate_as_interrupt
+        from specc.run.stop_signals import terminate_as_interrupt
 
         try:
             with terminate_as_interrupt():

@@ -111,7 +111,7 @@ def run_trial(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         SpeccError: Any other error of the run (the trial is failed).
         KeyboardInterrupt: Ctrl-C or SIGTERM (the trial is queued again).
     """
-    from specc.run.train import terminate_as_interrupt
+    from specc.run.stop_signals import terminate_as_interrupt
 
     settings, url, storage, study = _open_study(spec_file, overrides, runs_dir)
     try:
@@ -141,7 +141,7 @@ def run_refit(spec_file: str, overrides: Sequence[str], number: int, runs_dir: s
         SpeccError: The run's own errors.
         KeyboardInterrupt: Ctrl-C or SIGTERM (the run keeps its last epoch).
     """
-    from specc.run.train import terminate_as_interrupt
+    from specc.run.stop_signals import terminate_as_interrupt
 
     settings, url, _, study = _open_study(spec_file, overrides, runs_dir)
     frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
