@@ -103,7 +103,9 @@ class SpeccError(Exception):
         self.hint = hint
 
     def format(self) -> str:
-        text = f"error: {self.message}"
+        """`error: MESSAGE`, after the position in the spec when the error has one."""
+        position = getattr(self, "position", None)
+        text = f"{position}: error: {self.message}" if position else f"error: {self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
@@ -123,13 +125,6 @@ class SpecLoadError(SpeccError):
     def __init__(self, message: str, position: Optional[Position] = None, hint: Optional[str] = None):
         super().__init__(message, hint)
         self.position = position
-
-    def format(self) -> str:
-        where = f"{self.position}: " if self.position else ""
-        text = f"{where}error: {self.message}"
-        if self.hint:
-            text += f"\n    hint: {self.hint}"
-        return text
 
 
 class SpecInvalid(SpeccError):
@@ -159,13 +154,6 @@ class DataError(SpeccError):
         super().__init__(message, hint)
         self.spec_path = spec_path
         self.position: Optional[Position] = None
-
-    def format(self) -> str:
-        where = f"{self.position}: " if self.position else ""
-        text = f"{where}error: {self.message}"
-        if self.hint:
-            text += f"\n    hint: {self.hint}"
-        return text
 
 
 class TrainingError(SpeccError):
