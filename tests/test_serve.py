@@ -98,13 +98,21 @@ def free_port() -> int:
 @contextmanager
 def served(run, fmt: str = "keras", options: dict = None, **settings):
     """The run served by uvicorn in a thread of this process, on a free port; its base URL."""
-    import uvicorn
-
-    from specc.serve.app import Settings, make_app
     from specc.serve.predictors import open_predictor, warm_up
 
     predictor = open_predictor(str(run.path), fmt, options=options)
     warm_up(predictor)
+    with served_predictor(predictor, **settings) as url:
+        yield url
+
+
+@contextmanager
+def served_predictor(predictor, **settings):
+    """A predictor served by uvicorn in a thread of this process, on a free port; its base URL."""
+    import uvicorn
+
+    from specc.serve.app import Settings, make_app
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="on"))
@@ -341,26 +349,6 @@ class Slow:
 
     def metadata(self) -> dict:
         return self.inner.metadata()
-
-
-@contextmanager
-def served_predictor(predictor, **settings):
-    import uvicorn
-
-    from specc.serve.app import Settings, make_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(predictor, Settings(**settings)), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(url, 30)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def concurrently(url: str, bodies: list) -> list:
