@@ -27,7 +27,7 @@ from specc.checks.shape_basics import ShapeError  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-RANK_SHAPES = {1: [(4,), (None,), (1,)], 2: [(5, 4), (None, 3), (7, None), (1, 6)],
+RANK_SHAPES = {0: [()], 1: [(4,), (None,), (1,)], 2: [(5, 4), (None, 3), (7, None), (1, 6)],
                3: [(6, 6, 3), (8, 1, 3), (2, 9, 4), (None, 5, 2)], 4: [(4, 4, 4, 2), (3, 1, 4, 2)]}
 ALL_SHAPES = [s for shapes in RANK_SHAPES.values() for s in shapes]
 

@@ -126,6 +126,9 @@ def _keras_normalization(key: str, args: dict, ins: list) -> Out:
     axis = args.get("axis", -1)
     if axis != -1:
         raise Unknown("axis")
+    if not shape:
+        raise ShapeError("normalization keeps a mean and variance per feature along the last axis, but gets "
+                         "one number per sample (shape [])", "declare the input with shape [1]")
     if shape[-1] is None:
         raise ShapeError(f"normalization needs the size of the last axis (its mean and variance are kept per "
                          f"feature), but gets {tensor_text(shape)}",
