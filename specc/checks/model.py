@@ -284,7 +284,7 @@ def _check_named_args(doc, path, name, args) -> list[Problem]:
         if not kind:
             continue
         if isinstance(value, str) and not value.startswith("$"):
-            out += _check_catalog_name(doc, where, value, kind, key=False)
+            out += _check_catalog_name(doc, where, value, kind, key=False) or _needs_arguments(doc, where, value, kind)
         elif isinstance(value, dict) and len(value) == 1:  # {l2: {l2: 0.01}}: point at the name
             out += _check_called(doc, where, value, kind)
         elif isinstance(value, dict) and kind == "activations":  # the schema checks the others' mappings
@@ -302,6 +302,18 @@ def _check_called(doc, path, value, kind) -> list[Problem]:
                       f"write `{name}` alone, or use the layer `{name}` with its arguments", code="type",
                       key=True))
     return out
+
+
+def _needs_arguments(doc, path, name, kind) -> list[Problem]:
+    """An activation Keras cannot call without arguments (`threshold`): a layer's activation
+    is named alone, so it cannot have them."""
+    entry = catalog.entry(kind, name) or {}
+    required = [arg["name"] for arg in entry.get("args", []) if arg["required"]]
+    if kind != "activations" or not required:
+        return []
+    needed = " and ".join(f"'{arg}'" for arg in required)
+    return [_p(doc, path, f"activation '{name}' needs {needed}, which an activation named in a layer cannot "
+               "take", f"use an activation without required arguments, e.g. {_example(kind)}", code="required")]
 
 
 def _an(word: str) -> str:

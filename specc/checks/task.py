@@ -370,6 +370,8 @@ def check_call(doc: Document, path: tuple, value: Any, kind: str, what: str) -> 
     known = catalog.names(kind) + (["accuracy"] if kind == "metrics" else [])
     if name in known and isinstance(value, str) and kind == "schedules":
         return schedule_required(doc, path, name, {})
+    if name in known and kind != "schedules" and (isinstance(value, str) or value[name] is None):
+        return required_arguments(doc, where, kind, what, name, {}, filled=())
     if name in known or (kind == "schedules" and name == "warmup") or _own_loss(doc, path, kind) == name:
         return []
     hint = did_you_mean(name, known) or f"known {kind}: {one_of(sorted(known))}"
@@ -385,14 +387,21 @@ FILLED_BY_SPECC = ("initial_learning_rate", "decay_steps", "first_decay_steps")
 def schedule_required(doc: Document, path: tuple, name: str, args: dict,
                       filled: tuple = FILLED_BY_SPECC) -> list:
     """A schedule's required arguments that neither the spec nor specc gives."""
-    entry = catalog.entry("schedules", name) or {}
+    return required_arguments(doc, path, "schedules", "schedule", name, args, filled)
+
+
+def required_arguments(doc: Document, path: tuple, kind: str, what: str, name: str, args: dict,
+                       filled: tuple) -> list:
+    """The arguments a named object cannot be built without that neither the spec nor specc
+    gives (`sensitivity_at_specificity` named bare has no `specificity`)."""
+    entry = catalog.entry(kind, name) or {}
     missing = [a["name"] for a in entry.get("args", []) if a["required"] and a["name"] not in args
                and a["name"] not in filled]
     if not missing:
         return []
     shown = ", ".join(f"{arg}: ..." for arg in missing)
     needed = " and ".join(f"'{arg}'" for arg in missing)
-    return [_p(doc, path, f"schedule '{name}' needs {needed}", f"write it with its arguments: "
+    return [_p(doc, path, f"{what} '{name}' needs {needed}", f"write it with its arguments: "
                f"{{{name}: {{{shown}}}}}", code="required", missing=missing[0])]
 
 
