@@ -31,6 +31,7 @@ LIST_INPUTS = {"add": 1, "subtract": 1, "multiply": 1, "average": 1, "maximum": 
                "concatenate": 1, "dot": 2, "attention": 2, "additive_attention": 2}
 POSITIONAL_INPUTS = {"multi_head_attention": 2, "group_query_attention": 2}
 RECURRENT = ("lstm", "gru", "simple_rnn", "conv_lstm1d", "conv_lstm2d", "conv_lstm3d")
+MAX_RANK = 254  # axes of a TensorFlow tensor at most; running a larger one aborts the process
 
 
 @dataclass
@@ -182,8 +183,8 @@ class Walk:
             check_arguments(key, args)
             _input_count(key, ins, names, alone)
             if key in ("bidirectional", "time_distributed"):
-                return self.wrapper(key, args, path, ins)
-            return infer(key, args, ins)
+                return _within_rank(self.wrapper(key, args, path, ins))
+            return _within_rank(infer(key, args, ins))
         except ShapeError as error:
             self.fail(path, error, key, note)
             return Out(None)
@@ -370,3 +371,11 @@ def item_key(item: Any) -> Optional[str]:
         return item
     return layer_key(item) if isinstance(item, dict) else None
 
+
+def _within_rank(out: Out) -> Out:
+    """A layer's output, refused when it has more axes than a TensorFlow tensor can (an
+    `embedding` repeated 300 times adds 300)."""
+    if out.shape is not None and len(out.shape) + 1 > MAX_RANK:
+        raise ShapeError(f"this layer's output would have {len(out.shape) + 1} axes with the batch axis; a "
+                         f"TensorFlow tensor has at most {MAX_RANK}", "lower `repeat`, or reshape or flatten first")
+    return out
