@@ -256,7 +256,7 @@ def test_sigterm_is_handled_like_ctrl_c(spec_file, tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_swallowed_by_library_code_still_stops(spec_file, tmp_path, signum):
+def test_a_stop_signal_swallowed_by_library_code_still_stops(spec_file, tmp_path, signum, request):
     """Keras's saving catches everything (a bare `except:`) around opening its staged weights
     file: a SIGTERM that landed there during a checkpoint write was lost and training ran to
     its last epoch (a flaky CI failure of the test above). The stop is remembered and raised
@@ -278,6 +278,9 @@ def test_a_stop_signal_swallowed_by_library_code_still_stops(spec_file, tmp_path
     runs = tmp_path / "runs"
     long = specc.resolved_spec(doc)
     long["train"]["epochs"] = 200
+    # Ctrl-C as a command has it (an earlier test in this process may have left Ray's handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         train(long, str(spec_file), options=TrainOptions(runs_dir=str(runs), callbacks=[SwallowAStop()]))
