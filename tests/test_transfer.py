@@ -1,0 +1,220 @@
+"""Transfer learning: a backbone from an earlier run, freeze-then-fine-tune phases, weights
+from files, and their record.
+
+One small CNN is pretrained on the digits 0-4 (examples/transfer/digits04-pretrain.yaml, a
+few epochs) for the whole module; its convolutional part is transferred to the digits 5-9.
+A frozen phase leaves the backbone's weights (batch normalization's statistics included) bit
+for bit as they were; a run killed (kill -9) in its fine-tuning phase resumes to the weights
+of an uninterrupted run; the transferred network exports with every format's parity check. A
+keras.applications architecture takes its weights from a file a test saved (no download).
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CHECKPOINT_KILLER, ROOT, cli, no_traceback, read_json, train_run
+from specc.registries import EXPORT_FORMATS
+
+keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.slow
+
+EXAMPLES = ROOT / "examples" / "transfer"
+BACKBONE_LAYERS = ("conv1", "norm1", "conv2")
+
+TRANSFER = """specc: 1
+name: transfer
+seed: 3
+data:
+  source: {builtin: digits}
+  select: {classes: [5, 6, 7, 8, 9]}
+  split: {validation: 0.15, test: 0.55, stratify: true}
+task: {type: multiclass, classes: 5}
+model:
+  inputs: {image: [8, 8, 1]}
+  layers:
+    - backbone: {from: digits04-pretrain, until: features}
+    - dense: {units: 16, activation: relu, name: hidden}
+    - dropout: 0.25
+optimizer: {adam: {learning_rate: 3.0e-3}}
+train:
+  checkpoints: {every_seconds: 0}
+  phases:
+    - {name: head, epochs: 2, freeze: [backbone]}
+    - {name: fine_tune, epochs: 3, learning_rate: 1.0e-3, early_stopping: {patience: 5}}
+"""
+
+# CHECKPOINT_KILLER, counting only the renames of state.json: a kill -9 while the N-th epoch's
+# checkpoint is committed (its weights may be in, its state not yet).
+STATE_KILLER = CHECKPOINT_KILLER.replace('if "checkpoints" in str(dst):', 'if str(dst).endswith("state.json"):')
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return train_run(EXAMPLES / "digits04-pretrain.yaml", runs, "--set", "train.epochs=4", "--no-export")
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("transfer")
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    path = folder / "transfer.yaml"
+    path.write_text(TRANSFER)
+    return path
+
+
+@pytest.fixture(scope="module")
+def transferred(pretrained, spec_file):
+    return train_run(spec_file, pretrained.runs_dir)
+
+
+def saved(path: Path):
+    return keras.saving.load_model(path)
+
+
+def backbone_weights(model) -> list:
+    """The weights of the transferred layers, in the pretrained model or inside the backbone."""
+    inner = model.get_layer("backbone") if "backbone" in [layer.name for layer in model.layers] else model
+    return [w for name in BACKBONE_LAYERS for w in inner.get_layer(name).get_weights()]
+
+
+def test_the_record_names_the_backbone_its_hash_and_the_phases(pretrained, transferred):
+    record = transferred.record()
+    (source,) = record["weight_sources"]
+    best = pretrained.path / "checkpoints" / "best.keras"
+    import hashlib
+
+    assert source == {"kind": "run", "path": str(best.resolve()), "run": pretrained.run_id, "layer": "backbone",
+                      "sha256": hashlib.sha256(best.read_bytes()).hexdigest()}
+    assert [(p["name"], p["first_epoch"], p["last_epoch"]) for p in record["phases"]] == \
+        [("head", 1, 2), ("fine_tune", 3, 5)]
+    assert [row["epoch"] for row in transferred.history()] == [1, 2, 3, 4, 5]
+    shown = cli("runs", "show", transferred.run_id, "--runs-dir", transferred.runs_dir)
+    assert source["sha256"][:12] in shown.stdout and "fine_tune" in shown.stdout
+    compared = cli("runs", "compare", pretrained.run_id, transferred.run_id, "--runs-dir", transferred.runs_dir)
+    assert compared.exit_code == 0, compared.output
+    assert f"weights: none -> backbone from run {pretrained.run_id} (sha256:{source['sha256'][:16]})" \
+        in compared.stdout
+
+
+def test_a_frozen_phase_leaves_the_backbone_bit_identical(pretrained, spec_file, tmp_path):
+    """Phase 1 alone (the backbone frozen): its weights, batch normalization's moving mean and
+    variance included, end bit for bit as the pretrained run left them."""
+    runs = tmp_path / "runs"
+    shutil.copytree(pretrained.path, runs / "digits04-pretrain" / pretrained.run_id)
+    run = train_run(spec_file, runs, "--set", "train.phases=[{name: head, epochs: 3, freeze: [backbone]}]")
+    before = backbone_weights(saved(pretrained.path / "checkpoints" / "best.keras"))
+    after = saved(run.path / "checkpoints" / "last.keras")
+    assert not after.get_layer("backbone").trainable and after.get_layer("hidden").trainable
+    for old, new in zip(before, backbone_weights(after), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_fine_tuning_trains_the_backbone_but_not_its_statistics(pretrained, transferred):
+    """Phase 2 unfreezes the backbone: its kernels move; its batch normalization stays frozen,
+    in inference mode (Keras's recipe), so its statistics stay the pretrained ones."""
+    before = saved(pretrained.path / "checkpoints" / "best.keras")
+    after = saved(transferred.path / "checkpoints" / "last.keras").get_layer("backbone")
+    assert after.trainable
+    assert not np.array_equal(before.get_layer("conv1").get_weights()[0], after.get_layer("conv1").get_weights()[0])
+    assert not after.get_layer("norm1").trainable
+    for old, new in zip(before.get_layer("norm1").get_weights(), after.get_layer("norm1").get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_a_kill_in_the_fine_tuning_phase_resumes_to_the_same_weights(pretrained, spec_file, transferred):
+    runs = spec_file.parent / "killed-runs"  # in the spec's project: a resume trusts no run from elsewhere
+    shutil.copytree(pretrained.path, runs / "digits04-pretrain" / pretrained.run_id)
+    done = subprocess.run([sys.executable, "-c", STATE_KILLER, "4", str(spec_file), str(runs)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    (run,) = (runs / "transfer").iterdir()
+    assert read_json(run / "checkpoints" / "state.json")["phase"]["name"] == "fine_tune"
+    result = cli("train", "--resume", run.name, "--runs-dir", runs, "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert read_json(run / "record.json")["status"] == "completed"
+    for name in ("last.keras", "best.keras"):
+        a, b = saved(transferred.path / "checkpoints" / name), saved(run / "checkpoints" / name)
+        for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+            np.testing.assert_array_equal(x, y)
+        for x, y in zip(a.optimizer.variables, b.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y))
+    assert read_json(run / "metrics.json") == transferred.metrics()
+
+
+def test_the_transferred_network_exports_with_parity(transferred):
+    formats = [name for name, info in EXPORT_FORMATS.items() if "network" in info.kinds]
+    result = cli("export", transferred.run_id, "--runs-dir", transferred.runs_dir,
+                 *[a for f in formats for a in ("--format", f)])
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    manifest = read_json(transferred.path / "exports" / "manifest.json")
+    checked = {a["format"]: a["parity"] for a in manifest["artifacts"]}
+    assert set(checked) == set(formats)
+    for name, parity in checked.items():
+        assert 0 <= parity["max_abs_diff"] <= parity["tolerance"], name
+        assert parity["agreement"] == 1.0, name
+
+
+# --- keras.applications with weights from a file --------------------------------------------------
+
+APPLICATION = """specc: 1
+name: app
+seed: 1
+data:
+  source: {{npz: {{path: images.npz, features: x, labels: y}}}}
+  split: {{validation: 0.25, test: 0.25}}
+task: {{type: multiclass, classes: 2}}
+model:
+  inputs: {{x: [32, 32, 3]}}
+  layers:
+    - backbone: {{application: {name}, weights: {weights}, pooling: avg}}
+train: {{epochs: 1, freeze: [backbone]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def application_folder(tmp_path_factory) -> Path:
+    """A project with 32x32 RGB images and MobileNetV3Small weights saved here (no download)."""
+    folder = tmp_path_factory.mktemp("app")
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    rng = np.random.default_rng(0)
+    np.savez(folder / "images.npz", x=rng.uniform(0, 255, (32, 32, 32, 3)).astype("float32"),
+             y=rng.integers(0, 2, 32))
+    keras.utils.set_random_seed(5)
+    net = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    net.save_weights(folder / "small.weights.h5")
+    keras.layers.Dense(2).build((None, 3))
+    tiny = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    tiny.save_weights(folder / "tiny.weights.h5")
+    return folder
+
+
+def test_an_application_takes_its_weights_from_a_file(application_folder, tmp_path):
+    spec = application_folder / "app.yaml"
+    spec.write_text(APPLICATION.format(name="mobilenet_v3_small", weights="small.weights.h5"))
+    run = train_run(spec, tmp_path / "runs", "--no-export")
+    saved_net = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    saved_net.load_weights(application_folder / "small.weights.h5")
+    model = saved(run.path / "checkpoints" / "last.keras")
+    inner = model.get_layer("backbone").get_layer(saved_net.name)
+    for old, new in zip(saved_net.get_weights(), inner.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)  # loaded whole, and frozen
+    assert run.record()["weight_sources"][0]["kind"] == "application"
+
+
+def test_a_weights_file_of_another_architecture_is_refused_naming_both(application_folder):
+    spec = application_folder / "wrong.yaml"
+    spec.write_text(APPLICATION.format(name="MobileNetV3Small", weights="tiny.weights.h5"))
+    result = cli("validate", spec)
+    assert result.exit_code == 1
+    assert "wrong.yaml:11:58: error: $.model.layers[0].backbone.weights" in result.stderr
+    assert "weights file tiny.weights.h5 holds 2 tensors (8 values), but MobileNetV3Small" in result.stderr
