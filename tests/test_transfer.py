@@ -218,3 +218,60 @@ def test_a_weights_file_of_another_architecture_is_refused_naming_both(applicati
     assert result.exit_code == 1
     assert "wrong.yaml:11:58: error: $.model.layers[0].backbone.weights" in result.stderr
     assert "weights file tiny.weights.h5 holds 2 tensors (8 values), but MobileNetV3Small" in result.stderr
+
+
+# --- other sources: a .keras file in a graph, a composite run's part ---------------------------------
+
+GRAPH = """specc: 1
+name: graph
+data:
+  source: {builtin: digits}
+  split: {validation: 0.2}
+task: {type: multiclass, classes: 10}
+model:
+  inputs: {image: [8, 8, 1]}
+  nodes:
+    convs: {backbone: {from: pretrained.keras, until: pool2}, from: image, trainable: false}
+    pooled: {global_average_pooling2d: {}, from: convs}
+"""
+
+ENCODED = """specc: 1
+name: encoded
+data:
+  source: {builtin: digits}
+  split: {validation: 0.2}
+task: {type: multiclass, classes: 10}
+model:
+  inputs: {image: [64]}
+  layers:
+    - backbone: {from: autoencoder-digits, part: encoder}
+    - dense: {units: 16, activation: relu}
+"""
+
+
+def test_a_graph_node_takes_a_keras_file_as_its_backbone(pretrained, tmp_path):
+    import specc
+
+    shutil.copy(pretrained.path / "checkpoints" / "best.keras", tmp_path / "pretrained.keras")
+    spec = tmp_path / "graph.yaml"
+    spec.write_text(GRAPH)
+    doc, problems = specc.load_and_check(str(spec))
+    assert not [p for p in problems if p.severity == "error"]
+    model = specc.build_model(specc.resolved_spec(doc), spec_dir=str(tmp_path))
+    convs = model.get_layer("convs")
+    assert not convs.trainable and convs.layers[-1].name == "pool2"
+    before = backbone_weights(saved(tmp_path / "pretrained.keras"))
+    for old, new in zip(before, backbone_weights(convs), strict=True):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_the_encoder_of_an_autoencoder_run_is_a_backbone(tmp_path):
+    runs = tmp_path / "runs"
+    autoencoder = train_run(ROOT / "specs" / "autoencoder-digits.yaml", runs, "--set", "train.epochs=1", "--no-export")
+    spec = tmp_path / "encoded.yaml"
+    spec.write_text(ENCODED)
+    run = train_run(spec, runs, "--set", "train.epochs=1")
+    (source,) = run.record()["weight_sources"]
+    assert source["run"] == autoencoder.run_id and source["path"].endswith("encoder.keras")
+    model = saved(run.path / "checkpoints" / "last.keras")
+    assert model.get_layer("backbone").output.shape[-1] == 8  # the 8-number code

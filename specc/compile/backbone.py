@@ -74,8 +74,13 @@ def _from_file(args: dict, name: str) -> Any:
     path = Path(args[PINNED])
     check_until(args, path)
     saved = keras.saving.load_model(path, compile=False)
-    output = saved.get_layer(args["until"]).output if args.get("until") else saved.outputs
-    return keras.Model(saved.inputs, output, name=name)
+    output = saved.get_layer(args["until"]).output if args.get("until") else _one(saved.outputs)
+    return keras.Model(_one(saved.inputs), output, name=name)
+
+
+def _one(tensors: list) -> Any:
+    """A single input or output as itself (a backbone is one layer: one tensor in, one out)."""
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def _application(args: dict, name: str, input_shape: tuple) -> Any:
