@@ -275,3 +275,15 @@ def test_the_encoder_of_an_autoencoder_run_is_a_backbone(tmp_path):
     assert source["run"] == autoencoder.run_id and source["path"].endswith("encoder.keras")
     model = saved(run.path / "checkpoints" / "last.keras")
     assert model.get_layer("backbone").output.shape[-1] == 8  # the 8-number code
+
+
+def test_a_pattern_for_an_architectures_layers_that_matches_none_fails_the_build(application_folder, tmp_path):
+    """Validate cannot list an architecture's layers; the build refuses the pattern instead."""
+    spec = application_folder / "pattern.yaml"
+    spec.write_text(APPLICATION.format(name="MobileNetV3Small", weights="none").replace(
+        "freeze: [backbone]", "freeze: [backbone/no_such_block*]"))
+    result = cli("train", spec, "--runs-dir", tmp_path / "runs", "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "freeze pattern 'backbone/no_such_block*' matches no layer of the model" in result.stderr
+    assert not (tmp_path / "runs").exists()  # refused before the run folder was made

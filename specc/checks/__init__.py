@@ -62,7 +62,7 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     ((), ("data", "train", "export", "model", "sweep"), check_paths),
     (("plugins",), (), check_plugins),
     (("model",), ("train",), check_backbones),
-    (("train",), ("model", "data"), check_freezing),
+    (("train",), ("model", "data", "task", "device"), check_freezing),
     (("sweep",), ("data", "train"), check_sweep),
 ]
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from specc import backbones
 from specc.checks.model import layer_items
 from specc.layer_items import layer_key
+from specc.registries import task_type
 from specc.spec_data import mapping, problem as _p
 from specc.suggest import did_you_mean
 
@@ -96,6 +97,13 @@ def _phase_epochs(doc: Document, train: dict, phases: list) -> list[Problem]:
         out.append(_p(doc, ("train", "early_stopping"), "with phases, early stopping belongs to each phase",
                       "move it into the phases that should stop early: `phases: [{epochs: 10, early_stopping: "
                       "{patience: 3}}, ...]`", code="phases"))
+    declared = task_type(mapping(doc.data.get("task")))
+    if declared is not None and declared.optimizer_parts:
+        out.append(_p(doc, ("train", "phases"), f"a {declared.name} trains several networks with optimizers of "
+                      "their own; phases change one optimizer", "train it without phases", code="phases"))
+    if mapping(doc.data.get("device")).get("strategy") == "multi_worker":
+        out.append(_p(doc, ("train", "phases"), "phases do not run under device.strategy: multi_worker yet",
+                      "train phases on one machine (mirrored devices are fine)", code="phases"))
     return out
 
 

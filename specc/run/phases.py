@@ -62,17 +62,33 @@ def unmatched(model: Any, patterns: list) -> list:
     return [p for p in patterns if not any(fnmatch.fnmatchcase(path, p) for path in paths)]
 
 
-def set_trainable(model: Any, freeze: list, baseline: list) -> None:
+def check_patterns(model: Any, patterns: list, path: tuple) -> None:
+    """Refuse patterns that match no layer of the built model, at their place in the spec."""
+    from specc.errors import Problem, SpecInvalid
+
+    missing = unmatched(model, patterns)
+    if missing:
+        shown = ", ".join(sorted(p for p, _ in layer_paths(model) if p.count("/") <= 1)[:40])
+        raise SpecInvalid([Problem(path + (patterns.index(m),), f"freeze pattern '{m}' matches no layer of the "
+                                   "model", f"its layers: {shown}", code="freeze") for m in missing])
+
+
+def set_trainable(model: Any, freeze: list, baseline: list, where: tuple = ("train", "freeze")) -> None:
     """Freeze the layers `freeze` matches and those of `baseline`; every other layer trains.
-    Top-down, so a frozen model freezes all its layers (Keras sets them with it)."""
+    Top-down, so a frozen model freezes all its layers (Keras sets them with it).
+
+    Raises:
+        SpecInvalid: A pattern matches no layer (validate cannot list an architecture's layers).
+    """
+    check_patterns(model, freeze, where)
     frozen_above: list = []
-    for path, layer in layer_paths(model):
-        above = any(path.startswith(f + "/") for f in frozen_above)
-        train = not (above or matches(path, freeze) or path in baseline)
+    for name, layer in layer_paths(model):
+        above = any(name.startswith(f + "/") for f in frozen_above)
+        train = not (above or matches(name, freeze) or name in baseline)
         if layer.trainable != train or not above:
             layer.trainable = train
         if not train:
-            frozen_above.append(path)
+            frozen_above.append(name)
 
 
 # --- a phase's optimizer and early stopping ---------------------------------------------------------
@@ -146,7 +162,7 @@ def begin(model: Any, paradigm: Any, resolved: dict, phase: Phase, baseline: lis
     """Set the phase's trainable layers and compile with its fresh optimizer."""
     from specc.run.trainable import build_state
 
-    set_trainable(model, phase.freeze, baseline)
+    set_trainable(model, phase.freeze, baseline, ("train", "phases", phase.index, "freeze"))
     spe = int(getattr(model, "steps_per_execution", 1) or 1)
     jit = bool(getattr(model, "jit_compile", False))
     steps = trainable.feed.steps

@@ -63,10 +63,13 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Option
 
 
 def freeze(model: Any, train: dict) -> None:
-    """`train.freeze` of a run without phases (a phased run sets each phase's when it starts)."""
-    if train.get("freeze") and not train.get("phases"):
-        from specc.run.phases import frozen_paths, set_trainable
+    """`train.freeze` of a run without phases; a phased run's patterns are checked against the
+    built model now (before its run folder exists) and set when each phase starts."""
+    from specc.run.phases import check_patterns, frozen_paths, set_trainable
 
+    for index, phase in enumerate(train.get("phases") or []):
+        check_patterns(model, phase.get("freeze") or [], ("train", "phases", index, "freeze"))
+    if train.get("freeze") and not train.get("phases"):
         set_trainable(model, train["freeze"], frozen_paths(model))
 
 
