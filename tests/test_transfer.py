@@ -287,3 +287,15 @@ def test_a_pattern_for_an_architectures_layers_that_matches_none_fails_the_build
     assert result.exit_code == 1, result.output
     assert "freeze pattern 'backbone/no_such_block*' matches no layer of the model" in result.stderr
     assert not (tmp_path / "runs").exists()  # refused before the run folder was made
+
+
+@pytest.mark.parametrize("name", ["digits59-transfer", "digits59-scratch"])
+def test_the_example_specs_train(name, pretrained):
+    """examples/transfer/ as the README runs it, two short phases (the pretrained run is the
+    module's, looked up by its spec's name)."""
+    short = "train.phases=[{epochs: 1, freeze: [backbone]}, {epochs: 1, learning_rate: 1.0e-4}]"
+    if name == "digits59-scratch":
+        short = "train.phases=[{epochs: 2}]"
+    run = train_run(EXAMPLES / f"{name}.yaml", pretrained.runs_dir, "--set", short, "--no-export")
+    assert run.record()["epochs_completed"] == 2
+    assert bool(run.record().get("weight_sources")) == (name == "digits59-transfer")
