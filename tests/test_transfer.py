@@ -129,14 +129,18 @@ def test_fine_tuning_trains_the_backbone_but_not_its_statistics(pretrained, tran
         np.testing.assert_array_equal(old, new)
 
 
-def test_a_kill_in_the_fine_tuning_phase_resumes_to_the_same_weights(pretrained, spec_file, transferred):
-    runs = spec_file.parent / "killed-runs"  # in the spec's project: a resume trusts no run from elsewhere
+@pytest.mark.parametrize("kill_at", [2, 4], ids=["at-the-phase-boundary", "in-fine-tuning"])
+def test_a_kill_in_the_fine_tuning_phase_resumes_to_the_same_weights(kill_at, pretrained, spec_file, transferred):
+    """Killed while epoch 2's checkpoint (the last of the frozen phase) or epoch 4's (inside
+    fine-tuning) was committed: the resumed run ends as the uninterrupted one, bit for bit."""
+    runs = spec_file.parent / f"killed-runs-{kill_at}"  # in the spec's project: a resume trusts no run from elsewhere
     shutil.copytree(pretrained.path, runs / "digits04-pretrain" / pretrained.run_id)
-    done = subprocess.run([sys.executable, "-c", STATE_KILLER, "4", str(spec_file), str(runs)],
+    done = subprocess.run([sys.executable, "-c", STATE_KILLER, str(kill_at), str(spec_file), str(runs)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
     (run,) = (runs / "transfer").iterdir()
-    assert read_json(run / "checkpoints" / "state.json")["phase"]["name"] == "fine_tune"
+    phase = read_json(run / "checkpoints" / "state.json")["phase"]
+    assert phase["name"] == ("head" if kill_at == 2 else "fine_tune")
     result = cli("train", "--resume", run.name, "--runs-dir", runs, "--quiet")
     no_traceback(result)
     assert result.exit_code == 0, result.output
