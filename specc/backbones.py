@@ -7,7 +7,8 @@ A backbone comes from one of two places:
   composite run kept (an autoencoder's encoder), `checkpoint:` best or last, `until:` the
   layer whose output ends the backbone (a classifier's convolutional part);
 - `application: NAME`, a keras.applications architecture (catalog/applications.json, written
-  by tools/gen_applications.py), with `weights:` from a local `.weights.h5`/`.keras` file.
+  by tools/gen_applications.py), with `weights:` from a local `.weights.h5`/`.keras` file;
+- `preset: FOLDER`, a KerasHub backbone saved on disk (`save_to_preset`).
 
 Everything here reads files only (zip, JSON, HDF5): no TensorFlow. What is read from a run
 folder is untrusted: a path it names must stay inside that folder.
@@ -251,6 +252,9 @@ def pin(resolved: dict, spec_dir: Path, runs_dir: Optional[Path] = None,
 
 
 def _source(args: dict, spec_dir: Path, runs_dir: Path) -> Optional[Source]:
+    if "preset" in args:
+        folder = preset_folder(args, spec_dir)
+        return Source("preset", str(folder), folder_sha256(folder))
     if "from" in args:
         source = model_file(args, spec_dir, runs_dir)
         check_until(args, Path(source.path))
@@ -261,6 +265,38 @@ def _source(args: dict, spec_dir: Path, runs_dir: Path) -> Optional[Source]:
         return None
     check_weights_file(weights, name)
     return Source("application", str(weights), sha256(weights))
+
+
+PRESET_FILES = ("config.json", "model.weights.h5")
+
+
+def preset_folder(args: dict, spec_dir: Path) -> Path:
+    """A KerasHub preset on disk: a folder with its config and weights; KerasHub installed."""
+    import importlib.util
+
+    given = str(args["preset"])
+    folder = resolve_path(given, spec_dir)
+    missing = [name for name in PRESET_FILES if not (folder / name).is_file()]
+    if not folder.is_dir() or missing:
+        what = "does not exist" if not folder.is_dir() else f"has no {' and no '.join(missing)}"
+        raise BackboneError(f"KerasHub preset folder {given} {what}",
+                            "save one with keras_hub's `backbone.save_to_preset(folder)` (nothing is downloaded)",
+                            "preset")
+    if importlib.util.find_spec("keras_hub") is None:
+        raise BackboneError("a KerasHub preset needs KerasHub, which is not installed",
+                            "pip install 'specc[hub]'", "preset")
+    return folder
+
+
+def folder_sha256(folder: Path) -> str:
+    """The sha256 of a folder's files: each one's relative name and bytes, in name order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(folder).as_posix().encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def default_runs_dir(resolved: dict, spec_dir: Path) -> Path:

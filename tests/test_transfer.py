@@ -303,3 +303,40 @@ def test_the_example_specs_train(name, pretrained):
     run = train_run(EXAMPLES / f"{name}.yaml", pretrained.runs_dir, "--set", short, "--no-export")
     assert run.record()["epochs_completed"] == 2
     assert bool(run.record().get("weight_sources")) == (name == "digits59-transfer")
+
+
+# --- a KerasHub preset saved on disk ----------------------------------------------------------------
+
+PRESET = """specc: 1
+name: hub
+seed: 2
+data:
+  source: {synthetic: {kind: image, samples: 48, shape: [32, 32, 3], classes: 2}}
+  split: {validation: 0.25, test: 0.25}
+task: {type: multiclass, classes: 2}
+model:
+  inputs: {image: [32, 32, 3]}
+  layers:
+    - backbone: {preset: resnet_tiny}
+      trainable: false
+    - global_average_pooling2d
+train: {epochs: 1}
+"""
+
+
+def test_a_kerashub_preset_on_disk_is_a_backbone(tmp_path):
+    keras_hub = pytest.importorskip("keras_hub")
+    folder = tmp_path / "project"
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    keras.utils.set_random_seed(4)
+    net = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64], stackwise_num_blocks=[1],
+        stackwise_num_strides=[1], block_type="basic_block", image_shape=(32, 32, 3))
+    net.save_to_preset(str(folder / "resnet_tiny"))
+    (folder / "hub.yaml").write_text(PRESET)
+    run = train_run(folder / "hub.yaml", folder / "runs", "--no-export")
+    (source,) = run.record()["weight_sources"]
+    assert source["kind"] == "preset" and source["path"] == str((folder / "resnet_tiny").resolve())
+    inner = saved(run.path / "checkpoints" / "last.keras").get_layer("backbone")  # loads without KerasHub's classes
+    for old, new in zip(net.get_weights(), inner.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

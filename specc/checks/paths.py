@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from specc.load import Document
 
 PATH_ARGS = ("vocabulary",)
-BACKBONE_PATHS = ("from", "weights")  # a backbone's run (a name resolves inside) or file, its weights  # layer arguments that may name a file (string_lookup, text_vectorization)
+BACKBONE_PATHS = ("from", "weights", "preset")  # a backbone's run (a name resolves inside) or file, its weights  # layer arguments that may name a file (string_lookup, text_vectorization)
 
 
 def check_paths(doc: Document) -> list[Problem]:

@@ -62,6 +62,8 @@ def build_backbone(item: dict, key: str, path: tuple, name: str, input_shape: tu
     try:
         if "from" in args:
             return _from_file(args, name)
+        if "preset" in args:
+            return _preset(args, name)
         return _application(args, name, input_shape)
     except BackboneError as exc:
         raise problem(tuple(path) + (key, exc.arg), exc.message, exc.hint, where) from None
@@ -81,6 +83,24 @@ def _from_file(args: dict, name: str) -> Any:
 def _one(tensors: list) -> Any:
     """A single input or output as itself (a backbone is one layer: one tensor in, one out)."""
     return tensors[0] if len(tensors) == 1 else tensors
+
+
+def _preset(args: dict, name: str) -> Any:
+    """A KerasHub backbone from a preset folder, as a plain functional model of its layers.
+
+    Only presets made of Keras's own layers (ResNet-like image backbones) are taken: a saved
+    specc model must load without importing KerasHub, which specc does not do for every load."""
+    import keras_hub
+
+    loaded = keras_hub.models.Backbone.from_preset(args[PINNED])
+    foreign = sorted({type(layer).__name__ for layer in loaded._flatten_layers(include_self=False, recursive=True)
+                      if not type(layer).__module__.startswith("keras.")})
+    if foreign:
+        raise BackboneError(f"preset {args['preset']} uses KerasHub's own layers ({', '.join(foreign[:5])}), "
+                            "which a saved specc model could not load without KerasHub",
+                            "use a preset made of Keras layers (an image backbone such as ResNet), or a .keras "
+                            "file with `from:`", "preset")
+    return keras.Model(_one(loaded.inputs), _one(loaded.outputs), name=name)
 
 
 def _application(args: dict, name: str, input_shape: tuple) -> Any:
@@ -110,5 +130,5 @@ def freeze_batch_norm(model: Any) -> None:
 def inference(args: dict) -> bool:
     """Whether the backbone's batch normalization stays in inference mode (trained weights,
     and not `inference: false`)."""
-    trained = "from" in args or args.get("weights") not in (None, "none")
+    trained = "from" in args or "preset" in args or args.get("weights") not in (None, "none")
     return bool(args.get("inference", trained))
