@@ -98,9 +98,12 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     setup = workers.join(resolved, options.cluster)  # multi_worker: before TensorFlow runs anything
     prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
     runs_dir = runs_folder(resolved, spec_file, options.runs_dir)
-    built_from, sources = pin(resolved, prepared.spec_dir, Path(runs_dir), where)
+
+    def pinned() -> tuple[dict, list]:  # the backbones' files, found (a resumed model has them in it)
+        return pin(resolved, prepared.spec_dir, Path(runs_dir), where)
+
     if setup is not None and not setup.cluster.is_chief:
-        return _follow(built_from, prepared, runs_dir, setup, where, options)
+        return _follow(pinned()[0], prepared, runs_dir, setup, where, options)
     if is_trees(resolved):
         return _train_trees(resolved, prepared, runs_dir, spec_file, where, options, source_files)
     if options.resume:
@@ -109,7 +112,9 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
             state = _reopen(record, prepared.fingerprint, options)
             checkpoints = record.checkpoint_dir if state else None
             return _recorded(resolved, prepared, record, options,
-                             lambda: _build(built_from, prepared, where, checkpoints, state, setup))
+                             lambda: _build(resolved if state else pinned()[0], prepared, where, checkpoints, state,
+                                            setup))
+    built_from, sources = pinned()
     try:
         built = _build(built_from, prepared, where, setup=setup)
     except DataError as exc:
