@@ -340,3 +340,15 @@ def test_a_kerashub_preset_on_disk_is_a_backbone(tmp_path):
     inner = saved(run.path / "checkpoints" / "last.keras").get_layer("backbone")  # loads without KerasHub's classes
     for old, new in zip(net.get_weights(), inner.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+def test_the_applications_table_is_the_installed_keras():
+    """catalog/applications.json names every architecture of keras.applications, and an entry
+    made again from Keras is the shipped one (the whole table: tools/gen_applications.py)."""
+    from conftest import tool
+    from specc.backbones import applications
+
+    generator = tool("gen_applications")
+    found = generator.architectures()
+    assert set(found) == set(applications())
+    assert generator.entry("VGG16", *found["VGG16"]) == applications()["VGG16"]

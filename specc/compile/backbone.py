@@ -20,7 +20,6 @@ from specc.backbones import PINNED, BackboneError, application, applications, ch
 from specc.compile.objects import problem
 
 
-
 @keras.saving.register_keras_serializable(package="specc")
 class ApplicationPreprocess(keras.layers.Layer):
     """A keras.applications architecture's own `preprocess_input`, inside the model (so an
