@@ -25,6 +25,17 @@ def resolve_path(text: str, spec_dir: Path) -> Path:
     return Path(os.path.normpath(path.absolute()))
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (checkpoints, weight files)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def project_root(folder: str) -> Path:
     """The top folder of the git repository holding `folder`, else `folder` itself."""
     return git_root(folder) or Path(folder).resolve()

@@ -248,7 +248,26 @@ def resolve_train(train: dict) -> dict:
         stop = {}
     if isinstance(stop, dict):
         train["early_stopping"] = {**EARLY_STOPPING, **stop}
+    if train.get("phases"):
+        train["phases"] = [resolve_phase(phase, index, train) for index, phase in enumerate(train["phases"])]
+        train["epochs"] = sum(phase["epochs"] for phase in train["phases"])
     return train
+
+
+def resolve_phase(phase: dict, index: int, train: dict) -> dict:
+    """A phase with its name, its frozen layers (default train.freeze) and its early stopping
+    (a phase's ends the phase: it restores no weights)."""
+    out = {"name": f"phase{index + 1}", **phase}
+    out.setdefault("freeze", list(train.get("freeze") or []))
+    stop = out.get("early_stopping", False)
+    if stop is True:
+        stop = {}
+    if isinstance(stop, dict):
+        stop = {**{k: v for k, v in EARLY_STOPPING.items() if k != "restore_best_weights"}, **stop}
+    out["early_stopping"] = stop
+    if "optimizer" in out:
+        out["optimizer"] = resolve_call(out["optimizer"])
+    return out
 
 
 # --- calls -----------------------------------------------------------------------------------

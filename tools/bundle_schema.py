@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from specc.backbones import KEY as BACKBONE  # noqa: E402
 from specc.layer_items import META_KEYS as META  # noqa: E402
 from specc.tasks import trees  # noqa: E402
 from specc.registries import (BUILTIN_DATA_SETS, DATA_SOURCES, EXPORT_FORMATS, QUANTIZE_MODES,  # noqa: E402
@@ -63,6 +64,7 @@ def bundled(schema: dict, defs: dict) -> dict:
     schema["$defs"] = {**kept, **object_calls(defs["object_args"]), **layers}
     item = schema["$defs"]["layer_item"]
     props = {key: item["properties"][key] for key in META}
+    props[BACKBONE] = {"$ref": f"#/$defs/{BACKBONE}"}  # specc's own layer: a trained network
     for name in sorted(defs["layer_args"]):
         props[name] = {"$ref": f"#/$defs/{LAYER_PREFIX}{name}"}
     item["properties"] = props

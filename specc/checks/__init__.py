@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from specc.checks.backbones import check_backbones, check_freezing
 from specc.checks.paradigm import check_paradigm
 from specc.checks.graphs import check_graphs
 from specc.checks.model import check_blocks, check_layer_items, check_model_form
@@ -60,6 +61,8 @@ CHECKS: list[tuple[tuple, tuple, Check]] = [
     (("data",), ("task", "train"), check_data_select),
     ((), ("data", "train", "export", "model", "sweep"), check_paths),
     (("plugins",), (), check_plugins),
+    (("model",), ("train",), check_backbones),
+    (("train",), ("model", "data", "task", "device"), check_freezing),
     (("sweep",), ("data", "train"), check_sweep),
 ]
 

@@ -15,6 +15,7 @@ import re
 from typing import Callable, Optional
 
 from specc import catalog
+from specc.backbones import KEY as BACKBONE, application, applications
 from specc.checks.shape_basics import (UNKNOWN, Out, Shape, ShapeError, Unknown, channels_first, int_arg, need_known,
                                        need_rank, shape_text, tensor_text, yaml_list)
 from specc.checks.spatial_shapes import (CONV, CONV_LSTM, GLOBAL_POOL, POOL, SPATIAL, conv_lstm, convolution,
@@ -270,7 +271,36 @@ def _concatenate(key: str, args: dict, ins: list) -> Out:
                      for i in range(len(first))))
 
 
+def _backbone(key: str, args: dict, ins: list) -> Out:
+    """A keras.applications backbone: images of at least its smallest size, with the 3 channels
+    of its weights and preprocessing (catalog/applications.json); a saved network's is unknown."""
+    name = application(args.get("application"))
+    if name is None:
+        raise Unknown("from")
+    info, shape = applications()[name], ins[0]
+    if len(shape) != 3:
+        raise ShapeError(f"{name} takes images (height, width, channels), but gets {tensor_text(shape)}",
+                         "give the model image inputs, e.g. inputs: {image: [96, 96, 3]}", arg="application")
+    trained = args.get("weights") not in (None, "none") or args.get("preprocess", True)
+    if trained and shape[2] is not None and shape[2] != info["channels"]:
+        raise ShapeError(f"{name} takes {info['channels']} channels (its weights and preprocess_input are for RGB "
+                         f"images), but gets {shape[2]}",
+                         "give the input 3 channels (a gray image: `conv2d: {filters: 3, kernel_size: 1}` before "
+                         "the backbone), or train it from random weights with `preprocess: false`", arg="application")
+    small = [d for d in shape[:2] if d is not None and d < info["min_size"]]
+    if small:
+        raise ShapeError(f"{name} needs images of at least {info['min_size']}x{info['min_size']}, but gets "
+                         f"{shape[0]}x{shape[1]}", f"resize the images before it (`resizing: {{height: "
+                         f"{info['min_size']}, width: {info['min_size']}}}`)",
+                         arg="application")
+    values = info["weights"]["values"]
+    if args.get("pooling") in ("avg", "max"):
+        return Out((info["output_channels"],), values)
+    return Out((None, None, info["output_channels"]), values)
+
+
 RULES: dict[str, Callable[[str, dict, list], Out]] = {
+    BACKBONE: _backbone,
     **{name: _elementwise for name in ELEMENTWISE},
     **{name: _normalization for name in NORMALIZATIONS},
     **{name: _recurrent for name in RECURRENT},

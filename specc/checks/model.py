@@ -16,6 +16,7 @@ from specc.suggest import a_or_an, did_you_mean, one_of
 
 from specc.checks.plugins import plugin_args, plugin_layers
 from specc.layer_items import META_KEYS
+from specc.backbones import KEY as BACKBONE
 
 if TYPE_CHECKING:
     from specc.load.document import Document
@@ -221,6 +222,8 @@ def _check_required(doc, path, name) -> list[Problem]:
 
 
 def _check_name(doc, path, name, blocks, plugins, key) -> list[Problem]:
+    if name == BACKBONE:  # specc's own layer: a trained network (checks/backbones.py)
+        return []
     if name in catalog.layer_names() or name in blocks or (isinstance(plugins, dict) and name in plugins):
         return []
     if isinstance(plugins, dict):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from specc import catalog
+from specc.backbones import KEY as BACKBONE
 from specc.checks.block_params import param_problems
 from specc.checks.layer_shapes import infer
 from specc.checks.shape_basics import Out, ShapeError, rank_error
@@ -168,6 +169,8 @@ class Walk:
 
     def layer(self, key: Optional[str], args: Any, path: tuple, ins: list, note: str, names: Optional[list],
               alone: bool) -> Out:
+        if key == BACKBONE:
+            return self.backbone(args, path, ins, note)
         info = catalog.layer_info(key) if key else None
         if info is None:
             keeps = key in self.plugins and self.plugins[key].keeps_shape and len(ins) == 1
@@ -187,6 +190,16 @@ class Walk:
             return _within_rank(infer(key, args, ins))
         except ShapeError as error:
             self.fail(path, error, key, note)
+            return Out(None)
+
+    def backbone(self, args: Any, path: tuple, ins: list, note: str) -> Out:
+        """specc's `backbone:` layer: an architecture's input constraints (layer_shapes.py)."""
+        if not isinstance(args, dict) or len(ins) != 1 or ins[0] is None:
+            return Out(None)
+        try:
+            return infer(BACKBONE, args, ins)
+        except ShapeError as error:
+            self.fail(path, error, BACKBONE, note)
             return Out(None)
 
     def wrapper(self, key: str, args: dict, path: tuple, ins: list) -> Out:

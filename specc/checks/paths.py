@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from specc.errors import Problem
+from specc.backbones import KEY as BACKBONE
 from specc.layer_items import layer_key
 from specc.project import has_control, inside, project_root, resolve_path, storage_file
 from specc.registries import DATA_SOURCES
@@ -23,7 +24,8 @@ from specc.spec_data import problem as _p
 if TYPE_CHECKING:
     from specc.load import Document
 
-PATH_ARGS = ("vocabulary",)  # layer arguments that may name a file (string_lookup, text_vectorization)
+PATH_ARGS = ("vocabulary",)
+BACKBONE_PATHS = ("from", "weights", "preset")  # a backbone's run (a name resolves inside) or file, its weights  # layer arguments that may name a file (string_lookup, text_vectorization)
 
 
 def check_paths(doc: Document) -> list[Problem]:
@@ -95,6 +97,6 @@ def _layer_file_args(data: dict) -> Iterable[tuple[tuple, Any]]:
     for path, item in layer_items(data):
         key = layer_key(item) if isinstance(item, dict) else None
         args = mapping(item.get(key)) if key else {}
-        for name in PATH_ARGS:
-            if isinstance(args.get(name), str):
+        for name in PATH_ARGS + (BACKBONE_PATHS if key == BACKBONE else ()):
+            if isinstance(args.get(name), str) and args[name] != "none":
                 yield path + (key, name), args[name]

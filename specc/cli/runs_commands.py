@@ -86,6 +86,7 @@ def list_command(runs_dir: str, name: Optional[str], status: Optional[str], swee
               help="json: {record, metrics, files} (for scripts).")
 def show(run: str, runs_dir: str, fmt: str) -> None:
     """One run: its record, final metrics, and where its files are."""
+    from specc.run.compare import phases_text, sources_text
     from specc.run.records import find_run
 
     record = find_run(run, runs_dir)
@@ -114,7 +115,9 @@ def show(run: str, runs_dir: str, fmt: str) -> None:
         ("seed", data.get("seed")),
         ("device", ", ".join(f"{k}={v}" for k, v in device.items()) if device else None),
         ("packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)),
+        ("weights", sources_text(data.get("weight_sources")) if data.get("weight_sources") else None),
         ("epochs", data.get("epochs_completed")),
+        ("phases", phases_text(data.get("phases"))),
         ("best", _best(best) if best.get("value") is not None else None),
         ("exports", ", ".join(_export_text(e) for e in data.get("exports") or []) or None),
         ("warnings", "; ".join(data.get("warnings") or []) or None),

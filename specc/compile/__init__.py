@@ -18,12 +18,13 @@ def load_plugins(names: Iterable[str], spec_dir: Optional[Union[str, os.PathLike
     """Import the spec's plugin modules (the spec's directory searched first).
 
     Call it before `keras.saving.load_model` of a specc model: it also registers specc's
-    own serializable objects of this layer (the `LinearWarmup` learning-rate schedule).
+    own serializable objects of this layer (the `LinearWarmup` learning-rate schedule, a
+    backbone's `ApplicationPreprocess`).
 
     Raises:
         SpecInvalid: A plugin cannot be found or fails to import.
     """
-    from specc.compile import training  # noqa: F401  (registers LinearWarmup)
+    from specc.compile import backbone, training  # noqa: F401  (register LinearWarmup, ApplicationPreprocess)
     from specc.compile.plugins import load_plugins as _load
 
     return _load(names, spec_dir, where)

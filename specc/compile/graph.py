@@ -28,6 +28,7 @@ from specc.compile.preprocessing import add_preprocessing
 from specc.compile.objects import problem
 from specc.compile.shapes import check_outputs, connect, shape_text
 from specc.errors import Position, Problem, SpecInvalid, json_path
+from specc.backbones import KEY as BACKBONE
 from specc.layer_items import layer_key
 from specc.render import DEFAULT_OUTPUT, output_tasks
 from specc.suggest import did_you_mean
@@ -78,6 +79,27 @@ class Builder:
         self.paths[layer.name] = tuple(path)
         self.used.setdefault(layer.name, tuple(path))
         return layer
+
+    def backbone(self, item: dict, x: Any, path: tuple, name: Optional[str], trainable: Optional[bool]) -> Any:
+        """Build a backbone item (compile/backbone.py) and call it on `x`."""
+        from specc.compile.backbone import build_backbone, freeze_batch_norm, inference
+
+        name = name or item.get("name") or BACKBONE
+        self.claim(name, path)
+        layer = build_backbone(item, BACKBONE, path, name, tuple(x.shape[1:]), self.where)
+        if trainable is not None:
+            layer.trainable = trainable
+        if inference(item[BACKBONE]):
+            freeze_batch_norm(layer)
+        self.paths[layer.name] = tuple(path)
+        try:
+            return layer(x)
+        except Exception as err:  # noqa: BLE001 - an input the saved network does not take
+            from specc.compile.shapes import clean_message
+
+            raise problem(tuple(path) + (BACKBONE,), f"the backbone does not take {shape_text(x)}: "
+                          f"{clean_message(err)}", "give it inputs of the shape it was trained on",
+                          self.where) from None
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -337,6 +359,8 @@ def apply_item(builder: Builder, item: dict, ins: list, srcs: Optional[list], pa
         if key in builder.blocks:
             x = [call_block(builder, key, item, x, srcs, path, rep_name or _auto_name(builder, key),
                             scope, r if repeat > 1 else None, trainable)]
+        elif key == BACKBONE:
+            x = [builder.backbone(item, x[0], path, rep_name, trainable)]
         else:
             extra = {"dtype": "float32"} if path == ("model", "head") and _mixed() else None
             layer = builder.make(item, path, rep_name, Scope(scope.path, trainable=trainable), extra)

@@ -75,9 +75,13 @@ def build_model(resolved: dict, where: Optional[Callable] = None, spec_dir: Opti
     Raises:
         SpecInvalid: Unknown layer/argument, shape errors, missing plugin (with positions).
     """
+    from pathlib import Path
+
+    from specc.backbones import pin
     from specc.compile import load_plugins
 
     load_plugins(resolved.get("plugins") or [], spec_dir, where)
+    resolved, _ = pin(resolved, Path(spec_dir or "."), where=where)
     return paradigm_of(resolved).build(resolved, where)
 
 

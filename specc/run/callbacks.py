@@ -67,6 +67,8 @@ class RecordCallback(keras.callbacks.Callback):
         self.best_weights = None
         self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
+        self.extra_state: Optional[Callable[[int], dict]] = None  # a phase's own state (run/phases.py)
+        self.extra: dict = {}
 
     def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.epoch = epoch
@@ -104,6 +106,8 @@ class RecordCallback(keras.callbacks.Callback):
             self.flush(checkpoint=False)
             return
         self.last_epoch = epoch
+        if self.extra_state is not None:
+            self.extra = self.extra_state(epoch)
         self._maybe_best(epoch, logs)
         if time.monotonic() - self.last_write >= self.every_seconds:
             self.flush()
@@ -207,7 +211,7 @@ class RecordCallback(keras.callbacks.Callback):
         """What a resumed run needs besides last.keras: where it was, its best epoch, and the
         random-number state of its layers (dropout), which `.keras` files do not hold."""
         return {"epoch": self.last_epoch, "best_value": self.best, "best_epoch": self.best_epoch,
-                "monitor": self.monitor, "seed_states": seed_states(self.model)}
+                "monitor": self.monitor, "seed_states": seed_states(self.model), **self.extra}
 
 
 def _divergence(loss: float, limit: Optional[float]) -> Optional[str]:

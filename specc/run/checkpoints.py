@@ -18,12 +18,12 @@ sha256 of the last.keras it goes with, and `read_state` checks it. No TensorFlow
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Callable, Optional
 
 from specc.errors import UsageError
+from specc.project import file_sha256 as sha256
 from specc.run.records.files import atomic_write_json, fsync_file, fsync_folder, strict_json
 
 COMMIT = "commit.json"
@@ -39,14 +39,6 @@ def next_name(name: str) -> str:
     """`.last.next.keras` for last.keras (Keras saves only to a `.keras` name)."""
     stem, dot, suffix = name.rpartition(".")
     return f".{stem}.next.{suffix}" if dot else f".{name}.next"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def commit(folder: Path, writers: dict[str, Callable[[Path], None]]) -> dict[str, str]:

@@ -153,6 +153,8 @@ def compare(a: RunRecord, b: RunRecord) -> str:
              if pa.get(k) != pb.get(k)]
     if moved:
         lines.append("packages: " + ", ".join(moved))
+    wa, wb = sources_text(ra.get("weight_sources")), sources_text(rb.get("weight_sources"))
+    lines.append(f"weights: same ({wa})" if wa == wb else f"weights: {wa} -> {wb}")
     if ra.get("seed") != rb.get("seed") and "seed" not in [key for key, _, _ in changes]:
         lines.append(f"seed: {ra.get('seed')} -> {rb.get('seed')}")
 
@@ -181,3 +183,25 @@ def _best_text(best: dict) -> str:
     if best.get("value") is None:
         return "-"
     return f"{best.get('monitor')}={format_number(best.get('value'))} @ epoch {best.get('epoch')}"
+
+
+def sources_text(sources: Any) -> str:
+    """Where a run's starting weights came from: `backbone from run ID (sha256:...)`, or none."""
+    if not sources:
+        return "none"
+    texts = []
+    for source in sources if isinstance(sources, list) else []:
+        if not isinstance(source, dict):
+            continue
+        kind, path = source.get("kind"), str(source.get("path") or "")
+        where = f"run {source.get('run')}" if kind == "run" else f"{kind} {path.rsplit('/', 1)[-1]}"
+        texts.append(f"{source.get('layer')} from {where} (sha256:{str(source.get('sha256'))[:16]})")
+    return "; ".join(texts) or "none"
+
+
+def phases_text(phases: Any) -> Optional[str]:
+    """`head 1-2, fine_tune 3-5 (stopped early)`: the phases a run went through, by epoch."""
+    if not isinstance(phases, list) or not phases:
+        return None
+    return ", ".join(f"{p.get('name')} {p.get('first_epoch')}-{p.get('last_epoch')}"
+                     + (" (stopped early)" if p.get("stopped_early") else "") for p in phases if isinstance(p, dict))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from specc.backbones import pin
 from specc.errors import ClusterError, DataError, TrainingError, UsageError, resource_error
 from specc.report import SILENT, Reporter, figures_text
 from specc.run.columns import training_columns
@@ -95,8 +96,12 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     setup = workers.join(resolved, options.cluster)  # multi_worker: before TensorFlow runs anything
     prepared = prepare_data(resolved, Path(spec_file).resolve().parent)
     runs_dir = runs_folder(resolved, spec_file, options.runs_dir)
+
+    def pinned() -> tuple[dict, list]:  # the backbones' files, found (a resumed model has them in it)
+        return pin(resolved, prepared.spec_dir, Path(runs_dir), where)
+
     if setup is not None and not setup.cluster.is_chief:
-        return _follow(resolved, prepared, runs_dir, setup, where, options)
+        return _follow(pinned()[0], prepared, runs_dir, setup, where, options)
     if is_trees(resolved):
         return _train_trees(resolved, prepared, runs_dir, spec_file, where, options, source_files)
     if options.resume:
@@ -105,9 +110,11 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
             state = _reopen(record, prepared.fingerprint, options)
             checkpoints = record.checkpoint_dir if state else None
             return _recorded(resolved, prepared, record, options,
-                             lambda: _build(resolved, prepared, where, checkpoints, state, setup))
+                             lambda: _build(resolved if state else pinned()[0], prepared, where, checkpoints, state,
+                                            setup))
+    built_from, sources = pinned()
     try:
-        built = _build(resolved, prepared, where, setup=setup)
+        built = _build(built_from, prepared, where, setup=setup)
     except DataError as exc:
         raise placed(exc, resolved, where) from None
     except Exception as exc:  # a model past this machine's memory (validate's limits are generous)
@@ -116,6 +123,8 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
             raise
         raise error from None
     record = RunRecord.create(runs_dir, resolved, spec_file, list(source_files), options.overrides)
+    if sources:
+        record.update(weight_sources=[source.recorded() for source in sources])
     with RunLock(record.path, record.run_id, "training"):
         return _recorded(resolved, prepared, record, options, lambda: built)
 
@@ -379,8 +388,14 @@ def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, buil
     loop = options.loop or workers.loop_for(setup)
     started = time.perf_counter()
     try:
-        loop.run(trainable.model, trainable.feed, built.validation, resolved["train"]["epochs"],
-                 trainable.first_epoch, callbacks)
+        if resolved["train"].get("phases"):
+            from specc.run.phases import run_phases
+
+            run_phases(loop, trainable, built.validation, resolved, prepared, recorder, callbacks, built.state,
+                       record, say)
+        else:
+            loop.run(trainable.model, trainable.feed, built.validation, resolved["train"]["epochs"],
+                     trainable.first_epoch, callbacks)
     except KeyboardInterrupt:
         recorder.interrupted()
         raise

@@ -46,6 +46,7 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Option
         load_plugins(resolved.get("plugins") or [], str(prepared.spec_dir), where)
         model = paradigm.build(resolved, where)
         paradigm.adapt(model, train)
+        freeze(model, resolved["train"])
     feed = paradigm.training_feed(model, train, resolved["batch"], resolved["seed"], first_epoch, epochs)
     decided = None
     if state:
@@ -59,6 +60,17 @@ def prepare(paradigm: Any, resolved: dict, prepared: Any, checkpoint_dir: Option
     if paradigm.keras_train_step:
         build_state(model, feed)
     return Trainable(paradigm, model, feed, first_epoch, decided)
+
+
+def freeze(model: Any, train: dict) -> None:
+    """`train.freeze` of a run without phases; a phased run's patterns are checked against the
+    built model now (before its run folder exists) and set when each phase starts."""
+    from specc.run.phases import check_patterns, frozen_paths, set_trainable
+
+    for index, phase in enumerate(train.get("phases") or []):
+        check_patterns(model, phase.get("freeze") or [], ("train", "phases", index, "freeze"))
+    if train.get("freeze") and not train.get("phases"):
+        set_trainable(model, train["freeze"], frozen_paths(model))
 
 
 def build_state(model: Any, feed: Feed) -> None:

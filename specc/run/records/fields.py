@@ -76,6 +76,11 @@ class RecordFields(TypedDict, total=False):
     paradigm: dict                  # what the task type keeps after training (an autoencoder's anomaly threshold)
     trees: dict                     # a trees run (model: {trees: ...}): {"rounds": boosted, "kept_rounds": the
                                     # rounds best.ubj keeps, "importances": {feature: total gain}}
+    weight_sources: list            # the files a backbone's weights came from: [{"kind": run | file |
+                                    # application, "path", "sha256", "run": its id, "layer": the
+                                    # backbone's layer name}]
+    phases: list                    # train.phases as run: [{"name", "first_epoch", "last_epoch" (1-based),
+                                    # "freeze": patterns, "stopped_early"}], one per phase begun
     sample_grids: list              # a GAN's grids of generated samples, oldest first: [{"epoch": 10, "file":
                                     # "samples/epoch-0010.png"}] (task.samples)
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import Any, Optional
 
 from specc.run.records.files import PathLike, atomic_write_bytes
 
 
-def plot_curves(history: list, path: PathLike) -> None:
-    """Learning curves to a PNG: one subplot per metric, the train line and its val_ line.
+def plot_curves(history: list, path: PathLike, phase_starts: Optional[list] = None) -> None:
+    """Learning curves to a PNG: one subplot per metric, the train line and its val_ line;
+    a dashed line where each training phase after the first begins (`[(name, epoch)]`).
 
     Uses matplotlib's Agg canvas directly (no pyplot, so no global backend is touched).
     Does nothing when the history is empty.
@@ -44,6 +45,10 @@ def plot_curves(history: list, path: PathLike) -> None:
             label = "validation" if key.startswith("val_") else "train"
             axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=3,
                       label=label)
+        for name, first in phase_starts or []:
+            axes.axvline(first - 0.5, color="gray", linestyle="--", linewidth=1)
+            axes.annotate(name, (first - 0.5, 1), xycoords=("data", "axes fraction"), fontsize="x-small",
+                          color="gray", xytext=(2, -10), textcoords="offset points")
         axes.set_title(title)
         axes.set_xlabel("epoch")
         axes.grid(True, alpha=0.3)

@@ -218,8 +218,10 @@ class RunRecord:
             return
         from specc.run.records.plots import plot_curves
 
+        phases = self.read().get("phases") or []
+        starts = [(p["name"], p["first_epoch"]) for p in phases[1:] if isinstance(p, dict) and "first_epoch" in p]
         try:
-            plot_curves(history, self.path / CURVES)
+            plot_curves(history, self.path / CURVES, starts)
         except Exception as exc:  # a plot is not worth failing a finished run for
             self._curves_error = f"{type(exc).__name__}: {exc}"
 
