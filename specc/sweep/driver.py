@@ -2,8 +2,10 @@
 number of trials; then the table, the best trial and the plots.
 
 The driver asks Optuna for each trial (so the sampler sees every result so far), samples its
-values, and starts `python -m specc sweep-trial SPEC --trial N` with its output in
-logs/trial-NNNN.log; the trial process does the rest and tells Optuna itself. The study's
+values, and hands `specc sweep-trial SPEC --trial N` to a warm worker (workers.py: a process
+that imported TensorFlow once and runs trial after trial), or starts it as a process of its own
+(`--workers process`), with its output in logs/trial-NNNN.log; the trial's process does the
+rest and tells Optuna itself. A "trial process" below is either. The study's
 database is the only state: a driver started again on the same study (after Ctrl-C, kill -9,
 a lost machine) counts what is there, waits for trials other processes are running, lets
 Optuna queue again the trials whose process died (no heartbeat for `grace_period` seconds),
@@ -20,11 +22,10 @@ from __future__ import annotations
 import math
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from specc.errors import (EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRAINING, EXIT_USAGE, DataError, SpeccError,
                           TrainingError, UsageError)
@@ -32,6 +33,7 @@ from specc.report import SILENT, Reporter
 from specc.sweep import study as studies
 from specc.sweep.results import SweepOutcome, best_intermediate, best_trial, finish_sweep, seconds_text
 from specc.sweep.settings import Settings, fingerprint, storage_url, sweep_folder
+from specc.sweep.workers import PoolOptions, open_pool, rss_mb
 
 POLL_SECONDS = 0.5
 STOP_AFTER_FAILURES = 3  # trials in a row failing (not diverging) stop the sweep: each would fail alike
@@ -40,19 +42,20 @@ STOP_WAIT_SECONDS = 120  # how long a stopped trial may take to save its epoch b
 
 @dataclass
 class _Launched:
-    """A trial process this driver started."""
+    """A trial this driver started, in a process of its own or a warm worker."""
 
     number: int
     trial_id: int
     values: dict
-    process: subprocess.Popen
+    process: Any  # subprocess.Popen, or a workers.WarmTask that behaves as one
     log: Path
-    output: IO[bytes]
     started: float = field(default_factory=time.monotonic)
+    killed_for: Optional[str] = None  # why the driver killed it (its memory)
 
 
 def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), runs_dir: Optional[str] = None,
-              trials: Optional[int] = None, parallel: int = 1, reporter: Reporter = SILENT) -> SweepOutcome:
+              trials: Optional[int] = None, parallel: int = 1, reporter: Reporter = SILENT,
+              pool: PoolOptions = PoolOptions()) -> SweepOutcome:
     """Run (or continue) the sweep of a resolved spec; return its outcome once every trial ended.
 
     Args:
@@ -60,7 +63,8 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
             are what it was loaded from: each trial process loads them again, with its values.
         runs_dir: Where run records go (default: the spec's train.runs_dir, runs/).
         trials: The number of trials of the study (default: the section's).
-        parallel: Trial processes at once, on this machine.
+        parallel: Trials at once, on this machine.
+        pool: Where trials run: warm workers (the default) or a process each; their bounds.
 
     Raises:
         UsageError: No sweep section, a storage that cannot be opened, a study of another
@@ -92,18 +96,24 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     reporter.line(f"study: {url}" + (f" ({earlier} trial(s) there already)" if earlier else ""))
     if studies.counted(study.get_trials(deepcopy=False)) >= settings.trials:
         reporter.line(f"the study holds {settings.trials} or more trials: none to start (--trials N asks for more)")
-    command = [sys.executable, "-m", "specc", "sweep-trial", spec_file, "--runs-dir", runs]
+    command = ["sweep-trial", spec_file, "--runs-dir", runs]
     command += [part for item in overrides for part in ("--set", item)]
-    driver = _Driver(study, storage, settings, command, folder, parallel, reporter)
+    workers = open_pool(pool, folder / "logs" / "workers.log")
+    driver = _Driver(study, storage, settings, command, folder, parallel, reporter, workers)
     started = time.monotonic()
-    driver.run()
-    refit = refit_best(study, settings, command, folder, reporter) if settings.folds and settings.refit else None
+    try:
+        driver.run()
+        refit = refit_best(study, settings, command, folder, reporter, workers) \
+            if settings.folds and settings.refit else None
+    finally:
+        workers.close()
     return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter, refit)
 
 
-def refit_best(study: Any, settings: Settings, command: list, folder: Path, reporter: Reporter) -> Optional[dict]:
-    """With folds: train the best trial's values on the spec's own split, in a process of its
-    own (logs/refit.log); kept when an earlier `specc sweep` already did it for this trial.
+def refit_best(study: Any, settings: Settings, command: list, folder: Path, reporter: Reporter,
+               workers: Any) -> Optional[dict]:
+    """With folds: train the best trial's values on the spec's own split, in a worker of
+    `workers` (logs/refit.log); kept when an earlier `specc sweep` already did it for this trial.
     Returns the study's `refit` attribute (with `error` when the run failed), or None when no
     trial completed.
 
@@ -123,16 +133,14 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
         return known
     log = folder / "logs" / "refit.log"
     reporter.line(f"refit: trial {best.number}'s values trained on the spec's own split (log: {log})")
-    with open(log, "ab") as output:
-        process = subprocess.Popen(command + ["--trial", str(best.number), "--refit"], stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            with terminate_as_interrupt():
-                code = process.wait()
-        except KeyboardInterrupt:
-            stop_processes([process])
-            raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
-                                    "command continues it") from None
+    process = workers.start(command + ["--trial", str(best.number), "--refit"], log)
+    try:
+        with terminate_as_interrupt():
+            code = process.wait()
+    except KeyboardInterrupt:
+        stop_processes([process])
+        raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
+                                "command continues it") from None
     refit = dict(study.user_attrs.get(REFIT) or {})
     if refit.get("trial") != best.number:  # it failed before its run existed: another trial's refit is there
         refit = {"trial": best.number}
@@ -170,8 +178,8 @@ def stop_processes(processes: list, wait: float = STOP_WAIT_SECONDS) -> None:
 
 class _Driver:
     def __init__(self, study: Any, storage: Any, settings: Settings, command: list, folder: Path,
-                 parallel: int, reporter: Reporter):
-        self.study, self.storage, self.settings = study, storage, settings
+                 parallel: int, reporter: Reporter, workers: Any):
+        self.study, self.storage, self.settings, self.workers = study, storage, settings, workers
         self.command, self.folder, self.parallel, self.say = command, folder, parallel, reporter.line
         self.running: dict[int, _Launched] = {}
         self.error: Optional[SpeccError] = None
@@ -214,6 +222,7 @@ class _Driver:
     def _heartbeats(self) -> None:
         """A heartbeat for each trial process of this driver that runs; then trials whose
         process stopped sending heartbeats are failed and queued again."""
+        self._bound_memory()
         now = time.monotonic()
         if now - self.stale_checked >= min(self.settings.heartbeat, 5):
             self.stale_checked = now
@@ -221,6 +230,19 @@ class _Driver:
                 if launched.process.poll() is None:
                     self.storage.record_heartbeat(launched.trial_id)
             studies.optuna().storages.fail_stale_trials(self.study)
+
+    def _bound_memory(self) -> None:
+        """Kill the process of a trial past the memory bound (a warm worker with it: the next
+        trial gets a new one); the trial fails, and says why."""
+        bound = self.workers.options.max_worker_mb
+        if not bound:
+            return
+        for launched in self.running.values():
+            used = rss_mb(launched.process.pid) if launched.process.poll() is None else None
+            if used is not None and used > bound:
+                launched.killed_for = (f"its process used {used} MB, past the bound of {bound} MB "
+                                       "(--max-worker-mb), and was killed")
+                launched.process.kill()
 
     def _fill(self) -> None:
         while len(self.running) < self.parallel:
@@ -234,10 +256,8 @@ class _Driver:
         values = studies.suggest(trial, self.settings.params)
         self.storage.record_heartbeat(trial._trial_id)  # a driver killed now leaves a trial that goes stale
         log = self.folder / "logs" / f"trial-{trial.number:04d}.log"
-        output = open(log, "ab")
-        process = subprocess.Popen(self.command + ["--trial", str(trial.number)], stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.running[trial.number] = _Launched(trial.number, trial._trial_id, values, process, log, output)
+        process = self.workers.start(self.command + ["--trial", str(trial.number)], log)
+        self.running[trial.number] = _Launched(trial.number, trial._trial_id, values, process, log)
         retry_of = self.storage.get_trial(trial._trial_id).system_attrs.get(studies.RETRY_OF)
         again = f" (trial {retry_of} again, continuing its run)" if retry_of is not None else ""
         self.say(f"trial {trial.number} started{again}: {_values_text(values)}")
@@ -248,7 +268,6 @@ class _Driver:
             if code is None:
                 continue
             del self.running[number]
-            launched.output.close()
             frozen = self.storage.get_trial(launched.trial_id)
             if frozen.state.name == "RUNNING":  # it ended before it could tell Optuna
                 self._fail_unreported(launched, code)
@@ -258,8 +277,9 @@ class _Driver:
     def _fail_unreported(self, launched: _Launched, code: int) -> None:
         optuna = studies.optuna()
         reason = f"killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
+        error = f"the trial {launched.killed_for}" if launched.killed_for else f"the trial process {reason}"
         try:
-            self.storage.set_trial_user_attr(launched.trial_id, "error", f"the trial process {reason}")
+            self.storage.set_trial_user_attr(launched.trial_id, "error", error)
             self.study.tell(launched.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
@@ -295,7 +315,7 @@ class _Driver:
             self.error = UsageError(where, hint)
         elif code == EXIT_DATA:
             self.error = DataError(where, hint)
-        elif code != EXIT_TRAINING:  # a diverging trial is a result; other failures repeat
+        elif code != EXIT_TRAINING and not launched.killed_for:  # diverging, or too big: a result of its values
             self.failures += 1
             if self.failures >= STOP_AFTER_FAILURES:
                 self.error = TrainingError(f"{self.failures} trials in a row failed; the last, {where}", hint)
@@ -333,8 +353,6 @@ class _Driver:
             return
         self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
         stop_processes([launched.process for launched in self.running.values()])
-        for launched in self.running.values():
-            launched.output.close()
         self.running.clear()
 
 

@@ -1,0 +1,109 @@
+"""The hidden `specc warm-worker`: a process that imports TensorFlow once, then runs specc
+commands one after another (the trials of `specc sweep`, the runs of `specc.run_many`), each as
+its own `specc ...` would, in a fresh Keras state.
+
+Its driver (specc/sweep/workers.py) writes one JSON line per command on its stdin,
+`{"args": [...], "log": PATH}`; the command's output (stdout, stderr, TensorFlow's own logs)
+goes to PATH; the worker answers on its stdout `{"code": EXIT CODE, "rss_mb": N}`. Before the
+first command it answers `{"ready": true, "rss_mb": N}`. It ends at the end of its stdin: a
+driver killed with kill -9 leaves its workers to finish the command they run, as trial
+processes would, and nothing more.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import IO, Any
+
+from specc.cli.group import main
+
+
+@main.command("warm-worker", hidden=True)
+def warm_worker() -> None:
+    """Run the specc commands given on stdin, one JSON line each (see specc/sweep/workers.py)."""
+    from specc.sweep.workers import rss_mb
+
+    # Ctrl-C at the terminal reaches the driver too, which stops each trial once, with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")  # fd 1 becomes each command's log
+    _warm_up()
+    _answer(answers, {"ready": True, "rss_mb": rss_mb(os.getpid())})
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        given = json.loads(line)
+        started = time.monotonic()
+        code = _run_logged(given["args"], given["log"])
+        _answer(answers, {"code": code, "rss_mb": rss_mb(os.getpid()), "seconds": time.monotonic() - started})
+
+
+def _warm_up() -> None:
+    """What every trial needs, imported once: TensorFlow, Keras, Optuna, specc's run layer."""
+    from specc.run.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras  # noqa: F401
+
+    import specc.run.train  # noqa: F401
+    import specc.sweep.trial  # noqa: F401
+    try:
+        import optuna  # noqa: F401
+    except ImportError:  # a worker of specc.run_many needs no Optuna
+        pass
+
+
+def _answer(answers: IO[str], message: dict) -> None:
+    try:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+    except BrokenPipeError:  # the driver is gone (kill -9): the command ended and told Optuna itself
+        sys.exit(0)
+
+
+def _run_logged(args: list, log: str) -> int:
+    """`specc ARGS` with fds 1 and 2 in `log`, in a fresh Keras state; its exit code."""
+    _fresh_keras()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    with open(log, "ab") as output:
+        os.dup2(output.fileno(), 1)
+        os.dup2(output.fileno(), 2)
+    try:
+        return _exit_code(args)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def _fresh_keras() -> None:
+    """Nothing of the last command stays: Keras's graph and names cleared, memory collected
+    (each run sets its own seeds as it starts)."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session(free_memory=True)
+    gc.collect()
+
+
+def _exit_code(args: list) -> int:
+    """Run `specc ARGS` as the command line does (errors become messages and exit codes)."""
+    try:
+        main.main(args=args, prog_name="specc", standalone_mode=True)
+    except SystemExit as exc:
+        return _code_of(exc.code)
+    return 0
+
+
+def _code_of(code: Any) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
