@@ -29,6 +29,8 @@ RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec'
 @click.option("--max-worker-mb", type=click.IntRange(min=1), metavar="MB",
               help="A trial whose process passes this resident memory is killed and fails; its worker "
                    "is replaced.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="A trial running longer is killed and fails (its worker is replaced).")
 @click.option("--recycle-after", type=click.IntRange(min=1), metavar="N",
               help="Replace a warm worker after N trials.")
 @click.option("--recycle-growth", type=click.IntRange(min=1), metavar="MB",
@@ -36,8 +38,8 @@ RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec'
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the best trial and the table at the end.")
 def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, workers: str,
-          max_worker_mb: Optional[int], recycle_after: Optional[int], recycle_growth: Optional[int],
-          runs_dir: Optional[str], quiet: bool) -> None:
+          max_worker_mb: Optional[int], trial_timeout: Optional[float], recycle_after: Optional[int],
+          recycle_growth: Optional[int], runs_dir: Optional[str], quiet: bool) -> None:
     """Search the hyperparameters of a spec's sweep: section; each trial is a run.
 
     \b
@@ -51,7 +53,7 @@ def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, wor
     from specc.sweep.workers import PoolOptions
 
     doc = load_checked(file, overrides)  # the space is checked before any trial runs
-    pool = PoolOptions(workers, max_worker_mb, recycle_after, recycle_growth)
+    pool = PoolOptions(workers, max_worker_mb, recycle_after, recycle_growth, trial_timeout)
     outcome = run_sweep(resolved_spec(doc), file, overrides, runs_dir=runs_dir, trials=trials,
                         parallel=parallel, reporter=reporter(quiet), pool=pool)
     for line in outcome_lines(outcome):

@@ -4,7 +4,8 @@ its own `specc ...` would, in a fresh Keras state.
 
 Its driver (specc/sweep/workers.py) writes one JSON line per command on its stdin,
 `{"args": [...], "log": PATH}`; the command's output (stdout, stderr, TensorFlow's own logs)
-goes to PATH; the worker answers on its stdout `{"code": EXIT CODE, "rss_mb": N}`. Before the
+goes to PATH; the worker answers on its stdout `{"started": true}` as it begins the command and
+`{"code": EXIT CODE, "rss_mb": N}` once it ended. Before the
 first command it answers `{"ready": true, "rss_mb": N}`. It ends at the end of its stdin: a
 driver killed with kill -9 leaves its workers to finish the command they run, as trial
 processes would, and nothing more.
@@ -35,9 +36,12 @@ def warm_worker() -> None:
         if not line.strip():
             continue
         given = json.loads(line)
+        _answer(answers, {"started": True})
         started = time.monotonic()
         code = _run_logged(given["args"], given["log"])
         _answer(answers, {"code": code, "rss_mb": rss_mb(os.getpid()), "seconds": time.monotonic() - started})
+        # cleared before the next command is read, while the driver reaps this one and asks for the next
+        _fresh_keras()
 
 
 def _warm_up() -> None:
@@ -64,8 +68,7 @@ def _answer(answers: IO[str], message: dict) -> None:
 
 
 def _run_logged(args: list, log: str) -> int:
-    """`specc ARGS` with fds 1 and 2 in `log`, in a fresh Keras state; its exit code."""
-    _fresh_keras()
+    """`specc ARGS` with fds 1 and 2 in `log`; its exit code."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
@@ -84,13 +87,13 @@ def _run_logged(args: list, log: str) -> int:
 
 
 def _fresh_keras() -> None:
-    """Nothing of the last command stays: Keras's graph and names cleared, memory collected
-    (each run sets its own seeds as it starts)."""
+    """Nothing of the last command stays for the next: Keras's graph, names and models cleared,
+    memory collected (each run sets its own seeds as it starts)."""
     import gc
 
     import keras
 
-    keras.backend.clear_session(free_memory=True)
+    keras.backend.clear_session(free_memory=False)  # True would collect too: one collection is enough
     gc.collect()
 
 

@@ -20,8 +20,6 @@ dead. A trial process whose trial another driver took for dead anyway steps asid
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +31,10 @@ from specc.report import SILENT, Reporter
 from specc.sweep import study as studies
 from specc.sweep.results import SweepOutcome, best_intermediate, best_trial, finish_sweep, seconds_text
 from specc.sweep.settings import Settings, fingerprint, storage_url, sweep_folder
-from specc.sweep.workers import PoolOptions, open_pool, rss_mb
+from specc.sweep.workers import PoolOptions, open_pool, rss_mb, stop_processes
 
 POLL_SECONDS = 0.5
 STOP_AFTER_FAILURES = 3  # trials in a row failing (not diverging) stop the sweep: each would fail alike
-STOP_WAIT_SECONDS = 120  # how long a stopped trial may take to save its epoch before it is killed
 
 
 @dataclass
@@ -161,21 +158,6 @@ def _run_ending(run: Optional[str]) -> str:
     return f": run {data.get('status')}" + (f": {message}" if message else "")
 
 
-def stop_processes(processes: list, wait: float = STOP_WAIT_SECONDS) -> None:
-    """SIGTERM to each process that runs (a trial or a refit stops as on Ctrl-C: its run keeps
-    its last epoch); one that does not end within `wait` seconds is killed."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class _Driver:
     def __init__(self, study: Any, storage: Any, settings: Settings, command: list, folder: Path,
                  parallel: int, reporter: Reporter, workers: Any):
@@ -222,7 +204,7 @@ class _Driver:
     def _heartbeats(self) -> None:
         """A heartbeat for each trial process of this driver that runs; then trials whose
         process stopped sending heartbeats are failed and queued again."""
-        self._bound_memory()
+        self._bound()
         now = time.monotonic()
         if now - self.stale_checked >= min(self.settings.heartbeat, 5):
             self.stale_checked = now
@@ -231,18 +213,14 @@ class _Driver:
                     self.storage.record_heartbeat(launched.trial_id)
             studies.optuna().storages.fail_stale_trials(self.study)
 
-    def _bound_memory(self) -> None:
-        """Kill the process of a trial past the memory bound (a warm worker with it: the next
-        trial gets a new one); the trial fails, and says why."""
-        bound = self.workers.options.max_worker_mb
-        if not bound:
-            return
+    def _bound(self) -> None:
+        """Kill the process of a trial past the memory bound or the time limit (a warm worker
+        with it: the next trial gets a new one); the trial fails, and says why."""
         for launched in self.running.values():
-            used = rss_mb(launched.process.pid) if launched.process.poll() is None else None
-            if used is not None and used > bound:
-                launched.killed_for = (f"its process used {used} MB, past the bound of {bound} MB "
-                                       "(--max-worker-mb), and was killed")
-                launched.process.kill()
+            if launched.killed_for is None and launched.process.poll() is None:
+                launched.killed_for = _past_bounds(launched, self.workers.options)
+                if launched.killed_for:
+                    launched.process.kill()
 
     def _fill(self) -> None:
         while len(self.running) < self.parallel:
@@ -354,6 +332,18 @@ class _Driver:
         self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
         stop_processes([launched.process for launched in self.running.values()])
         self.running.clear()
+
+
+def _past_bounds(launched: _Launched, options: PoolOptions) -> Optional[str]:
+    """Why the trial's process is to be killed: its memory or its time; None: neither."""
+    bound = options.max_worker_mb
+    used = rss_mb(launched.process.pid) if bound else None
+    if bound and used is not None and used > bound:
+        return f"used {used} MB in its process, past the bound of {bound} MB (--max-worker-mb), and was killed"
+    since = getattr(launched.process, "started", launched.started)  # a warm worker's: once it began the trial
+    if options.trial_timeout and since is not None and time.monotonic() - since > options.trial_timeout:
+        return f"ran past the time limit of {options.trial_timeout:g} s (--trial-timeout), and was killed"
+    return None
 
 
 def _values_text(values: dict) -> str:

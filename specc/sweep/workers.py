@@ -8,8 +8,8 @@ has, whose exit code is the trial's, so the driver's heartbeats, reaping, requeu
 stopping are one code for both.
 
 What a process per trial gives, a warm worker keeps: a trial that crashes its worker, or whose
-worker passes `max_worker_mb` of memory (it is killed), ends like a trial process killed; the
-worker is replaced for the next trial. A worker is also replaced after `recycle_trials` trials
+worker passes `max_worker_mb` of memory or runs past `trial_timeout` (it is killed), ends like
+a trial process killed; the worker is replaced for the next trial. A worker is also replaced after `recycle_trials` trials
 or `recycle_growth_mb` of growth, since TensorFlow does not give all memory back.
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ from specc.errors import UsageError
 
 WORKER_COMMAND = "warm-worker"
 MODES = ("warm", "process")
+STOP_WAIT_SECONDS = 120  # how long a stopped trial may take to save its epoch before it is killed
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,12 @@ class PoolOptions:
     max_worker_mb: Optional[int] = None       # a worker (or trial process) past this RSS is killed
     recycle_trials: Optional[int] = None      # a warm worker is replaced after this many trials
     recycle_growth_mb: Optional[int] = None   # ... or once its RSS grew this much past its start
+    trial_timeout: Optional[float] = None     # a trial running longer is killed (its worker with it)
 
     def check(self) -> None:
         if self.mode not in MODES:
             raise UsageError(f"workers can be {' or '.join(MODES)}, not {self.mode!r}")
-        for name in ("max_worker_mb", "recycle_trials", "recycle_growth_mb"):
+        for name in ("max_worker_mb", "recycle_trials", "recycle_growth_mb", "trial_timeout"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"{name} takes 1 or more, got {value}")
@@ -57,6 +59,21 @@ def rss_mb(pid: int) -> Optional[int]:
     except (OSError, IndexError, ValueError):
         return None
     return pages * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
+
+
+def stop_processes(processes: list, wait: float = STOP_WAIT_SECONDS) -> None:
+    """SIGTERM to each process that runs (a trial or a refit stops as on Ctrl-C: its run keeps
+    its last epoch); one that does not end within `wait` seconds is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def open_pool(options: PoolOptions, log: Path) -> "ProcessPool | WarmPool":
@@ -167,6 +184,8 @@ class Worker:
                 continue
             if answer.get("ready"):
                 self.ready_mb = answer.get("rss_mb")
+            elif answer.get("started") and self.task is not None:
+                self.task.started = time.monotonic()
             elif "code" in answer and self.task is not None:
                 task, self.task = self.task, None
                 task.code = int(answer["code"])
@@ -188,6 +207,7 @@ class WarmTask:
     def __init__(self, worker: Worker, index: int):
         self.worker, self.index = worker, index
         self.code: Optional[int] = None
+        self.started: Optional[float] = None  # when the worker began it (it may still be warming up)
 
     @property
     def pid(self) -> int:
