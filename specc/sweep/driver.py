@@ -258,7 +258,9 @@ class _Driver:
         error = f"the trial {launched.killed_for}" if launched.killed_for else f"the trial process {reason}"
         try:
             self.storage.set_trial_user_attr(launched.trial_id, "error", error)
-            self.study.tell(launched.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+            # the storage, not study.tell: Optuna's grid sampler would call study.stop() on the
+            # last cell, which raises outside study.optimize (the sampler learns nothing from a death)
+            self.storage.set_trial_state_values(launched.trial_id, state=optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
