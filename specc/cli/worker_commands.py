@@ -7,8 +7,8 @@ Its driver (specc/sweep/workers.py) writes one JSON line per command on its stdi
 goes to PATH; the worker answers on its stdout `{"started": true}` as it begins the command and
 `{"code": EXIT CODE, "rss_mb": N}` once it ended. Before the
 first command it answers `{"ready": true, "rss_mb": N}`. It ends at the end of its stdin: a
-driver killed with kill -9 leaves its workers to finish the command they run, as trial
-processes would, and nothing more.
+driver killed with kill -9 leaves its workers to run the commands it handed them (at most
+one each), as trial processes it started would, and nothing more.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Any
+from typing import IO, Any, Optional
 
 from specc.cli.group import main
 
@@ -29,17 +29,17 @@ def warm_worker() -> None:
 
     # Ctrl-C at the terminal reaches the driver too, which stops each trial once, with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")  # fd 1 becomes each command's log
+    answers = _Answers()  # fd 1 becomes each command's log
     _warm_up()
-    _answer(answers, {"ready": True, "rss_mb": rss_mb(os.getpid())})
+    answers.send({"ready": True, "rss_mb": rss_mb(os.getpid())})
     for line in sys.stdin:
         if not line.strip():
             continue
         given = json.loads(line)
-        _answer(answers, {"started": True})
+        answers.send({"started": True})
         started = time.monotonic()
         code = _run_logged(given["args"], given["log"])
-        _answer(answers, {"code": code, "rss_mb": rss_mb(os.getpid()), "seconds": time.monotonic() - started})
+        answers.send({"code": code, "rss_mb": rss_mb(os.getpid()), "seconds": time.monotonic() - started})
         # cleared before the next command is read, while the driver reaps this one and asks for the next
         _fresh_keras()
 
@@ -59,12 +59,26 @@ def _warm_up() -> None:
         pass
 
 
-def _answer(answers: IO[str], message: dict) -> None:
-    try:
-        answers.write(json.dumps(message) + "\n")
-        answers.flush()
-    except BrokenPipeError:  # the driver is gone (kill -9): the command ended and told Optuna itself
-        sys.exit(0)
+class _Answers:
+    """The worker's answers to its driver, on what was its stdout. Once the driver is gone
+    (kill -9), the commands it handed over still run, as trial processes it started would (a
+    trial taken for dead meanwhile steps aside); only the answers stop."""
+
+    def __init__(self) -> None:
+        self.stream: Optional[IO[str]] = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+
+    def send(self, message: dict) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(json.dumps(message) + "\n")
+            self.stream.flush()
+        except OSError:  # a broken pipe: the driver is gone
+            stream, self.stream = self.stream, None
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 def _run_logged(args: list, log: str) -> int:
