@@ -175,7 +175,7 @@ class _Driver:
         try:
             with terminate_as_interrupt():
                 while self._step():
-                    time.sleep(POLL_SECONDS)
+                    self.workers.wait(POLL_SECONDS)
         except KeyboardInterrupt:
             self._stop_trials()
             raise KeyboardInterrupt(f"sweep {self.settings.name} stopped; the same `specc sweep` command "

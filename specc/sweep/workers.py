@@ -93,6 +93,9 @@ class ProcessPool:
             return subprocess.Popen([sys.executable, "-m", "specc", *args], stdout=output,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
     def close(self) -> None:
         pass
 
@@ -104,6 +107,7 @@ class WarmPool:
     def __init__(self, options: PoolOptions, log: Path):
         self.options, self.log = options, log
         self.workers: list[Worker] = []
+        self.news = threading.Event()  # a worker answered (or ended)
 
     def start(self, args: Sequence[str], log: Path) -> "WarmTask":
         self.workers = [w for w in self.workers if w.task is not None or w.process.poll() is None]
@@ -112,6 +116,11 @@ class WarmPool:
             worker = Worker(self.log, self)
             self.workers.append(worker)
         return worker.give(list(args), log)
+
+    def wait(self, seconds: float) -> None:
+        """Until a worker answers, `seconds` at most: a trial that ended is seen at once."""
+        self.news.wait(seconds)
+        self.news.clear()
 
     def ended(self, worker: "Worker", answer: dict) -> None:
         """A task of `worker` ended: retire the worker if it is due."""
@@ -157,7 +166,9 @@ class Worker:
                 self.answers.put(json.loads(line))
             except ValueError:
                 pass
+            self.pool.news.set()
         self.answers.put(None)  # the worker ended
+        self.pool.news.set()
 
     def idle(self) -> bool:
         self.collect()
