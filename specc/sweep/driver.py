@@ -4,7 +4,7 @@ number of trials; then the table, the best trial and the plots.
 The driver asks Optuna for each trial (so the sampler sees every result so far), samples its
 values, and hands `specc sweep-trial SPEC --trial N` to a warm worker (workers.py: a process
 that imported TensorFlow once and runs trial after trial), or starts it as a process of its own
-(`--workers process`), with its output in logs/trial-NNNN.log; the trial's process does the
+(`--process-per-trial`), with its output in logs/trial-NNNN.log; the trial's process does the
 rest and tells Optuna itself. A "trial process" below is either. The study's
 database is the only state: a driver started again on the same study (after Ctrl-C, kill -9,
 a lost machine) counts what is there, waits for trials other processes are running, lets
