@@ -1,7 +1,7 @@
 """Where a sweep's trials run: warm workers (the default) or a process per trial.
 
 A warm worker (`specc warm-worker`, specc/cli/worker_commands.py) imports TensorFlow once and
-runs trial after trial, each in a fresh Keras state; a process per trial (`--workers process`)
+runs trial after trial, each in a fresh Keras state; a process per trial (`--process-per-trial`)
 pays Python's and TensorFlow's start-up for each. Both hand the driver the same kind of task:
 something with `pid`, `poll()`, `wait()`, `send_signal()` and `kill()`, as a `subprocess.Popen`
 has, whose exit code is the trial's, so the driver's heartbeats, reaping, requeueing and
@@ -258,3 +258,81 @@ class WarmTask:
         if self.poll() is None:
             self.worker.retire()
             self.worker.process.send_signal(signal.SIGKILL)
+
+
+@dataclass
+class RunOutcome:
+    """How one `specc train` of `run_many` ended: its exit code (0: trained), its log, its run
+    folder (None unless it trained)."""
+
+    spec: str
+    overrides: tuple
+    code: int
+    log: Path
+    run: Optional[str]
+
+
+def run_many(jobs: Sequence[Any], parallel: int = 1, runs_dir: Optional[str] = None, logs: Optional[str] = None,
+             options: PoolOptions = PoolOptions()) -> list[RunOutcome]:
+    """Train many specs (or one spec with many `--set` overrides) in `parallel` warm workers:
+    TensorFlow's start-up is paid once per worker, and each run starts in a fresh Keras state.
+
+        outcomes = specc.run_many(["a.yaml", ("a.yaml", ["train.epochs=5"])], parallel=2)
+
+    Args:
+        jobs: Spec files, or (spec file, overrides) pairs; each is one `specc train --quiet`.
+        runs_dir: Where the run records go (default: each spec's train.runs_dir).
+        logs: The folder of each run's log, run-NNNN.log (default: a new temporary folder).
+        options: `PoolOptions(mode="process")` starts a process per run instead; the bounds.
+
+    Returns:
+        One outcome per job, in the order given (a failed run has its exit code and log; the
+        next runs go on).
+
+    Raises:
+        UsageError: `parallel` below 1, or bad options.
+    """
+    import tempfile
+
+    if parallel < 1:
+        raise UsageError(f"run_many takes 1 or more workers, got {parallel}")
+    folder = Path(logs or tempfile.mkdtemp(prefix="specc-runs-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    pool = open_pool(options, folder / "workers.log")
+    outcomes = [_outcome(i, job, folder) for i, job in enumerate(jobs)]
+    waiting = list(range(len(outcomes)))
+    running: dict[int, Any] = {}  # index of the job -> its task
+    try:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                index = waiting.pop(0)
+                running[index] = pool.start(_train_args(outcomes[index], runs_dir), outcomes[index].log)
+            for index, task in list(running.items()):
+                if task.poll() is not None:
+                    del running[index]
+                    outcomes[index].code = task.poll()
+                    outcomes[index].run = _run_folder(outcomes[index].code, outcomes[index].log)
+            pool.wait(0.5)
+    finally:
+        stop_processes(list(running.values()))
+        pool.close()
+    return outcomes
+
+
+def _outcome(index: int, job: Any, folder: Path) -> RunOutcome:
+    """The outcome of a job not yet run (code -1)."""
+    spec, overrides = (job, ()) if isinstance(job, (str, os.PathLike)) else (job[0], tuple(job[1]))
+    return RunOutcome(str(spec), overrides, -1, folder / f"run-{index:04d}.log", None)
+
+
+def _train_args(outcome: RunOutcome, runs_dir: Optional[str]) -> list:
+    args = ["train", outcome.spec, "--quiet", *[p for o in outcome.overrides for p in ("--set", o)]]
+    return args + (["--runs-dir", str(runs_dir)] if runs_dir else [])
+
+
+def _run_folder(code: int, log: Path) -> Optional[str]:
+    """`specc train --quiet` ends its output with the run's folder."""
+    if code != 0 or not log.is_file():
+        return None
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines and Path(lines[-1].strip()).is_dir() else None
