@@ -151,6 +151,8 @@ class Worker:
         with open(log, "ab") as errors:
             self.process = subprocess.Popen([sys.executable, "-m", "specc", WORKER_COMMAND], stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=errors, text=True, bufsize=1)
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.commands: IO[str] = self.process.stdin
         self.answers: queue.Queue = queue.Queue()
         self.reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True,
                                        name=f"warm-worker-{self.process.pid}")
@@ -178,9 +180,9 @@ class Worker:
         self.task = WarmTask(self, self.tasks)
         self.tasks += 1
         try:
-            self.process.stdin.write(json.dumps({"args": args, "log": str(log)}) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):  # it died: the task ends as its process would
+            self.commands.write(json.dumps({"args": args, "log": str(log)}) + "\n")
+            self.commands.flush()
+        except OSError:  # it died: the task ends as its process would
             pass
         return self.task
 
@@ -206,7 +208,7 @@ class Worker:
         """No more tasks: the worker ends once its task (if any) ends."""
         self.retired = True
         try:
-            self.process.stdin.close()
+            self.commands.close()
         except OSError:
             pass
 
