@@ -39,6 +39,7 @@ _EXPORTS = {
     "train_and_export": "specc.workflows",
     "run_many": "specc.sweep.workers",
     "PoolOptions": "specc.sweep.workers",
+    "RunOutcome": "specc.sweep.workers",
     "SpeccError": "specc.errors",
     "SpecInvalid": "specc.errors",
 }
