@@ -82,6 +82,16 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     except OSError as exc:
         raise UsageError(f"cannot make the sweep's folder {folder}: {exc.strerror or exc}",
                          "give --runs-dir (or train.runs_dir) a folder you can write to") from None
+    workers = open_pool(pool, folder / "logs" / "workers.log")
+    workers.prestart(parallel)  # their imports overlap the opening of the study
+    try:
+        return _sweep(resolved, spec_file, overrides, settings, runs, folder, parallel, reporter, workers)
+    finally:
+        workers.close()
+
+
+def _sweep(resolved: dict, spec_file: str, overrides: Sequence[str], settings: Settings, runs: str, folder: Path,
+           parallel: int, reporter: Reporter, workers: Any) -> SweepOutcome:
     url = storage_url(settings, folder, spec_file)
     storage = studies.open_storage(url, settings)
     study = studies.open_study(settings, storage, settings.seed, fingerprint(resolved))
@@ -95,15 +105,11 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
         reporter.line(f"the study holds {settings.trials} or more trials: none to start (--trials N asks for more)")
     command = ["sweep-trial", spec_file, "--runs-dir", runs]
     command += [part for item in overrides for part in ("--set", item)]
-    workers = open_pool(pool, folder / "logs" / "workers.log")
     driver = _Driver(study, storage, settings, command, folder, parallel, reporter, workers)
     started = time.monotonic()
-    try:
-        driver.run()
-        refit = refit_best(study, settings, command, folder, reporter, workers) \
-            if settings.folds and settings.refit else None
-    finally:
-        workers.close()
+    driver.run()
+    refit = refit_best(study, settings, command, folder, reporter, workers) if settings.folds and settings.refit else None
+    workers.close()  # before the plots: idle workers' memory back
     return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter, refit)
 
 

@@ -93,6 +93,9 @@ class ProcessPool:
             return subprocess.Popen([sys.executable, "-m", "specc", *args], stdout=output,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
+    def prestart(self, count: int) -> None:
+        pass
+
     def wait(self, seconds: float) -> None:
         time.sleep(seconds)
 
@@ -108,6 +111,11 @@ class WarmPool:
         self.options, self.log = options, log
         self.workers: list[Worker] = []
         self.news = threading.Event()  # a worker answered (or ended)
+
+    def prestart(self, count: int) -> None:
+        """Start workers before any task: they import TensorFlow while the driver opens its study."""
+        while len(self.workers) < count:
+            self.workers.append(Worker(self.log, self))
 
     def start(self, args: Sequence[str], log: Path) -> "WarmTask":
         self.workers = [w for w in self.workers if w.task is not None or w.process.poll() is None]
@@ -131,9 +139,12 @@ class WarmPool:
             worker.retire()
 
     def close(self, wait: float = 30.0) -> None:
-        """Idle workers end (their stdin closes); a worker that still runs a task finishes it."""
+        """Idle workers end at once (one still importing is stopped); a worker that still runs a
+        task finishes it (a driver that stops its trials has stopped them already)."""
         for worker in self.workers:
             worker.retire()
+            if not worker.busy():
+                worker.process.terminate()
         deadline = time.monotonic() + wait
         for worker in self.workers:
             try:
@@ -175,6 +186,10 @@ class Worker:
     def idle(self) -> bool:
         self.collect()
         return self.task is None and not self.retired and self.process.poll() is None
+
+    def busy(self) -> bool:
+        self.collect()
+        return self.task is not None
 
     def give(self, args: list, log: Path) -> "WarmTask":
         self.task = WarmTask(self, self.tasks)
