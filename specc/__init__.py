@@ -8,6 +8,7 @@ The public API, imported lazily (so `import specc` never imports TensorFlow):
     outcome = specc.train(resolved, "spec.yaml", options=specc.TrainOptions(runs_dir="runs"))
     specc.export_run(outcome.record, ["onnx"])
     specc.evaluate_run(str(outcome.record.path), split="test")
+    outcomes = specc.run_many(["a.yaml", "b.yaml"], parallel=2)  # warm workers: TensorFlow once
 
 Names of submodules (`specc.validate`, `specc.render`, ...) stay the modules: the facade never
 shadows one.
@@ -36,6 +37,9 @@ _EXPORTS = {
     "predict_run": "specc.run.session",
     "export_run": "specc.export",
     "train_and_export": "specc.workflows",
+    "run_many": "specc.sweep.workers",
+    "PoolOptions": "specc.sweep.workers",
+    "RunOutcome": "specc.sweep.workers",
     "SpeccError": "specc.errors",
     "SpecInvalid": "specc.errors",
 }

@@ -90,11 +90,11 @@ def epochs_written(run: Path) -> int:
         return 0
 
 
-def wait_for_two_runs_training(folder: Path, process: subprocess.Popen) -> None:
+def wait_for_two_runs_training(folder: Path, process: subprocess.Popen, epochs: int = EPOCHS) -> None:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         training = [run for run, record in runs(folder).items()
-                    if record["status"] == "running" and 3 <= epochs_written(run) < EPOCHS - 30]
+                    if record["status"] == "running" and 3 <= epochs_written(run) < epochs - 30]
         if len(training) >= 2:  # two trials in the middle of training at once
             return
         assert process.poll() is None, (folder / "first.log").read_text()
@@ -225,7 +225,7 @@ SLOW_START = """\
 import sys
 import time
 
-if "sweep-trial" in sys.argv:  # each trial process starts this slowly, as on a busy machine
+if "sweep-trial" in sys.argv or "warm-worker" in sys.argv:  # each trial's process starts this slowly
     time.sleep({seconds})
 """
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -185,6 +184,7 @@ def test_a_refit_that_fails_is_reported_as_its_own_trials_never_as_an_earlier_re
     from specc.sweep import study as studies
     from specc.sweep.driver import refit_best
     from specc.sweep.trial import REFIT
+    from specc.sweep.workers import PoolOptions, open_pool
 
     _, opened, settings = open_trial(tmp_path, "false")
     for value in (0.5, 0.1):
@@ -194,7 +194,7 @@ def test_a_refit_that_fails_is_reported_as_its_own_trials_never_as_an_earlier_re
     opened.set_user_attr(REFIT, {"trial": 0, "run": str(tmp_path), "run_id": "earlier", "status": "completed",
                                  "value": 0.4})
     (tmp_path / "logs").mkdir()
-    fails = [sys.executable, "-c", "import sys; sys.exit(3)"]
-    refit = refit_best(opened, settings, fails, tmp_path, SILENT)
+    fails = ["sweep-trial", str(tmp_path / "missing.yaml"), "--runs-dir", str(tmp_path)]  # exit 2, no run
+    refit = refit_best(opened, settings, fails, tmp_path, SILENT, open_pool(PoolOptions(mode="process"), tmp_path))
     assert refit["trial"] == 1 and refit["run"] is None and "status" not in refit and "value" not in refit
-    assert "exit code 3" in refit["error"] and "refit.log" in refit["error"]
+    assert "exit code 2" in refit["error"] and "refit.log" in refit["error"]

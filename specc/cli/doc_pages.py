@@ -23,6 +23,7 @@ DOC_PAGES = {
     "verdict": "docs/guides/trees.md",
     "sweep": "docs/guides/sweeps.md",
     "sweep-trial": "docs/guides/sweeps.md",
+    "warm-worker": "docs/guides/sweeps.md",
     "runs": "docs/guides/training.md",
     "runs list": "docs/guides/training.md",
     "runs show": "docs/guides/training.md",

@@ -22,11 +22,24 @@ RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec'
               help="How many trials the study holds in the end, across restarts and processes "
                    "(default: the spec's sweep.trials).")
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
-              help="Trial processes at once on this machine.")
+              help="Trials at once on this machine.")
+@click.option("--process-per-trial", is_flag=True,
+              help="Start a new process for each trial, instead of K warm workers that import TensorFlow "
+                   "once and run trial after trial, each in a fresh Keras state.")
+@click.option("--max-worker-mb", type=click.IntRange(min=1), metavar="MB",
+              help="A trial whose process passes this resident memory is killed and fails; its worker "
+                   "is replaced.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="A trial running longer is killed and fails (its worker is replaced).")
+@click.option("--recycle-after", type=click.IntRange(min=1), metavar="N",
+              help="Replace a warm worker after N trials.")
+@click.option("--recycle-growth", type=click.IntRange(min=1), metavar="MB",
+              help="Replace a warm worker once its memory grew MB past its start.")
 @click.option("--runs-dir", help=RUNS_DIR_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the best trial and the table at the end.")
-def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, runs_dir: Optional[str],
-          quiet: bool) -> None:
+def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, process_per_trial: bool,
+          max_worker_mb: Optional[int], trial_timeout: Optional[float], recycle_after: Optional[int],
+          recycle_growth: Optional[int], runs_dir: Optional[str], quiet: bool) -> None:
     """Search the hyperparameters of a spec's sweep: section; each trial is a run.
 
     \b
@@ -37,10 +50,12 @@ def sweep(file: str, overrides: tuple, trials: Optional[int], parallel: int, run
     """
     from specc.api import resolved_spec
     from specc.sweep.driver import run_sweep
+    from specc.sweep.workers import PoolOptions
 
     doc = load_checked(file, overrides)  # the space is checked before any trial runs
+    pool = PoolOptions("process" if process_per_trial else "warm", max_worker_mb, recycle_after, recycle_growth, trial_timeout)
     outcome = run_sweep(resolved_spec(doc), file, overrides, runs_dir=runs_dir, trials=trials,
-                        parallel=parallel, reporter=reporter(quiet))
+                        parallel=parallel, reporter=reporter(quiet), pool=pool)
     for line in outcome_lines(outcome):
         click.echo(line)
     if outcome.refit and outcome.refit.get("error"):

@@ -2,8 +2,10 @@
 number of trials; then the table, the best trial and the plots.
 
 The driver asks Optuna for each trial (so the sampler sees every result so far), samples its
-values, and starts `python -m specc sweep-trial SPEC --trial N` with its output in
-logs/trial-NNNN.log; the trial process does the rest and tells Optuna itself. The study's
+values, and hands `specc sweep-trial SPEC --trial N` to a warm worker (workers.py: a process
+that imported TensorFlow once and runs trial after trial), or starts it as a process of its own
+(`--process-per-trial`), with its output in logs/trial-NNNN.log; the trial's process does the
+rest and tells Optuna itself. A "trial process" below is either. The study's
 database is the only state: a driver started again on the same study (after Ctrl-C, kill -9,
 a lost machine) counts what is there, waits for trials other processes are running, lets
 Optuna queue again the trials whose process died (no heartbeat for `grace_period` seconds),
@@ -18,13 +20,10 @@ dead. A trial process whose trial another driver took for dead anyway steps asid
 from __future__ import annotations
 
 import math
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from specc.errors import (EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRAINING, EXIT_USAGE, DataError, SpeccError,
                           TrainingError, UsageError)
@@ -32,27 +31,28 @@ from specc.report import SILENT, Reporter
 from specc.sweep import study as studies
 from specc.sweep.results import SweepOutcome, best_intermediate, best_trial, finish_sweep, seconds_text
 from specc.sweep.settings import Settings, fingerprint, storage_url, sweep_folder
+from specc.sweep.workers import PoolOptions, open_pool, rss_mb, stop_processes
 
 POLL_SECONDS = 0.5
 STOP_AFTER_FAILURES = 3  # trials in a row failing (not diverging) stop the sweep: each would fail alike
-STOP_WAIT_SECONDS = 120  # how long a stopped trial may take to save its epoch before it is killed
 
 
 @dataclass
 class _Launched:
-    """A trial process this driver started."""
+    """A trial this driver started, in a process of its own or a warm worker."""
 
     number: int
     trial_id: int
     values: dict
-    process: subprocess.Popen
+    process: Any  # subprocess.Popen, or a workers.WarmTask that behaves as one
     log: Path
-    output: IO[bytes]
     started: float = field(default_factory=time.monotonic)
+    killed_for: Optional[str] = None  # why the driver killed it (its memory)
 
 
 def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), runs_dir: Optional[str] = None,
-              trials: Optional[int] = None, parallel: int = 1, reporter: Reporter = SILENT) -> SweepOutcome:
+              trials: Optional[int] = None, parallel: int = 1, reporter: Reporter = SILENT,
+              pool: PoolOptions = PoolOptions()) -> SweepOutcome:
     """Run (or continue) the sweep of a resolved spec; return its outcome once every trial ended.
 
     Args:
@@ -60,7 +60,8 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
             are what it was loaded from: each trial process loads them again, with its values.
         runs_dir: Where run records go (default: the spec's train.runs_dir, runs/).
         trials: The number of trials of the study (default: the section's).
-        parallel: Trial processes at once, on this machine.
+        parallel: Trials at once, on this machine.
+        pool: Where trials run: warm workers (the default) or a process each; their bounds.
 
     Raises:
         UsageError: No sweep section, a storage that cannot be opened, a study of another
@@ -81,6 +82,16 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     except OSError as exc:
         raise UsageError(f"cannot make the sweep's folder {folder}: {exc.strerror or exc}",
                          "give --runs-dir (or train.runs_dir) a folder you can write to") from None
+    workers = open_pool(pool, folder / "logs" / "workers.log")
+    workers.prestart(parallel)  # their imports overlap the opening of the study
+    try:
+        return _sweep(resolved, spec_file, overrides, settings, runs, folder, parallel, reporter, workers)
+    finally:
+        workers.close()
+
+
+def _sweep(resolved: dict, spec_file: str, overrides: Sequence[str], settings: Settings, runs: str, folder: Path,
+           parallel: int, reporter: Reporter, workers: Any) -> SweepOutcome:
     url = storage_url(settings, folder, spec_file)
     storage = studies.open_storage(url, settings)
     study = studies.open_study(settings, storage, settings.seed, fingerprint(resolved))
@@ -92,18 +103,20 @@ def run_sweep(resolved: dict, spec_file: str, overrides: Sequence[str] = (), run
     reporter.line(f"study: {url}" + (f" ({earlier} trial(s) there already)" if earlier else ""))
     if studies.counted(study.get_trials(deepcopy=False)) >= settings.trials:
         reporter.line(f"the study holds {settings.trials} or more trials: none to start (--trials N asks for more)")
-    command = [sys.executable, "-m", "specc", "sweep-trial", spec_file, "--runs-dir", runs]
+    command = ["sweep-trial", spec_file, "--runs-dir", runs]
     command += [part for item in overrides for part in ("--set", item)]
-    driver = _Driver(study, storage, settings, command, folder, parallel, reporter)
+    driver = _Driver(study, storage, settings, command, folder, parallel, reporter, workers)
     started = time.monotonic()
     driver.run()
-    refit = refit_best(study, settings, command, folder, reporter) if settings.folds and settings.refit else None
+    refit = refit_best(study, settings, command, folder, reporter, workers) if settings.folds and settings.refit else None
+    workers.close()  # before the plots: idle workers' memory back
     return finish_sweep(study, settings, folder, url, time.monotonic() - started, reporter, refit)
 
 
-def refit_best(study: Any, settings: Settings, command: list, folder: Path, reporter: Reporter) -> Optional[dict]:
-    """With folds: train the best trial's values on the spec's own split, in a process of its
-    own (logs/refit.log); kept when an earlier `specc sweep` already did it for this trial.
+def refit_best(study: Any, settings: Settings, command: list, folder: Path, reporter: Reporter,
+               workers: Any) -> Optional[dict]:
+    """With folds: train the best trial's values on the spec's own split, in a worker of
+    `workers` (logs/refit.log); kept when an earlier `specc sweep` already did it for this trial.
     Returns the study's `refit` attribute (with `error` when the run failed), or None when no
     trial completed.
 
@@ -123,16 +136,14 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
         return known
     log = folder / "logs" / "refit.log"
     reporter.line(f"refit: trial {best.number}'s values trained on the spec's own split (log: {log})")
-    with open(log, "ab") as output:
-        process = subprocess.Popen(command + ["--trial", str(best.number), "--refit"], stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            with terminate_as_interrupt():
-                code = process.wait()
-        except KeyboardInterrupt:
-            stop_processes([process])
-            raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
-                                    "command continues it") from None
+    process = workers.start(command + ["--trial", str(best.number), "--refit"], log)
+    try:
+        with terminate_as_interrupt():
+            code = process.wait()
+    except KeyboardInterrupt:
+        stop_processes([process])
+        raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
+                                "command continues it") from None
     refit = dict(study.user_attrs.get(REFIT) or {})
     if refit.get("trial") != best.number:  # it failed before its run existed: another trial's refit is there
         refit = {"trial": best.number}
@@ -153,25 +164,10 @@ def _run_ending(run: Optional[str]) -> str:
     return f": run {data.get('status')}" + (f": {message}" if message else "")
 
 
-def stop_processes(processes: list, wait: float = STOP_WAIT_SECONDS) -> None:
-    """SIGTERM to each process that runs (a trial or a refit stops as on Ctrl-C: its run keeps
-    its last epoch); one that does not end within `wait` seconds is killed."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class _Driver:
     def __init__(self, study: Any, storage: Any, settings: Settings, command: list, folder: Path,
-                 parallel: int, reporter: Reporter):
-        self.study, self.storage, self.settings = study, storage, settings
+                 parallel: int, reporter: Reporter, workers: Any):
+        self.study, self.storage, self.settings, self.workers = study, storage, settings, workers
         self.command, self.folder, self.parallel, self.say = command, folder, parallel, reporter.line
         self.running: dict[int, _Launched] = {}
         self.error: Optional[SpeccError] = None
@@ -185,7 +181,7 @@ class _Driver:
         try:
             with terminate_as_interrupt():
                 while self._step():
-                    time.sleep(POLL_SECONDS)
+                    self.workers.wait(POLL_SECONDS)
         except KeyboardInterrupt:
             self._stop_trials()
             raise KeyboardInterrupt(f"sweep {self.settings.name} stopped; the same `specc sweep` command "
@@ -214,6 +210,7 @@ class _Driver:
     def _heartbeats(self) -> None:
         """A heartbeat for each trial process of this driver that runs; then trials whose
         process stopped sending heartbeats are failed and queued again."""
+        self._bound()
         now = time.monotonic()
         if now - self.stale_checked >= min(self.settings.heartbeat, 5):
             self.stale_checked = now
@@ -221,6 +218,15 @@ class _Driver:
                 if launched.process.poll() is None:
                     self.storage.record_heartbeat(launched.trial_id)
             studies.optuna().storages.fail_stale_trials(self.study)
+
+    def _bound(self) -> None:
+        """Kill the process of a trial past the memory bound or the time limit (a warm worker
+        with it: the next trial gets a new one); the trial fails, and says why."""
+        for launched in self.running.values():
+            if launched.killed_for is None and launched.process.poll() is None:
+                launched.killed_for = _past_bounds(launched, self.workers.options)
+                if launched.killed_for:
+                    launched.process.kill()
 
     def _fill(self) -> None:
         while len(self.running) < self.parallel:
@@ -234,10 +240,8 @@ class _Driver:
         values = studies.suggest(trial, self.settings.params)
         self.storage.record_heartbeat(trial._trial_id)  # a driver killed now leaves a trial that goes stale
         log = self.folder / "logs" / f"trial-{trial.number:04d}.log"
-        output = open(log, "ab")
-        process = subprocess.Popen(self.command + ["--trial", str(trial.number)], stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.running[trial.number] = _Launched(trial.number, trial._trial_id, values, process, log, output)
+        process = self.workers.start(self.command + ["--trial", str(trial.number)], log)
+        self.running[trial.number] = _Launched(trial.number, trial._trial_id, values, process, log)
         retry_of = self.storage.get_trial(trial._trial_id).system_attrs.get(studies.RETRY_OF)
         again = f" (trial {retry_of} again, continuing its run)" if retry_of is not None else ""
         self.say(f"trial {trial.number} started{again}: {_values_text(values)}")
@@ -248,7 +252,6 @@ class _Driver:
             if code is None:
                 continue
             del self.running[number]
-            launched.output.close()
             frozen = self.storage.get_trial(launched.trial_id)
             if frozen.state.name == "RUNNING":  # it ended before it could tell Optuna
                 self._fail_unreported(launched, code)
@@ -258,9 +261,12 @@ class _Driver:
     def _fail_unreported(self, launched: _Launched, code: int) -> None:
         optuna = studies.optuna()
         reason = f"killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
+        error = f"the trial {launched.killed_for}" if launched.killed_for else f"the trial process {reason}"
         try:
-            self.storage.set_trial_user_attr(launched.trial_id, "error", f"the trial process {reason}")
-            self.study.tell(launched.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+            self.storage.set_trial_user_attr(launched.trial_id, "error", error)
+            # the storage, not study.tell: Optuna's grid sampler would call study.stop() on the
+            # last cell, which raises outside study.optimize (the sampler learns nothing from a death)
+            self.storage.set_trial_state_values(launched.trial_id, state=optuna.trial.TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
@@ -295,7 +301,7 @@ class _Driver:
             self.error = UsageError(where, hint)
         elif code == EXIT_DATA:
             self.error = DataError(where, hint)
-        elif code != EXIT_TRAINING:  # a diverging trial is a result; other failures repeat
+        elif code != EXIT_TRAINING and not launched.killed_for:  # diverging, or too big: a result of its values
             self.failures += 1
             if self.failures >= STOP_AFTER_FAILURES:
                 self.error = TrainingError(f"{self.failures} trials in a row failed; the last, {where}", hint)
@@ -333,9 +339,19 @@ class _Driver:
             return
         self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
         stop_processes([launched.process for launched in self.running.values()])
-        for launched in self.running.values():
-            launched.output.close()
         self.running.clear()
+
+
+def _past_bounds(launched: _Launched, options: PoolOptions) -> Optional[str]:
+    """Why the trial's process is to be killed: its memory or its time; None: neither."""
+    bound = options.max_worker_mb
+    used = rss_mb(launched.process.pid) if bound else None
+    if bound and used is not None and used > bound:
+        return f"used {used} MB in its process, past the bound of {bound} MB (--max-worker-mb), and was killed"
+    since = getattr(launched.process, "started", launched.started)  # a warm worker's: once it began the trial
+    if options.trial_timeout and since is not None and time.monotonic() - since > options.trial_timeout:
+        return f"ran past the time limit of {options.trial_timeout:g} s (--trial-timeout), and was killed"
+    return None
 
 
 def _values_text(values: dict) -> str:
