@@ -11,21 +11,21 @@ whose status says which.
 """
 from __future__ import annotations
 
-import re
-import shlex
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from specc.backbones import pin
-from specc.errors import ClusterError, DataError, TrainingError, UsageError, resource_error
+from specc.errors import ClusterError, DataError, TrainingError, resource_error
 from specc.report import SILENT, Reporter, figures_text
 from specc.run.columns import training_columns
 from specc.run.data import Prepared, prepare_data
-from specc.run.checkpoints import read_state
 from specc.run.records import RunRecord, find_run
+from specc.run.checkpoints import read_state
+from specc.run.failures import finish_if_possible, placed, shape_mismatch, tag_run
 from specc.run.records.lock import RunLock
+from specc.run.resume import DEFAULT_RUNS_DIR, check_resumable, reopen, resume_text
 from specc.run.stop_signals import terminate_as_interrupt
 from specc.tasks.trees import is_trees
 
@@ -107,7 +107,7 @@ def train(resolved: dict, spec_file: str, where: Optional[Callable] = None,
     if options.resume:
         record = find_run(options.resume, runs_dir)
         with RunLock(record.path, record.run_id, "resuming"):
-            state = _reopen(record, prepared.fingerprint, options)
+            state = reopen(record, prepared.fingerprint, options)
             checkpoints = record.checkpoint_dir if state else None
             return _recorded(resolved, prepared, record, options,
                              lambda: _build(resolved if state else pinned()[0], prepared, where, checkpoints, state,
@@ -137,7 +137,7 @@ def _train_trees(resolved: dict, prepared: Prepared, runs_dir: str, spec_file: s
     if options.resume:
         record = find_run(options.resume, runs_dir)
         with RunLock(record.path, record.run_id, "resuming"):
-            _check_resumable(record, prepared.fingerprint)
+            check_resumable(record, prepared.fingerprint)
             record.remove_temporaries(resuming=True)
             record.update(status="running", finished=None)
             checkpoint = record.checkpoint_dir / trees.LAST
@@ -152,7 +152,6 @@ def _train_trees(resolved: dict, prepared: Prepared, runs_dir: str, spec_file: s
         return _recorded(resolved, prepared, record, options, lambda: built, body=trees.boost_in_record)
 
 
-DEFAULT_RUNS_DIR = "runs"
 
 
 def runs_folder(resolved: dict, spec_file: str, given: Optional[str] = None) -> str:
@@ -254,7 +253,7 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
                 options.on_record(record)
             return (body or _train_in_record)(resolved, prepared, record, build(), options)
     except KeyboardInterrupt:
-        resume = _resume_text(record)
+        resume = resume_text(record)
         record.finish("interrupted", f"stopped by Ctrl-C or a stop signal; {resume}")
         raise KeyboardInterrupt(f"run {record.run_id} stopped; {resume}") from None
     except TrainingError as exc:
@@ -263,110 +262,11 @@ def _recorded(resolved: dict, prepared: Prepared, record: RunRecord, options: Tr
     except BaseException as exc:
         error = resource_error(exc) or shape_mismatch(exc)
         if error is not None:
-            _finish_if_possible(record, error.message)
+            finish_if_possible(record, error.message)
             raise error from None
         record.finish("failed", f"{type(exc).__name__}: {exc}")
-        _tag(exc, record.run_id)
+        tag_run(exc, record.run_id)
         raise
-
-
-# What Keras and TensorFlow say when labels, outputs, the loss or a metric disagree in shape
-# (found only when the first step runs; validation catches the cases it knows of first).
-SHAPE_MISMATCH = re.compile(r"must have the same rank|must have rank|Dimensions must be equal|expects \d+D inputs|"
-                            r"Shape must be rank|[Ii]ncompatible shapes|must have the same shape|are incompatible|"
-                            r"outside the valid range")
-
-
-def shape_mismatch(error: BaseException) -> Optional[TrainingError]:
-    """A training step Keras refused because labels and outputs do not fit, as a TrainingError
-    (exit 4) rather than an internal error; None for any other error."""
-    from specc.compile.shapes import clean_message
-
-    if type(error).__name__ not in ("ValueError", "InvalidArgumentError") or not SHAPE_MISMATCH.search(str(error)):
-        return None
-    return TrainingError(f"the labels do not fit the model's output, its loss or a metric: {clean_message(error)}",
-                         "check task: (classes, encoding, targets), loss: and metrics: against the task table "
-                         "(docs/guides/classifiers.md); the run is recorded as failed")
-
-
-def _finish_if_possible(record: RunRecord, message: str) -> None:
-    """Mark the run failed; on a full disk even record.json may not be writable, and then the
-    dead lock holder is what tells (`specc runs list` shows the run as `running?`)."""
-    try:
-        record.finish("failed", message)
-    except OSError:
-        pass
-
-
-def placed(error: DataError, resolved: dict, where: Optional[Callable]) -> DataError:
-    """The error with the place in the spec it disagrees with (a model input), as validation
-    would give it: `spec.yaml:9:15: error: ...`."""
-    if where is None or not error.spec_path:
-        return error
-    path = tuple(error.spec_path)
-    model = resolved.get("model") or {}
-    if path[:2] == ("model", "inputs") and "inputs" not in model:
-        part = next((p for p in model if isinstance(model[p], dict) and path[-1] in (model[p].get("inputs") or {})),
-                    None)
-        path = ("model", part, "inputs", path[-1]) if part else path
-    error.position = where(path)
-    return error
-
-
-def _tag(error: BaseException, run_id: str) -> None:
-    """Name the run on an unexpected error, so its crash log says which run it was."""
-    try:
-        error.specc_run_id = run_id  # type: ignore[attr-defined]
-    except AttributeError:  # an exception type without a __dict__
-        pass
-
-
-def _reopen(record: RunRecord, data_fingerprint: str, options: TrainOptions) -> dict:
-    """The state to resume from ({}: no checkpoint was written, so the run starts again from
-    its first epoch in the same folder); interrupted writes are finished or dropped first."""
-    _check_resumable(record, data_fingerprint)
-    record.remove_temporaries(resuming=True)
-    state = read_state(record.checkpoint_dir, record.run_id)
-    if state is None:
-        options.reporter.line(f"run {record.run_id} has no checkpoint: it starts again from its first "
-                              "epoch, in the same folder")
-        record.clear_history()
-    record.update(status="running", finished=None)
-    return state or {}
-
-
-def _resume_text(record: RunRecord) -> str:
-    """What `--resume` will do: continue after the last checkpoint, or start again."""
-    from specc.run.checkpoints import STATE
-
-    from specc.run.trees import LAST
-
-    command = f"`{resume_command(record)}`"
-    if (record.checkpoint_dir / STATE).exists() or (record.checkpoint_dir / LAST).exists():
-        return f"{command} continues from the last checkpoint"
-    return f"no epoch was saved yet: {command} starts it again from the first epoch, in the same folder"
-
-
-def resume_command(record: RunRecord) -> str:
-    """The command that resumes a run, as a shell takes it: `--runs-dir` (quoted) is named
-    whenever the run is not under the default runs/ folder, where `--resume` looks."""
-    words = ["specc", "train", "--resume", record.run_id]
-    runs_dir = Path(record.path).parent.parent
-    if runs_dir.resolve() != Path(DEFAULT_RUNS_DIR).resolve():
-        words += ["--runs-dir", str(runs_dir)]
-    return shlex.join(words)
-
-
-def _check_resumable(record: RunRecord, data_fingerprint: str) -> None:
-    """A completed run has nothing left to do; a run whose data changed cannot be continued."""
-    data = record.read()
-    if data.get("status") == "completed":
-        raise UsageError(f"run {record.run_id} has completed; there is nothing to resume",
-                         "to train longer, train the spec again with --set train.epochs=N")
-    if data.get("data_fingerprint") not in (None, data_fingerprint):
-        raise DataError(f"the data of run {record.run_id} changed since it started "
-                        f"({data['data_fingerprint']} then, {data_fingerprint} now)",
-                        "restore the data it was trained on, or train the spec again")
 
 
 def _train_in_record(resolved: dict, prepared: Prepared, record: RunRecord, built: _Built,
