@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import CHECKPOINT_KILLER, ROOT, cli, no_traceback, read_json, train_run
 from specc.registries import EXPORT_FORMATS
@@ -152,6 +153,26 @@ def test_a_kill_in_the_fine_tuning_phase_resumes_to_the_same_weights(kill_at, pr
         for x, y in zip(a.optimizer.variables, b.optimizer.variables, strict=True):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y))
     assert read_json(run / "metrics.json") == transferred.metrics()
+
+
+def test_a_sweep_searches_a_phase_setting(pretrained, spec_file):
+    """Each trial trains the phases with its own fine-tuning learning rate (in warm workers)."""
+    import csv
+
+    swept = spec_file.parent / "swept.yaml"
+    swept.write_text(TRANSFER.replace("name: transfer", "name: swept") + "sweep:\n  trials: 2\n  pruning: false\n"
+                     "  space:\n    train.phases[1].learning_rate: {choice: [1.0e-3, 1.0e-4]}\n")
+    done = cli("sweep", swept, "--runs-dir", pretrained.runs_dir, "--parallel", "1")
+    assert done.exit_code == 0, done.output
+    runs = Path(pretrained.runs_dir) / "swept"
+    table = list(csv.DictReader((runs / "sweeps" / "swept" / "trials.csv").open()))
+    assert [row["state"] for row in table] == ["complete", "complete"]
+    for row in table:
+        record = read_json(runs / row["run_id"] / "record.json")
+        assert [(p["name"], p["first_epoch"], p["last_epoch"]) for p in record["phases"]] == \
+            [("head", 1, 2), ("fine_tune", 3, 5)]
+        ran = yaml.safe_load((runs / row["run_id"] / "spec.yaml").read_text())
+        assert ran["train"]["phases"][1]["learning_rate"] == float(row["train.phases[1].learning_rate"])
 
 
 def test_the_transferred_network_exports_with_parity(transferred):
