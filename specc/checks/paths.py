@@ -24,8 +24,8 @@ from specc.spec_data import problem as _p
 if TYPE_CHECKING:
     from specc.load import Document
 
-PATH_ARGS = ("vocabulary",)
-BACKBONE_PATHS = ("from", "weights", "preset")  # a backbone's run (a name resolves inside) or file, its weights  # layer arguments that may name a file (string_lookup, text_vectorization)
+PATH_ARGS = ("vocabulary",)  # layer arguments that may name a file (string_lookup, text_vectorization)
+BACKBONE_PATHS = ("from", "weights", "preset")  # a backbone's run (a name resolves inside) or file, its weights
 
 
 def check_paths(doc: Document) -> list[Problem]:
