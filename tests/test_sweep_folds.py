@@ -137,7 +137,7 @@ def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(t
 
 
 def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(tmp_path):
-    epochs = 120
+    epochs = 60  # every epoch commits a checkpoint: epochs 3 to 30 give the kill seconds
     write_spec(tmp_path, epochs)
     kill_when(tmp_path, lambda record: sweep_of(record).get("fold", 0) >= 1, epochs, "a later fold")
     killed = {p for p, r in runs(tmp_path).items() if r["status"] == "running"}
@@ -162,7 +162,7 @@ def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path)
 
 
 def test_a_sweep_killed_during_its_refit_continues_the_refit_run(tmp_path):
-    epochs = 120
+    epochs = 60  # every epoch commits a checkpoint: epochs 3 to 30 give the kill seconds
     write_spec(tmp_path, epochs)
     refits = kill_when(tmp_path, lambda record: bool(sweep_of(record).get("refit")), epochs, "the refit")
     [killed] = refits
