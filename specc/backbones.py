@@ -229,7 +229,7 @@ def pin(resolved: dict, spec_dir: Path, runs_dir: Optional[Path] = None,
     """
     import copy
 
-    from specc.checks.model import layer_items
+    from specc.layer_items import layer_items
     from specc.errors import Problem, SpecInvalid
 
     pinned = copy.deepcopy(resolved)

@@ -3,9 +3,11 @@ they name, and their long form. No TensorFlow here (short values go to the argum
 shipped catalog names)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from specc.catalog import layer_info, short_arg
+from specc.registries import model_parts
+from specc.spec_data import items, mapping
 
 META_KEYS = ("from", "repeat", "name", "trainable")
 
@@ -49,3 +51,31 @@ def _normalize_args(key: str, args: Any) -> Any:
         if isinstance(args.get(name), (dict, str)):
             args = {**args, name: normalize_item(args[name])}
     return args
+
+
+def layer_items_of(model: Any, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
+    """(path, item, in_graph) for every layer item in a model, its blocks and sub-networks.
+
+    Safe on data that failed the schema: parts of the wrong type are passed over.
+    """
+    if not isinstance(model, dict):
+        return
+    for i, item in enumerate(items(model.get("layers"))):
+        yield base + ("layers", i), item, False
+    for name, item in mapping(model.get("nodes")).items():
+        yield base + ("nodes", name), item, True
+    head = model.get("head")
+    if head is not None and head not in ("auto", "none"):
+        yield base + ("head",), head, False
+    for bname, block in mapping(model.get("blocks")).items():
+        yield from layer_items_of(block, base + ("blocks", bname))
+    for part in model_parts():
+        yield from layer_items_of(model.get(part), base + (part,))
+
+
+def layer_items(data: dict) -> Iterable[tuple[tuple, Any]]:
+    """(path, item) for every layer item of a spec: model, blocks, sub-networks, preprocessing."""
+    for path, item, _ in layer_items_of(data.get("model"), ("model",)):
+        yield path, item
+    for i, item in enumerate(items(mapping(data.get("data")).get("preprocessing"))):
+        yield ("data", "preprocessing", i), item

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from specc import backbones
-from specc.checks.model import layer_items
+from specc.layer_items import layer_items
 from specc.layer_items import layer_key
 from specc.registries import task_type
 from specc.spec_data import mapping, problem as _p

@@ -15,7 +15,7 @@ from specc.errors import Problem
 from specc.suggest import a_or_an, did_you_mean, one_of
 
 from specc.checks.plugins import plugin_args, plugin_layers
-from specc.layer_items import META_KEYS
+from specc.layer_items import META_KEYS, layer_items, layer_items_of
 from specc.backbones import KEY as BACKBONE
 
 if TYPE_CHECKING:
@@ -87,34 +87,6 @@ def check_model_form(doc: Document) -> list[Problem]:
         out.append(_p(doc, ("model",), "the model has no `inputs:`",
                       "name each input with its shape, e.g. inputs: {image: [8, 8, 1]}", missing="inputs"))
     return out
-
-
-def _layer_items(model: Any, base: tuple) -> Iterable[tuple[tuple, Any, bool]]:
-    """(path, item, in_graph) for every layer item in a model, its blocks and sub-networks.
-
-    Safe on data that failed the schema: parts of the wrong type are passed over.
-    """
-    if not isinstance(model, dict):
-        return
-    for i, item in enumerate(items(model.get("layers"))):
-        yield base + ("layers", i), item, False
-    for name, item in mapping(model.get("nodes")).items():
-        yield base + ("nodes", name), item, True
-    head = model.get("head")
-    if head is not None and head not in ("auto", "none"):
-        yield base + ("head",), head, False
-    for bname, block in mapping(model.get("blocks")).items():
-        yield from _layer_items(block, base + ("blocks", bname))
-    for part in model_parts():
-        yield from _layer_items(model.get(part), base + (part,))
-
-
-def layer_items(data: dict) -> Iterable[tuple[tuple, Any]]:
-    """(path, item) for every layer item of a spec: model, blocks, sub-networks, preprocessing."""
-    for path, item, _ in _layer_items(data.get("model"), ("model",)):
-        yield path, item
-    for i, item in enumerate(items(mapping(data.get("data")).get("preprocessing"))):
-        yield ("data", "preprocessing", i), item
 
 
 def wrapped_layers(item: Any, path: tuple) -> Iterable[tuple[tuple, str, dict]]:
@@ -347,7 +319,7 @@ def check_blocks(doc: Document) -> list[Problem]:
     for bname, block in blocks.items():
         if isinstance(block, dict):
             out += _check_block_body(doc, ("model", "blocks", bname), block, bname)
-    for path, item, _ in _layer_items(model, ("model",)):
+    for path, item, _ in layer_items_of(model, ("model",)):
         name = _item_name(item)
         if name in blocks and isinstance(blocks[name], dict) and name not in catalog.layer_names():
             args = item.get(name) if isinstance(item, dict) else None

@@ -92,7 +92,7 @@ def _source_paths(source: dict, base: tuple) -> Iterable[tuple[tuple, Any]]:
 
 
 def _layer_file_args(data: dict) -> Iterable[tuple[tuple, Any]]:
-    from specc.checks.model import layer_items
+    from specc.layer_items import layer_items
 
     for path, item in layer_items(data):
         key = layer_key(item) if isinstance(item, dict) else None

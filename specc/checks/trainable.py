@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from specc import catalog
-from specc.checks.model import layer_items
+from specc.layer_items import layer_items
 from specc.checks.task import is_pair
 from specc.layer_items import layer_key
 from specc.spec_data import problem as _p

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from specc.checks.model import layer_items, wrapped_layers
+from specc.checks.model import wrapped_layers
+from specc.layer_items import layer_items
 from specc.errors import Problem
 from specc.schema import load_schema
 from specc.schema_errors import errors_to_problems, validator
