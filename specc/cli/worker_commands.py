@@ -12,6 +12,7 @@ one each), as trial processes it started would, and nothing more.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -31,7 +32,9 @@ def warm_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = _Answers()  # fd 1 becomes each command's log
     _warm_up()
+    gc.freeze()  # what the imports made stays: each collection after a command walks that command's objects only
     answers.send({"ready": True, "rss_mb": rss_mb(os.getpid())})
+    done = 0
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -42,6 +45,9 @@ def warm_worker() -> None:
         answers.send({"code": code, "rss_mb": rss_mb(os.getpid()), "seconds": time.monotonic() - started})
         # cleared before the next command is read, while the driver reaps this one and asks for the next
         _fresh_keras()
+        done += 1
+        if done == 1:
+            gc.freeze()  # the modules the first command imported as it needed them, too
 
 
 def _warm_up() -> None:
@@ -102,9 +108,8 @@ def _run_logged(args: list, log: str) -> int:
 
 def _fresh_keras() -> None:
     """Nothing of the last command stays for the next: Keras's graph, names and models cleared,
-    memory collected (each run sets its own seeds as it starts)."""
-    import gc
-
+    memory collected (each run sets its own seeds as it starts). The collection walks only what
+    was made since the last `gc.freeze()`: 0.03 s instead of 0.25 s, a tenth of a short trial."""
     import keras
 
     keras.backend.clear_session(free_memory=False)  # True would collect too: one collection is enough
