@@ -29,6 +29,9 @@ class StopCheck(keras.callbacks.Callback):
         raise_if_stopped()
 
 
+HELD_BEST_BYTES = 64 * 2**20  # a model this small keeps its best weights in memory to the end too
+
+
 class RecordCallback(keras.callbacks.Callback):
     """Captures every epoch (history row, last and best weights) and writes them to disk.
 
@@ -65,6 +68,7 @@ class RecordCallback(keras.callbacks.Callback):
         self.saved_epoch = self.last_epoch
         self.pending_rows: list = []
         self.best_weights = None
+        self.held_best: Optional[tuple] = None  # (epoch, weights) of best.keras, kept for the run's end
         self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
         self.extra_state: Optional[Callable[[int], dict]] = None  # a phase's own state (run/phases.py)
@@ -128,6 +132,8 @@ class RecordCallback(keras.callbacks.Callback):
             self.best, self.best_epoch = value, epoch + 1
             if self.keep in ("best", "both"):
                 self.best_weights = self.model.get_weights()
+                small = sum(w.nbytes for w in self.best_weights) <= HELD_BEST_BYTES
+                self.held_best = (epoch + 1, self.best_weights) if small else None
 
     def flush(self, checkpoint: bool = True) -> None:
         """Write the history rows and checkpoints captured since the last write."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from specc.run.callbacks import loss_warnings
 from specc.run.evaluate import evaluate_splits
@@ -22,7 +22,8 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
     record.start_curves()  # the history is complete: draw while the splits are evaluated
     epochs_done = recorder.last_epoch + 1
     last_is_best = declaration_of(resolved).best == "last"
-    kept = not last_is_best and keep_best(trainable.model, recorder.best_epoch, epochs_done, record.path / BEST)
+    kept = not last_is_best and keep_best(trainable.model, recorder.best_epoch, epochs_done, record.path / BEST,
+                                          recorder.held_best)
     samples = trainable.feed.samples * max(0, epochs_done - trainable.first_epoch)
     splits = prepared.splits
     context = Context(resolved, train=splits.train, validation=splits.validation)
@@ -48,15 +49,19 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
                    kept_epoch=recorder.best_epoch if kept else None)
 
 
-def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path) -> bool:
+def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path, held: Optional[tuple] = None) -> bool:
     """The model a run keeps is its best checkpoint (what predict, evaluate and export load):
     when an earlier epoch was best, its weights replace the last epoch's before the splits are
     evaluated, so metrics.json, the summary and what is chosen after training (an
     autoencoder's threshold) are that model's. Returns whether it did (with
-    `train.checkpoints.keep: last` there is no best.keras: the last epoch is kept)."""
+    `train.checkpoints.keep: last` there is no best.keras: the last epoch is kept). `held` is
+    (epoch, weights) the run kept in memory as it wrote them there: read instead of the file."""
     if best_epoch is None or best_epoch == epochs_done or not path.exists():
         return False
-    model.load_weights(path)
+    if held is not None and held[0] == best_epoch:
+        model.set_weights(held[1])
+    else:
+        model.load_weights(path)
     return True
 
 
