@@ -29,6 +29,7 @@ from specc.errors import (EXIT_DATA, EXIT_INTERRUPTED, EXIT_TRAINING, EXIT_USAGE
                           TrainingError, UsageError)
 from specc.report import SILENT, Reporter
 from specc.sweep import study as studies
+from specc.sweep.plots import import_ahead
 from specc.sweep.results import SweepOutcome, best_intermediate, best_trial, finish_sweep, seconds_text
 from specc.sweep.settings import Settings, fingerprint, storage_url, sweep_folder
 from specc.sweep.workers import PoolOptions, open_pool, rss_mb, stop_processes
@@ -107,6 +108,7 @@ def _sweep(resolved: dict, spec_file: str, overrides: Sequence[str], settings: S
     command += [part for item in overrides for part in ("--set", item)]
     driver = _Driver(study, storage, settings, command, folder, parallel, reporter, workers)
     started = time.monotonic()
+    import_ahead()
     driver.run()
     refit = refit_best(study, settings, command, folder, reporter, workers) if settings.folds and settings.refit else None
     workers.close()  # before the plots: idle workers' memory back

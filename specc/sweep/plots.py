@@ -3,6 +3,7 @@ trial's value and the best so far), the parameter importances (fANOVA), and each
 per-epoch metric (where pruned trials stopped)."""
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,22 @@ from specc.sweep.settings import Settings
 PLOTS = {"history.png": "plot_optimization_history", "importances.png": "plot_param_importances",
          "intermediate.png": "plot_intermediate_values"}
 TARGETED = ("plot_optimization_history", "plot_param_importances")  # they take the metric's name
+
+
+def import_ahead() -> threading.Thread:
+    """Import what `draw_plots` needs (matplotlib, and scikit-learn for Optuna's fANOVA: about
+    2 s) in a thread while the trials run, so the end of the sweep does not wait for it."""
+    def load() -> None:
+        try:
+            import matplotlib.pyplot  # noqa: F401
+            import optuna.importance  # noqa: F401
+            import optuna.visualization.matplotlib  # noqa: F401
+        except Exception:  # draw_plots says what is missing
+            pass
+
+    thread = threading.Thread(target=load, name="sweep-plot-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def draw_plots(study: Any, settings: Settings, folder: Path) -> tuple[dict, dict]:
