@@ -367,11 +367,14 @@ def open_trial(tmp_path: Path, pruning: str, train_extra: str = ""):
     return path, opened, settings
 
 
-def test_a_trial_worse_than_the_median_is_pruned(tmp_path):
+@pytest.mark.parametrize("warmup", [0, 3])
+def test_a_trial_worse_than_the_median_is_pruned(tmp_path, warmup):
+    """Pruned at the first epoch the pruner may judge: the first, or the one after the warm-up
+    (the trial does not ask the pruner during the warm-up)."""
     from specc.sweep import study as studies
     from specc.sweep.trial import run_trial
 
-    path, opened, settings = open_trial(tmp_path, "{startup_trials: 1, warmup_epochs: 0}")
+    path, opened, settings = open_trial(tmp_path, f"{{startup_trials: 1, warmup_epochs: {warmup}}}")
     earlier = opened.ask()
     studies.suggest(earlier, settings.params)
     for epoch in range(6):
@@ -383,12 +386,12 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path):
     result = run_trial(str(path), [], trial.number, str(tmp_path / "runs"))
     assert result.state == "pruned"
     record = json.loads((Path(result.run) / "record.json").read_text())
-    assert record["status"] == "pruned" and record["epochs_completed"] == 1
-    assert record["message"].startswith("pruned by the sweep after epoch 1")
+    assert record["status"] == "pruned" and record["epochs_completed"] == warmup + 1
+    assert record["message"].startswith(f"pruned by the sweep after epoch {warmup + 1}:")
     assert (Path(result.run) / "checkpoints" / "last.keras").is_file()
     frozen = opened.trials[trial.number]
     assert frozen.state.name == "PRUNED" and frozen.user_attrs["run"] == result.run
-    assert list(frozen.intermediate_values) == [0]
+    assert list(frozen.intermediate_values) == list(range(warmup + 1))
 
 
 def test_a_diverging_trial_fails_and_says_why(tmp_path):

@@ -21,9 +21,10 @@ class ReportEpochs(keras.callbacks.Callback):
     Runs after specc's own callbacks, so the epoch is already in the record and checkpoints.
     """
 
-    def __init__(self, trial: Any, metric: str, prune: bool, report: bool = True):
+    def __init__(self, trial: Any, metric: str, prune: bool, report: bool = True, warmup_epochs: int = 0):
         super().__init__()
         self.trial, self.metric, self.prune, self.report = trial, metric, prune, report
+        self.warmup_epochs = warmup_epochs  # the pruner keeps every trial before this epoch: not asked
         self.pruned_at: Optional[int] = None  # the 1-based epoch the trial was pruned after
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
@@ -40,6 +41,6 @@ class ReportEpochs(keras.callbacks.Callback):
             # another process took the trial for dead and queued it again: the run stops as on a
             # stop signal (this epoch is saved) and the trial queued in its place continues it
             raise KeyboardInterrupt from None
-        if self.prune and self.trial.should_prune():
+        if self.prune and epoch >= self.warmup_epochs and self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.model.stop_training = True

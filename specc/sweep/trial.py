@@ -292,8 +292,10 @@ def _train(trial: _Trial, spec_file: str, overrides: list, runs_dir: str, sweep:
 
     optuna = studies.optuna()
     judged = fold in (None, 0)
+    pruning = trial.settings.pruning
     report = ReportEpochs(optuna.trial.Trial(trial.study, trial.trial_id), trial.settings.metric,
-                          prune=judged and bool(trial.settings.pruning), report=judged)
+                          prune=judged and bool(pruning), report=judged,
+                          warmup_epochs=pruning["warmup_epochs"] if pruning else 0)
 
     def on_record(record: RunRecord) -> None:
         record.update(sweep=sweep)
