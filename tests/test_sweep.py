@@ -394,6 +394,24 @@ def test_a_trial_worse_than_the_median_is_pruned(tmp_path, warmup):
     assert list(frozen.intermediate_values) == list(range(warmup + 1))
 
 
+def test_a_process_opens_a_storage_once_and_again_when_its_file_was_replaced(tmp_path):
+    """A warm worker keeps the storage it opened for its next trial; a study database removed
+    and made again at the same path is opened anew, never read through the old file."""
+    from specc.sweep import study as studies
+
+    path, opened, settings = open_trial(tmp_path, "false")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    first = studies.reused_storage(url, settings)
+    assert studies.reused_storage(url, settings) is first
+    (tmp_path / "study.db").unlink()
+    for leftover in tmp_path.glob("study.db-*"):  # the write-ahead log and its index
+        leftover.unlink()
+    again = studies.reused_storage(url, settings)
+    assert again is not first
+    assert studies.reused_storage(url, settings) is again
+    assert again.get_all_studies() == []  # the new, empty file: nothing of the old one
+
+
 def test_a_diverging_trial_fails_and_says_why(tmp_path):
     from specc.errors import TrainingError
     from specc.sweep import study as studies

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from typing import Any
 
@@ -61,6 +62,35 @@ def open_storage(url: str, settings: Settings) -> Any:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise UsageError(f"cannot open the sweep's storage {url}: {exc}".splitlines()[0]) from None
         raise
+
+
+_OPENED: dict = {}  # (url, heartbeat, grace period) -> (the SQLite file's identity, storage)
+
+
+def reused_storage(url: str, settings: Settings) -> Any:
+    """`open_storage`, kept for the next trial of this process (a warm worker runs many):
+    opening one checks its tables, a tenth of a second a trial. A SQLite file that was removed
+    or replaced since is opened anew."""
+    key = (url, settings.heartbeat, settings.grace_period)
+    identity = _file_identity(url)
+    known = _OPENED.get(key)
+    if known is not None and known[0] == identity:
+        return known[1]
+    storage = open_storage(url, settings)
+    _OPENED[key] = (_file_identity(url), storage)
+    return storage
+
+
+def _file_identity(url: str) -> Any:
+    """(device, inode) of a SQLite URL's file (None when it is not there); "" for a server."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return ""
+    try:
+        found = os.stat(url[len(prefix):])
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
 
 
 def _write_ahead() -> None:

@@ -174,7 +174,7 @@ def _open_study(spec_file: str, overrides: Sequence[str], runs_dir: str) -> tupl
     resolved = resolved_spec(doc)
     settings = Settings.of(resolved)
     url = storage_url(settings, sweep_folder(runs_dir, resolved, settings), spec_file)
-    storage = studies.open_storage(url, settings)
+    storage = studies.reused_storage(url, settings)
     return settings, url, storage, studies.load_study(settings, storage)
 
 
