@@ -38,16 +38,22 @@ def weights(run: str) -> list:
 def runs(tmp_path_factory) -> dict:
     """One spec (test_sweep's, trained as written) run first in a warm worker, again after
     other runs in the same worker, in a process of its own, and twice in a worker recycled
-    after each run."""
+    after each run. The three `run_many` calls run at once, their workers' start-ups overlapping
+    (each pool's runs are in processes apart from the others': none can change another's numbers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from specc.sweep.workers import PoolOptions, run_many
 
     folder = tmp_path_factory.mktemp("warm")
     a = str(write_spec(folder, epochs=4))
     wider = (a, ["model.layers[0].dense.units=32", "optimizer.adam.learning_rate=0.05"])
-    warm = run_many([a, wider, (a, ["train.epochs=2"]), a], runs_dir=str(folder / "runs"), logs=str(folder / "warm"))
-    alone = run_many([a], runs_dir=str(folder / "runs"), options=PoolOptions(mode="process"))
-    recycled = run_many([a, a], runs_dir=str(folder / "runs"), options=PoolOptions(recycle_trials=1))
-    return {"warm": warm, "process": alone, "recycled": recycled}
+    with ThreadPoolExecutor(3) as pool:
+        warm = pool.submit(run_many, [a, wider, (a, ["train.epochs=2"]), a], runs_dir=str(folder / "runs"),
+                           logs=str(folder / "warm"))
+        alone = pool.submit(run_many, [a], runs_dir=str(folder / "runs"), options=PoolOptions(mode="process"))
+        recycled = pool.submit(run_many, [a, a], runs_dir=str(folder / "runs"),
+                               options=PoolOptions(recycle_trials=1))
+        return {"warm": warm.result(), "process": alone.result(), "recycled": recycled.result()}
 
 
 def test_a_run_after_others_in_a_warm_worker_is_bit_identical_to_the_same_run_first(runs):
