@@ -82,13 +82,14 @@ def test_a_worker_recycled_after_each_run_gives_each_run_a_new_worker(runs):
 
 
 def test_trials_past_the_memory_bound_or_the_time_limit_fail_alone_and_the_sweep_goes_on(tmp_path):
-    """A grid of widths and epochs: a layer of 8 million units (gigabytes) passes
-    --max-worker-mb, 100,000 epochs pass --trial-timeout; each such trial's worker is killed and
-    replaced, the trial fails with the reason, and the one small and short trial completes."""
+    """A grid of widths and epochs, two trials at a time: a layer of 8 million units (gigabytes)
+    passes --max-worker-mb, 100,000 epochs pass --trial-timeout; each such trial's worker is
+    killed and replaced, the trial fails with the reason, and the one small and short trial
+    completes (while another trial runs beside it)."""
     write_spec(tmp_path, epochs=3, extra="    train.epochs: {choice: [3, 100000]}\n  sampler: grid\n")
     text = (tmp_path / "spec.yaml").read_text().replace("choice: [4, 8, 16]", "choice: [4, 8000000]")
     (tmp_path / "spec.yaml").write_text(text.replace("log_uniform: [1.0e-3, 1.0e-1]", "choice: [0.01]"))
-    done = subprocess.run(command("--trials", "4", "--max-worker-mb", "1800", "--trial-timeout", "15", parallel=1),
+    done = subprocess.run(command("--trials", "4", "--max-worker-mb", "1800", "--trial-timeout", "15", parallel=2),
                           cwd=tmp_path, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     trials = {(t.params["model.layers[0].dense.units"], t.params["train.epochs"]): t
