@@ -1,9 +1,10 @@
 """A GAN's sample grids (task.samples) and its quality figures measured with a classifier run
 (`specc evaluate GAN_RUN --with classifier=RUN`, specc/paradigms/quality.py).
 
-One lenet-digits classifier and one short dcgan-digits run (10 epochs) are trained per module,
-through `specc train`; the figures of real digits and of an untrained generator are computed
-with the same classifier through the library.
+The classifier is the session's lenet-digits run (conftest's `lenet_run`, trained once for all
+the tests that read it); one short dcgan-digits run (10 epochs) is trained per module, through
+`specc train`; the figures of real digits and of an untrained generator are computed with the
+same classifier through the library.
 """
 from __future__ import annotations
 
@@ -87,12 +88,12 @@ def test_no_grids_with_samples_false():
 # --- runs ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One runs folder holding a lenet-digits run and a 10-epoch dcgan-digits run."""
-    folder = tmp_path_factory.mktemp("gan-quality")
-    lenet = train_run(LENET, folder, "--no-export")
-    dcgan = train_run(DCGAN, folder, "--set", "train.epochs=10", "--set", "task.samples.every=4")
-    return folder, lenet, dcgan
+def runs(tmp_path_factory, lenet_run):
+    """The lenet-digits run's runs folder (the classifier's, found there by name), that run, and
+    a 10-epoch dcgan-digits run in a folder of its own."""
+    dcgan = train_run(DCGAN, tmp_path_factory.mktemp("gan-quality"), "--set", "train.epochs=10",
+                      "--set", "task.samples.every=4")
+    return lenet_run.runs_dir, lenet_run, dcgan
 
 
 def evaluate_json(*args) -> dict:

@@ -48,7 +48,8 @@ sweep:
     optimizer.adam.learning_rate: {{log_uniform: [1.0e-3, 1.0e-1]}}
     model.layers[0].dense.units: {{choice: [4, 8, 16]}}
 {extra}"""
-EPOCHS = 150  # long enough to be killed in the middle of training
+EPOCHS = 60  # long enough to be killed in the middle of training: every epoch commits a checkpoint,
+# so the window a kill waits for (epochs 3 to 30) lasts seconds
 
 
 def write_spec(folder: Path, epochs: int = EPOCHS, pruning: str = "false", extra: str = "",

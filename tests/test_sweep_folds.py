@@ -84,10 +84,10 @@ def check_folds(folder: Path, epochs: int) -> tuple:
     return counted, best, refit_path
 
 
-def kill_when(folder: Path, wanted, epochs: int, what: str) -> list:
-    """Start the sweep; once a run that is `wanted` is in the middle of training, kill -9 the
-    sweep and every process it started. Returns those runs."""
-    process = subprocess.Popen(command("--trials", str(TRIALS)), cwd=folder, stdout=open(folder / "first.log", "wb"),
+def kill_when(folder: Path, wanted, epochs: int, what: str, log: str) -> list:
+    """Start the sweep (its output in `log`); once a run that is `wanted` is in the middle of
+    training, kill -9 the sweep and every process it started. Returns those runs."""
+    process = subprocess.Popen(command("--trials", str(TRIALS)), cwd=folder, stdout=open(folder / log, "wb"),
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 600
@@ -96,11 +96,29 @@ def kill_when(folder: Path, wanted, epochs: int, what: str) -> list:
                      and 3 <= epochs_written(p) < epochs - 30]
             if found:
                 return found
-            assert process.poll() is None, (folder / "first.log").read_text()
+            assert process.poll() is None, (folder / log).read_text()
             time.sleep(0.2)
         raise AssertionError(f"{what} did not train 3 epochs in 10 minutes")
     finally:
         kill_group(process)
+
+
+KILLED_EPOCHS = 60  # every epoch commits a checkpoint: epochs 3 to 30 give each kill seconds
+
+
+@pytest.fixture(scope="module")
+def killed_twice(tmp_path_factory) -> dict:
+    """One sweep killed -9 twice: in the middle of a later fold, then (started again, so
+    continuing the killed folds) in the middle of its refit; then run to its end. The runs each
+    kill left running, the folder, and the last `specc sweep`. The two kill tests read it."""
+    folder = tmp_path_factory.mktemp("killed")
+    write_spec(folder, KILLED_EPOCHS)
+    kill_when(folder, lambda record: sweep_of(record).get("fold", 0) >= 1, KILLED_EPOCHS, "a later fold",
+              "first.log")
+    folds = {p for p, r in runs(folder).items() if r["status"] == "running"}
+    refits = kill_when(folder, lambda record: bool(sweep_of(record).get("refit")), KILLED_EPOCHS, "the refit",
+                       "second.log")
+    return {"folder": folder, "folds": folds, "refits": refits, "done": sweep(folder)}
 
 
 def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(tmp_path):
@@ -136,16 +154,13 @@ def test_a_sweep_with_folds_scores_each_trial_by_its_folds_and_refits_the_best(t
     assert all(f"tiny-sweep#{t.number} fold {k}" in listed.stdout for t in counted for k in range(FOLDS))
 
 
-def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(tmp_path):
-    epochs = 60  # every epoch commits a checkpoint: epochs 3 to 30 give the kill seconds
-    write_spec(tmp_path, epochs)
-    kill_when(tmp_path, lambda record: sweep_of(record).get("fold", 0) >= 1, epochs, "a later fold")
-    killed = {p for p, r in runs(tmp_path).items() if r["status"] == "running"}
+def test_a_sweep_with_folds_killed_mid_fold_resumes_without_losing_or_repeating_a_fold(killed_twice):
+    killed = killed_twice["folds"]
     assert killed
 
-    done = sweep(tmp_path)
+    done = killed_twice["done"]
     assert done.returncode == 0, done.stdout + done.stderr
-    counted, _, _ = check_folds(tmp_path, epochs)
+    counted, _, _ = check_folds(killed_twice["folder"], KILLED_EPOCHS)
     used = {Path(p) for t in counted for p in t.user_attrs["runs"]}
     assert killed <= used  # the killed folds' runs were continued, not trained again
 
@@ -161,18 +176,15 @@ def test_a_spec_that_sets_the_folds_itself_is_refused_before_any_trial(tmp_path)
     assert not (tmp_path / "runs" / "tiny-sweep" / "sweeps").exists()
 
 
-def test_a_sweep_killed_during_its_refit_continues_the_refit_run(tmp_path):
-    epochs = 60  # every epoch commits a checkpoint: epochs 3 to 30 give the kill seconds
-    write_spec(tmp_path, epochs)
-    refits = kill_when(tmp_path, lambda record: bool(sweep_of(record).get("refit")), epochs, "the refit")
-    [killed] = refits
+def test_a_sweep_killed_during_its_refit_continues_the_refit_run(killed_twice):
+    [killed] = killed_twice["refits"]
 
-    done = sweep(tmp_path)
+    done = killed_twice["done"]
     assert done.returncode == 0, done.stdout + done.stderr
-    _, _, refit_path = check_folds(tmp_path, epochs)
+    _, _, refit_path = check_folds(killed_twice["folder"], KILLED_EPOCHS)
     assert refit_path == killed  # the same run folder, continued to its end
     history = json.loads((refit_path / "history.json").read_text())
-    assert [row["epoch"] for row in history] == list(range(1, epochs + 1))
+    assert [row["epoch"] for row in history] == list(range(1, KILLED_EPOCHS + 1))
 
 
 def test_a_refit_that_fails_is_reported_as_its_own_trials_never_as_an_earlier_refit(tmp_path):

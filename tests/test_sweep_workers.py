@@ -38,16 +38,22 @@ def weights(run: str) -> list:
 def runs(tmp_path_factory) -> dict:
     """One spec (test_sweep's, trained as written) run first in a warm worker, again after
     other runs in the same worker, in a process of its own, and twice in a worker recycled
-    after each run."""
+    after each run. The three `run_many` calls run at once, their workers' start-ups overlapping
+    (each pool's runs are in processes apart from the others': none can change another's numbers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from specc.sweep.workers import PoolOptions, run_many
 
     folder = tmp_path_factory.mktemp("warm")
     a = str(write_spec(folder, epochs=4))
     wider = (a, ["model.layers[0].dense.units=32", "optimizer.adam.learning_rate=0.05"])
-    warm = run_many([a, wider, (a, ["train.epochs=2"]), a], runs_dir=str(folder / "runs"), logs=str(folder / "warm"))
-    alone = run_many([a], runs_dir=str(folder / "runs"), options=PoolOptions(mode="process"))
-    recycled = run_many([a, a], runs_dir=str(folder / "runs"), options=PoolOptions(recycle_trials=1))
-    return {"warm": warm, "process": alone, "recycled": recycled}
+    with ThreadPoolExecutor(3) as pool:
+        warm = pool.submit(run_many, [a, wider, (a, ["train.epochs=2"]), a], runs_dir=str(folder / "runs"),
+                           logs=str(folder / "warm"))
+        alone = pool.submit(run_many, [a], runs_dir=str(folder / "runs"), options=PoolOptions(mode="process"))
+        recycled = pool.submit(run_many, [a, a], runs_dir=str(folder / "runs"),
+                               options=PoolOptions(recycle_trials=1))
+        return {"warm": warm.result(), "process": alone.result(), "recycled": recycled.result()}
 
 
 def test_a_run_after_others_in_a_warm_worker_is_bit_identical_to_the_same_run_first(runs):
@@ -76,13 +82,14 @@ def test_a_worker_recycled_after_each_run_gives_each_run_a_new_worker(runs):
 
 
 def test_trials_past_the_memory_bound_or_the_time_limit_fail_alone_and_the_sweep_goes_on(tmp_path):
-    """A grid of widths and epochs: a layer of 8 million units (gigabytes) passes
-    --max-worker-mb, 100,000 epochs pass --trial-timeout; each such trial's worker is killed and
-    replaced, the trial fails with the reason, and the one small and short trial completes."""
+    """A grid of widths and epochs, two trials at a time: a layer of 8 million units (gigabytes)
+    passes --max-worker-mb, 100,000 epochs pass --trial-timeout; each such trial's worker is
+    killed and replaced, the trial fails with the reason, and the one small and short trial
+    completes (while another trial runs beside it)."""
     write_spec(tmp_path, epochs=3, extra="    train.epochs: {choice: [3, 100000]}\n  sampler: grid\n")
     text = (tmp_path / "spec.yaml").read_text().replace("choice: [4, 8, 16]", "choice: [4, 8000000]")
     (tmp_path / "spec.yaml").write_text(text.replace("log_uniform: [1.0e-3, 1.0e-1]", "choice: [0.01]"))
-    done = subprocess.run(command("--trials", "4", "--max-worker-mb", "1800", "--trial-timeout", "15", parallel=1),
+    done = subprocess.run(command("--trials", "4", "--max-worker-mb", "1800", "--trial-timeout", "15", parallel=2),
                           cwd=tmp_path, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     trials = {(t.params["model.layers[0].dense.units"], t.params["train.epochs"]): t
