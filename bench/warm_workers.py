@@ -10,7 +10,7 @@ Then it checks the trials gave identical results: a trial of one sweep and the t
 other with the same values must have bit-identical per-epoch val_loss over the epochs both ran
 (TPE's later values and the median pruner depend on which trials end first, so the two sweeps
 need not sample the same values; the seeded first trials they do share). And where the time of
-a trial goes, from the trial's Optuna times, its runs' records and the epoch times in its log:
+a trial goes (in the last round's sweeps), from the trial's Optuna times, its runs' records and the epoch times in its log:
 start (spawn, imports, spec, data, build), the first epoch (tracing), the other epochs, the end
 (records, Optuna). Figures go to stdout; docs/benchmarks.md's warm-worker figures come from here.
 """
