@@ -51,7 +51,8 @@ def warm_worker() -> None:
 
 
 def _warm_up() -> None:
-    """What every trial needs, imported once: TensorFlow, Keras, Optuna, specc's run layer."""
+    """What every trial needs, imported once: TensorFlow, Keras, Optuna, specc's run layer; and
+    the data a trial loads is kept for the next."""
     from specc.run.quiet import import_tensorflow
 
     import_tensorflow()
@@ -59,6 +60,9 @@ def _warm_up() -> None:
 
     import specc.run.train  # noqa: F401
     import specc.sweep.trial  # noqa: F401
+    from specc.run.data import keep_loaded_data
+
+    keep_loaded_data()  # trials and folds of the same data read it once
     try:
         import optuna  # noqa: F401
     except ImportError:  # a worker of specc.run_many needs no Optuna
