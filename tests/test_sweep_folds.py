@@ -210,3 +210,28 @@ def test_a_refit_that_fails_is_reported_as_its_own_trials_never_as_an_earlier_re
     refit = refit_best(opened, settings, fails, tmp_path, SILENT, open_pool(PoolOptions(mode="process"), tmp_path))
     assert refit["trial"] == 1 and refit["run"] is None and "status" not in refit and "value" not in refit
     assert "exit code 2" in refit["error"] and "refit.log" in refit["error"]
+
+
+@pytest.mark.parametrize("bound, said", [({"trial_timeout": 1}, "ran past the time limit of 1 s (--trial-timeout)"),
+                                         ({"max_worker_mb": 100}, "past the bound of 100 MB (--max-worker-mb)")])
+def test_a_refit_past_the_time_limit_or_the_memory_bound_is_killed_and_says_so(tmp_path, bound, said):
+    """--trial-timeout and --max-worker-mb hold for the refit as for a trial: its process (one
+    that would complete in a few seconds, but is past both bounds while it imports TensorFlow)
+    is killed and the refit's error says why."""
+    from test_sweep import open_trial
+
+    from specc.report import SILENT
+    from specc.sweep import study as studies
+    from specc.sweep.driver import refit_best
+    from specc.sweep.workers import PoolOptions, open_pool
+
+    path, opened, settings = open_trial(tmp_path, "false")
+    trial = opened.ask()
+    studies.suggest(trial, settings.params)
+    opened.tell(trial, 0.5)
+    (tmp_path / "logs").mkdir()
+    command = ["sweep-trial", str(path), "--runs-dir", str(tmp_path / "runs")]
+    refit = refit_best(opened, settings, command, tmp_path, SILENT, open_pool(PoolOptions(mode="process", **bound),
+                                                                          tmp_path))
+    assert refit["trial"] == 0 and refit.get("status") != "completed"
+    assert said in refit["error"] and refit["error"].startswith("the refit ")

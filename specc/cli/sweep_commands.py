@@ -27,10 +27,10 @@ RUNS_DIR_HELP = "Where run records and the sweep's folder go (default: the spec'
               help="Start a new process for each trial, instead of K warm workers that import TensorFlow "
                    "once and run trial after trial, each in a fresh Keras state.")
 @click.option("--max-worker-mb", type=click.IntRange(min=1), metavar="MB",
-              help="A trial whose process passes this resident memory is killed and fails; its worker "
-                   "is replaced.")
+              help="A trial (or the refit) whose process passes this resident memory is killed and fails; "
+                   "its worker is replaced.")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="A trial running longer is killed and fails (its worker is replaced).")
+              help="A trial (or the refit) running longer is killed and fails (its worker is replaced).")
 @click.option("--recycle-after", type=click.IntRange(min=1), metavar="N",
               help="Replace a warm worker after N trials.")
 @click.option("--recycle-growth", type=click.IntRange(min=1), metavar="MB",

@@ -139,9 +139,10 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
     log = folder / "logs" / "refit.log"
     reporter.line(f"refit: trial {best.number}'s values trained on the spec's own split (log: {log})")
     process = workers.start(command + ["--trial", str(best.number), "--refit"], log)
+    launched = _Launched(best.number, best._trial_id, {}, process, log)
     try:
         with terminate_as_interrupt():
-            code = process.wait()
+            code = _wait_within_bounds(launched, workers)
     except KeyboardInterrupt:
         stop_processes([process])
         raise KeyboardInterrupt(f"sweep {settings.name} stopped during its refit; the same `specc sweep` "
@@ -151,8 +152,21 @@ def refit_best(study: Any, settings: Settings, command: list, folder: Path, repo
         refit = {"trial": best.number}
     if code == 0 and refit.get("status") == "completed":
         return refit
+    why = launched.killed_for or f"ended with exit code {code}"
     return {"trial": best.number, "run": refit.get("run"), "run_id": refit.get("run_id"),
-            "error": f"the refit ended with exit code {code}{_run_ending(refit.get('run'))} (log: {log})"}
+            "error": f"the refit {why}{_run_ending(refit.get('run'))} (log: {log})"}
+
+
+def _wait_within_bounds(launched: "_Launched", workers: Any) -> int:
+    """The exit code of a process the driver waits for alone (the refit), killed once past the
+    pool's memory bound or time limit (`launched.killed_for` says which)."""
+    while (code := launched.process.poll()) is None:
+        if launched.killed_for is None:
+            launched.killed_for = _past_bounds(launched, workers.options)
+            if launched.killed_for:
+                launched.process.kill()
+        workers.wait(POLL_SECONDS)
+    return code
 
 
 def _run_ending(run: Optional[str]) -> str:
