@@ -131,9 +131,10 @@ class RecordCallback(keras.callbacks.Callback):
         if self.best is None or self.sign * value < self.sign * self.best - self.min_delta:
             self.best, self.best_epoch = value, epoch + 1
             if self.keep in ("best", "both"):
-                self.best_weights = self.model.get_weights()
-                small = sum(w.nbytes for w in self.best_weights) <= HELD_BEST_BYTES
-                self.held_best = (epoch + 1, self.best_weights) if small else None
+                weights = self.model.get_weights()
+                self.best_weights = weights
+                small = sum(w.nbytes for w in weights) <= HELD_BEST_BYTES
+                self.held_best = (epoch + 1, weights) if small else None
 
     def flush(self, checkpoint: bool = True) -> None:
         """Write the history rows and checkpoints captured since the last write."""
