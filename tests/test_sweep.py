@@ -305,7 +305,7 @@ def test_a_trial_taken_for_dead_while_it_trains_steps_aside_and_its_retry_contin
     from specc.sweep.settings import Settings, fingerprint
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    epochs = 40
+    epochs = 100  # the trial must still train 2-4 s after its third epoch, until its heartbeat finds it taken
     path = write_spec(tmp_path, epochs=epochs, extra=f"  storage: {url}\n")
     resolved = resolved_spec(load_and_check(str(path))[0])
     settings = Settings.of(resolved)
