@@ -68,7 +68,7 @@ class RecordCallback(keras.callbacks.Callback):
         self.saved_epoch = self.last_epoch
         self.pending_rows: list = []
         self.best_weights = None
-        self.held_best: Optional[tuple] = None  # (epoch, weights) of best.keras, kept for the run's end
+        self.held_best: Optional[list] = None  # the weights of best.keras (best_epoch's), kept to the run's end
         self.snapshot: Optional[dict] = None
         self.last_write = time.monotonic()
         self.extra_state: Optional[Callable[[int], dict]] = None  # a phase's own state (run/phases.py)
@@ -134,7 +134,7 @@ class RecordCallback(keras.callbacks.Callback):
                 weights = self.model.get_weights()
                 self.best_weights = weights
                 small = sum(w.nbytes for w in weights) <= HELD_BEST_BYTES
-                self.held_best = (epoch + 1, weights) if small else None
+                self.held_best = weights if small else None
 
     def flush(self, checkpoint: bool = True) -> None:
         """Write the history rows and checkpoints captured since the last write."""

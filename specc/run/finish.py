@@ -49,17 +49,18 @@ def finish(resolved: dict, prepared: Any, trainable: Any, record: RunRecord, rec
                    kept_epoch=recorder.best_epoch if kept else None)
 
 
-def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path, held: Optional[tuple] = None) -> bool:
+def keep_best(model: Any, best_epoch: Any, epochs_done: int, path: Path, held: Optional[list] = None) -> bool:
     """The model a run keeps is its best checkpoint (what predict, evaluate and export load):
     when an earlier epoch was best, its weights replace the last epoch's before the splits are
     evaluated, so metrics.json, the summary and what is chosen after training (an
     autoencoder's threshold) are that model's. Returns whether it did (with
     `train.checkpoints.keep: last` there is no best.keras: the last epoch is kept). `held` is
-    (epoch, weights) the run kept in memory as it wrote them there: read instead of the file."""
+    the best epoch's weights the run kept in memory as it wrote them there: used instead of the
+    file (None: not held, e.g. the best epoch came before a resume)."""
     if best_epoch is None or best_epoch == epochs_done or not path.exists():
         return False
-    if held is not None and held[0] == best_epoch:
-        model.set_weights(held[1])
+    if held is not None:
+        model.set_weights(held)
     else:
         model.load_weights(path)
     return True

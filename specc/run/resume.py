@@ -12,6 +12,7 @@ from specc.run.records import RunRecord
 
 DEFAULT_RUNS_DIR = "runs"  # where runs go, and where `--resume` looks, unless told otherwise
 
+
 def reopen(record: RunRecord, data_fingerprint: str, options: Any) -> dict:
     """The state to resume from ({}: no checkpoint was written, so the run starts again from
     its first epoch in the same folder); interrupted writes are finished or dropped first."""

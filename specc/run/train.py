@@ -152,8 +152,6 @@ def _train_trees(resolved: dict, prepared: Prepared, runs_dir: str, spec_file: s
         return _recorded(resolved, prepared, record, options, lambda: built, body=trees.boost_in_record)
 
 
-
-
 def runs_folder(resolved: dict, spec_file: str, given: Optional[str] = None) -> str:
     """Where run records go: the command line's --runs-dir; else the spec's train.runs_dir,
     relative to the spec (as every path a spec names); else runs/ in the current folder."""

@@ -161,10 +161,7 @@ def _wait_within_bounds(launched: "_Launched", workers: Any) -> int:
     """The exit code of a process the driver waits for alone (the refit), killed once past the
     pool's memory bound or time limit (`launched.killed_for` says which)."""
     while (code := launched.process.poll()) is None:
-        if launched.killed_for is None:
-            launched.killed_for = _past_bounds(launched, workers.options)
-            if launched.killed_for:
-                launched.process.kill()
+        _kill_past_bounds(launched, workers.options)
         workers.wait(POLL_SECONDS)
     return code
 
@@ -239,10 +236,8 @@ class _Driver:
         """Kill the process of a trial past the memory bound or the time limit (a warm worker
         with it: the next trial gets a new one); the trial fails, and says why."""
         for launched in self.running.values():
-            if launched.killed_for is None and launched.process.poll() is None:
-                launched.killed_for = _past_bounds(launched, self.workers.options)
-                if launched.killed_for:
-                    launched.process.kill()
+            if launched.process.poll() is None:
+                _kill_past_bounds(launched, self.workers.options)
 
     def _fill(self) -> None:
         while len(self.running) < self.parallel:
@@ -356,6 +351,15 @@ class _Driver:
         self.say(f"stopping trial(s) {', '.join(map(str, self.running))}")
         stop_processes([launched.process for launched in self.running.values()])
         self.running.clear()
+
+
+def _kill_past_bounds(launched: _Launched, options: PoolOptions) -> None:
+    """Kill a running trial's (or the refit's) process once past the memory bound or the time
+    limit; `launched.killed_for` says why."""
+    if launched.killed_for is None:
+        launched.killed_for = _past_bounds(launched, options)
+        if launched.killed_for:
+            launched.process.kill()
 
 
 def _past_bounds(launched: _Launched, options: PoolOptions) -> Optional[str]:
